@@ -1,0 +1,83 @@
+"""melious_impact: capture, store, model, forecast and report the environmental and
+billing data that every Melious inference response carries.
+
+The public API is flat and loaded lazily, so ``import melious_impact`` stays cheap and
+optional extras (charts, forecasting, S3, OpenTelemetry) are imported only when used.
+The list below is pinned by ``tests/test_public_api.py``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # capture (issue 2)
+    "Recorder": "melious_impact.capture.recorder",
+    "tags": "melious_impact.capture.tags",
+    "current_tags": "melious_impact.capture.tags",
+    # store (issues 2, 6)
+    "ImpactStore": "melious_impact.store.impact_store",
+    "default_store_path": "melious_impact.store.impact_store",
+    "import_batch_output": "melious_impact.store.batch_import",
+    # model (issue 3)
+    "fit_intensity": "melious_impact.model.fit",
+    "IntensityModel": "melious_impact.model.fit",
+    "fill_missing": "melious_impact.model.fill",
+    "scenario": "melious_impact.model.scenario",
+    # forecast (issue 4)
+    "forecast": "melious_impact.forecast.forecast",
+    "budget_status": "melious_impact.forecast.budgets",
+    "load_budgets": "melious_impact.forecast.budgets",
+    "cost_of": "melious_impact.forecast.costs",
+    "add_cost_eur": "melious_impact.forecast.costs",
+    # show (issue 5)
+    "report": "melious_impact.report.report",
+    "dashboard": "melious_impact.report.dashboard",
+    # errors
+    "MeliousImpactError": "melious_impact.errors",
+    "StoreError": "melious_impact.errors",
+    "ParseError": "melious_impact.errors",
+    "ModelError": "melious_impact.errors",
+    "ForecastError": "melious_impact.errors",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'melious_impact' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value  # cache: later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from melious_impact.capture.recorder import Recorder
+    from melious_impact.capture.tags import current_tags, tags
+    from melious_impact.errors import (
+        ForecastError,
+        MeliousImpactError,
+        ModelError,
+        ParseError,
+        StoreError,
+    )
+    from melious_impact.forecast.budgets import budget_status, load_budgets
+    from melious_impact.forecast.costs import add_cost_eur, cost_of
+    from melious_impact.forecast.forecast import forecast
+    from melious_impact.model.fill import fill_missing
+    from melious_impact.model.fit import IntensityModel, fit_intensity
+    from melious_impact.model.scenario import scenario
+    from melious_impact.report.dashboard import dashboard
+    from melious_impact.report.report import report
+    from melious_impact.store.batch_import import import_batch_output
+    from melious_impact.store.impact_store import ImpactStore, default_store_path

@@ -1,0 +1,3 @@
+from melious_impact.cli import main
+
+raise SystemExit(main())

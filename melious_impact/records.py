@@ -1,0 +1,147 @@
+"""The row: one captured inference response, as stored in the ``requests`` table.
+
+This module is the data contract shared by every other part of the package.
+Capture produces rows (plain ``dict``s keyed by :data:`COLUMN_NAMES`), the store
+writes them with :func:`arrow_schema`, and model, forecast, charts and reports
+read frames with these columns.
+
+Units live in the names (``energy_kwh``, ``carbon_g_co2``, ``water_liters``),
+keeping the Melious API's own field names for what it reports. Money is kept as
+exact decimals (``decimal.Decimal`` in Python, ``decimal128(38, 18)`` in Arrow and
+``DECIMAL(38,18)`` in DuckDB), never floats.
+
+Nothing here imports an HTTP library or does I/O; ``pyarrow`` is imported only
+when a schema is asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+
+#: Bumped whenever a column is added, removed or changes meaning. Stored on every row.
+SCHEMA_VERSION = 1
+
+#: Exact decimal type used for billing amounts: 38 digits, 18 after the point.
+DECIMAL_PRECISION = 38
+DECIMAL_SCALE = 18
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the ``requests`` table."""
+
+    name: str
+    kind: str  # one of: timestamp, string, bool, int, float, decimal
+    unit: str  # "" where the column has no unit
+    doc: str
+    contract: bool = True  # False for columns beyond the public contract of issue 2
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("captured_at", "timestamp", "UTC", "When the response finished (UTC, microseconds)."),
+    Column("endpoint", "string", "", "Request path, e.g. /v1/chat/completions."),
+    Column("status_code", "int", "", "HTTP status code of the response."),
+    Column("request_id", "string", "", "The response's own id (body `id`, or a request-id header)."),
+    Column("model", "string", "", "Model as reported by the response, else as requested."),
+    Column("stream", "bool", "", "True when the response was a server-sent event stream."),
+    Column("input_tokens", "int", "tokens", "Prompt / input tokens reported by the usage block."),
+    Column("output_tokens", "int", "tokens", "Completion / output tokens reported by the usage block."),
+    Column("energy_kwh", "float", "kWh", "environment_impact.energy_kwh as reported (PUE included)."),
+    Column("carbon_g_co2", "float", "g CO2e", "environment_impact.carbon_g_co2 as reported."),
+    Column("water_liters", "float", "L", "environment_impact.water_liters as reported."),
+    Column("renewable_percent", "float", "%", "environment_impact.renewable_percent (0-100)."),
+    Column("pue", "float", "ratio", "environment_impact.pue (>= 1)."),
+    Column("provider_id", "string", "", "environment_impact.provider_id, e.g. ovhcloud."),
+    Column("location", "string", "", "environment_impact.location, ISO-3166 country (as sent)."),
+    Column("impact_reported", "bool", "", "False where the response carried no usable environment_impact."),
+    Column("billing_energy", "decimal", "energy units", "billing_cost.energy, exact decimal as sent."),
+    Column("billing_credits", "decimal", "EUR", "billing_cost.credits, exact decimal as sent (credits are euros)."),
+    Column("billing_paid_with", "string", "", "billing_cost.paid_with: energy or credits."),
+    Column("error_code", "string", "", "Melious code (e.g. INFERENCE_3207) or OpenAI/Anthropic-style code."),
+    Column("latency_ms", "float", "ms", "From request sent to the last body byte (or stream close)."),
+    Column("team", "string", "", "Tag `team`."),
+    Column("project", "string", "", "Tag `project`."),
+    Column("tags", "string", "", "The remaining tags as a JSON object with sorted keys (never null: '{}')."),
+    Column("source", "string", "", "live (captured from a response), batch (a batch output line) or import."),
+    Column("custom_id", "string", "", "custom_id of a batch line."),
+    # Beyond the issue-2 contract: welcome extras.
+    Column("record_id", "string", "", "Unique id of this row (uuid4 hex); live rows are unique by it.", False),
+    Column("dedup_key", "string", "", "Stable key for batch/imported lines: the same line seen twice counts once.", False),
+    Column("requested_model", "string", "", "Model string sent in the request, flavor suffix included.", False),
+    Column("flavor", "string", "", "Routing flavor from the model suffix (balanced, speed, price, eco, batch).", False),
+    Column("method", "string", "", "HTTP method.", False),
+    Column("api_shape", "string", "", "openai, anthropic or other: which response family was parsed.", False),
+    Column("cached_tokens", "int", "tokens", "Prompt tokens served from cache, where reported.", False),
+    Column("reasoning_tokens", "int", "tokens", "Reasoning tokens inside output_tokens, where reported.", False),
+    Column("error_type", "string", "", "error.type where the envelope has one.", False),
+    Column("ttft_ms", "float", "ms", "Time to the first body byte.", False),
+    Column("attempt", "int", "", "Retry number the SDK sent (x-stainless-retry-count), 0 for a first try.", False),
+    Column("ratelimit_limit_requests", "int", "requests", "Rate-limit ceiling header, either header family.", False),
+    Column("ratelimit_remaining_requests", "int", "requests", "Rate-limit remaining header.", False),
+    Column("response_bytes", "int", "bytes", "Body bytes received (as sent on the wire, before decoding).", False),
+    Column("stream_completed", "bool", "", "False where a stream was abandoned or cut before its end.", False),
+    Column("parse_warnings", "string", "", "Comma-separated codes of what could not be parsed (never null: '').", False),
+    Column("batch_id", "string", "", "Batch or output-file id a batch line came from.", False),
+    Column("schema_version", "int", "", "SCHEMA_VERSION of the writer.", False),
+)
+
+COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+CONTRACT_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.contract)
+COLUMNS_BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
+
+#: Columns whose values are additive across rows (what forecasts and rollups sum).
+ADDITIVE_IMPACT_COLUMNS = ("energy_kwh", "carbon_g_co2", "water_liters")
+DECIMAL_COLUMNS = tuple(c.name for c in COLUMNS if c.kind == "decimal")
+
+_DEFAULTS: dict[str, Any] = {
+    "tags": "{}",
+    "parse_warnings": "",
+    "impact_reported": False,
+    "stream": False,
+    "source": "live",
+    "schema_version": SCHEMA_VERSION,
+}
+
+
+def empty_row() -> dict[str, Any]:
+    """A row with every column present: ``None`` except the few never-null defaults."""
+    row: dict[str, Any] = dict.fromkeys(COLUMN_NAMES)
+    row.update(_DEFAULTS)
+    return row
+
+
+def arrow_type(kind: str) -> pa.DataType:
+    import pyarrow as pa
+
+    return {
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "string": pa.string(),
+        "bool": pa.bool_(),
+        "int": pa.int64(),
+        "float": pa.float64(),
+        "decimal": pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE),
+    }[kind]
+
+
+def arrow_schema() -> pa.Schema:
+    """The Arrow schema of the ``requests`` table, with units in field metadata."""
+    import pyarrow as pa
+
+    fields = [
+        pa.field(c.name, arrow_type(c.kind), nullable=True, metadata={"unit": c.unit, "doc": c.doc})
+        for c in COLUMNS
+    ]
+    return pa.schema(fields, metadata={"melious_impact.schema_version": str(SCHEMA_VERSION)})
+
+
+def quantize_money(value: Decimal) -> Decimal:
+    """Round a decimal to the stored scale (18 places); raises if it cannot fit 38 digits."""
+    q = value.quantize(Decimal(1).scaleb(-DECIMAL_SCALE))
+    if len(q.as_tuple().digits) > DECIMAL_PRECISION:
+        raise ValueError(f"billing amount {value} does not fit DECIMAL({DECIMAL_PRECISION},{DECIMAL_SCALE})")
+    return q

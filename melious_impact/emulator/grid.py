@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import numpy as np
 
@@ -26,7 +27,9 @@ GRID_SOURCE = (
     "Our World in Data grapher 'carbon-intensity-electricity' and 'share-electricity-renewables' "
     "(Ember Yearly Electricity Data 2025; Energy Institute Statistical Review 2024), CC BY 4.0"
 )
-MONTHLY_SOURCE = "Ember monthly country overview (ember-climate/ember-data-api, 2025-05-21), CC BY 4.0; 2022-2024 mean"
+MONTHLY_SOURCE = (
+    "Ember monthly country overview (ember-climate/ember-data-api, 2025-05-21), CC BY 4.0; 2022-2024 mean"
+)
 GRID_YEAR = 2024
 
 
@@ -55,24 +58,72 @@ def _norm(values: tuple[float, ...]) -> tuple[float, ...]:
 GRID_PROFILES: dict[str, GridProfile] = {
     p.country: p
     for p in (
-        GridProfile("DE", 344.13992, 57.445427, GRID_YEAR, GRID_SOURCE,
-                    _norm((1.05, 0.98, 1.05, 0.93, 0.90, 0.96, 0.90, 1.01, 1.03, 1.03, 1.10, 1.05)),
-                    1, 0.25, 0.12),
-        GridProfile("FR", 44.179085, 26.243881, GRID_YEAR, GRID_SOURCE,
-                    _norm((1.32, 1.33, 1.24, 0.83, 0.74, 0.80, 0.89, 0.88, 0.85, 0.81, 1.17, 1.13)),
-                    1, 0.10, 0.15),
-        GridProfile("IT", 287.5335, 49.317913, GRID_YEAR, GRID_SOURCE,
-                    _norm((1.12, 1.13, 1.03, 0.88, 0.84, 0.90, 0.98, 0.98, 1.01, 1.01, 1.02, 1.09)),
-                    1, 0.22, 0.10),
-        GridProfile("IE", 279.70218, 45.322113, GRID_YEAR, GRID_SOURCE,
-                    _norm((0.99, 0.84, 0.96, 0.98, 1.13, 1.13, 1.15, 1.03, 1.10, 0.93, 0.92, 0.85)),
-                    0, 0.05, 0.12),
-        GridProfile("SE", 35.823833, 69.454254, GRID_YEAR, GRID_SOURCE,
-                    _norm((1.11, 1.06, 1.14, 1.13, 1.06, 0.93, 0.89, 0.84, 0.87, 0.84, 1.02, 1.11)),
-                    1, 0.03, 0.05),
-        GridProfile("FI", 72.2488, 55.418663, GRID_YEAR, GRID_SOURCE,
-                    _norm((1.47, 1.41, 1.36, 1.10, 0.84, 0.61, 0.57, 0.71, 0.66, 0.77, 1.18, 1.31)),
-                    2, 0.05, 0.10),
+        GridProfile(
+            "DE",
+            344.13992,
+            57.445427,
+            GRID_YEAR,
+            GRID_SOURCE,
+            _norm((1.05, 0.98, 1.05, 0.93, 0.90, 0.96, 0.90, 1.01, 1.03, 1.03, 1.10, 1.05)),
+            1,
+            0.25,
+            0.12,
+        ),
+        GridProfile(
+            "FR",
+            44.179085,
+            26.243881,
+            GRID_YEAR,
+            GRID_SOURCE,
+            _norm((1.32, 1.33, 1.24, 0.83, 0.74, 0.80, 0.89, 0.88, 0.85, 0.81, 1.17, 1.13)),
+            1,
+            0.10,
+            0.15,
+        ),
+        GridProfile(
+            "IT",
+            287.5335,
+            49.317913,
+            GRID_YEAR,
+            GRID_SOURCE,
+            _norm((1.12, 1.13, 1.03, 0.88, 0.84, 0.90, 0.98, 0.98, 1.01, 1.01, 1.02, 1.09)),
+            1,
+            0.22,
+            0.10,
+        ),
+        GridProfile(
+            "IE",
+            279.70218,
+            45.322113,
+            GRID_YEAR,
+            GRID_SOURCE,
+            _norm((0.99, 0.84, 0.96, 0.98, 1.13, 1.13, 1.15, 1.03, 1.10, 0.93, 0.92, 0.85)),
+            0,
+            0.05,
+            0.12,
+        ),
+        GridProfile(
+            "SE",
+            35.823833,
+            69.454254,
+            GRID_YEAR,
+            GRID_SOURCE,
+            _norm((1.11, 1.06, 1.14, 1.13, 1.06, 0.93, 0.89, 0.84, 0.87, 0.84, 1.02, 1.11)),
+            1,
+            0.03,
+            0.05,
+        ),
+        GridProfile(
+            "FI",
+            72.2488,
+            55.418663,
+            GRID_YEAR,
+            GRID_SOURCE,
+            _norm((1.47, 1.41, 1.36, 1.10, 0.84, 0.61, 0.57, 0.71, 0.66, 0.77, 1.18, 1.31)),
+            2,
+            0.05,
+            0.10,
+        ),
     )
 }
 
@@ -89,10 +140,17 @@ def _raw_hour_shape(p: GridProfile, local_hour: np.ndarray) -> np.ndarray:
 
 def hour_factors(country: str) -> np.ndarray:
     """The 24 hour-of-day factors of a country indexed by **UTC** hour (mean exactly 1)."""
+    return _hour_factors(country).copy()
+
+
+@lru_cache(maxsize=32)
+def _hour_factors(country: str) -> np.ndarray:
     p = profile(country)
     local = (np.arange(24, dtype=float) + p.utc_offset_hours) % 24
     raw = _raw_hour_shape(p, local)
-    return raw / raw.mean()
+    factors: np.ndarray = raw / float(raw.mean())
+    factors.flags.writeable = False  # cached and shared: callers get a copy
+    return factors
 
 
 def profile(country: str) -> GridProfile:
@@ -113,7 +171,7 @@ def shape_factor(country: str, when: datetime) -> float:
     """month_factor * hour_factor at ``when`` (aware datetime)."""
     month, hour = _utc_parts(when)
     p = profile(country)
-    return p.monthly_factors[month - 1] * float(hour_factors(country)[hour])
+    return p.monthly_factors[month - 1] * float(_hour_factors(country)[hour])
 
 
 def grid_intensity_g_per_kwh(country: str, when: datetime) -> float:
@@ -130,5 +188,5 @@ def renewable_percent(country: str, when: datetime) -> float:
 
 def grid_arrays(country: str) -> tuple[np.ndarray, np.ndarray]:
     """(12 monthly factors, 24 UTC-hour factors) as arrays: the vectorised form for simulate."""
-    return np.asarray(profile(country).monthly_factors), hour_factors(country)
-
+    months: np.ndarray = np.asarray(profile(country).monthly_factors, dtype=float)
+    return months, hour_factors(country)

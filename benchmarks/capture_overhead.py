@@ -1,0 +1,265 @@
+"""Capture overhead: the OpenAI SDK over an in-process transport, bare vs wrapped.
+
+The harshest setting for capture: no network latency hides its cost. Three cases,
+run side by side in one process, interleaved (bare, wrapped, wrapped, bare, ...) with
+many repetitions, medians reported:
+
+- ``chat``: a small chat completion (JSON, ~0.6 kB);
+- ``embeddings``: a ~1 MB embeddings body (JSON, delivered in 64 kB chunks);
+- ``stream``: a 300-chunk SSE chat stream with include_usage (one event per chunk).
+
+The wrapped client writes every row into a real ImpactStore (a temporary folder) unless
+``--sink null``. The ratio column is the median of per-round wrapped/bare ratios, which
+is robust to the machine getting faster or slower during the run. Then records/s
+sustained into the store: rows through ``store.writer().write`` alone, and whole SDK
+calls through the recorder.
+
+    python benchmarks/capture_overhead.py            # full run (about a minute)
+    python benchmarks/capture_overhead.py --quick    # a few seconds, noisier
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from openai import OpenAI
+
+from melious_impact.capture.recorder import Recorder
+
+IMPACT = ('{"energy_kwh": 0.00015, "carbon_g_co2": 0.06, "water_liters": 0.0002, "renewable_percent": 85,'
+          ' "pue": 1.18, "provider_id": "ovhcloud", "location": "FR"}')
+BILLING = '{"energy": "0.0008", "credits": "0.00000008", "paid_with": "energy"}'
+
+
+def chat_body() -> bytes:
+    body = {"id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": "glm-4.7",
+            "system_fingerprint": "vllm-0.22.0-tp4",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello! How can I help you today?"},
+                         "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21,
+                      "prompt_tokens_details": {"cached_tokens": 0}}}
+    return json.dumps(body)[:-1].encode() + f', "environment_impact": {IMPACT}, "billing_cost": {BILLING}}}'.encode()
+
+
+def embeddings_body(target_bytes: int = 1_000_000) -> bytes:
+    rnd = random.Random(0)
+    data, size, i = [], 0, 0
+    while size < target_bytes:
+        vec = [round(rnd.uniform(-1, 1), 8) for _ in range(1024)]
+        item = {"object": "embedding", "index": i, "embedding": vec}
+        size += len(json.dumps(item))
+        data.append(item)
+        i += 1
+    body = {"object": "list", "data": data, "model": "bge-m3", "usage": {"prompt_tokens": 8 * i, "total_tokens": 8 * i}}
+    return json.dumps(body)[:-1].encode() + f', "environment_impact": {IMPACT}, "billing_cost": {BILLING}}}'.encode()
+
+
+def stream_chunks(n: int = 300) -> list[bytes]:
+    base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1700000000, "model": "glm-4.7"}
+    events = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+               "usage": None}]
+    for k in range(n - 4):
+        events.append({**base, "choices": [{"index": 0, "delta": {"content": f" word{k}"}, "finish_reason": None}],
+                       "usage": None})
+    events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": None})
+    chunks = [b"data: " + json.dumps(e).encode() + b"\n\n" for e in events]
+    usage = {**base, "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": n - 4, "total_tokens": n + 8}}
+    chunks.append(b"data: " + json.dumps(usage)[:-1].encode()
+                  + f', "environment_impact": {IMPACT}, "billing_cost": {BILLING}}}'.encode() + b"\n\n")
+    chunks.append(b"data: [DONE]\n\n")
+    assert len(chunks) == n
+    return chunks
+
+
+class _Chunks(httpx2.SyncByteStream):
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._chunks
+
+
+class CannedTransport(httpx2.BaseTransport):
+    """Serves canned bytes in-process, streamed in chunks as a socket would deliver them."""
+
+    def __init__(self) -> None:
+        self.chat = [chat_body()]
+        emb = embeddings_body()
+        self.emb = [emb[i : i + 65536] for i in range(0, len(emb), 65536)]
+        self.emb_size = len(emb)
+        self.sse = stream_chunks()
+        self.json_h = [("content-type", "application/json"), ("x-ratelimit-limit-requests", "600"),
+                       ("x-ratelimit-remaining-requests", "599"), ("x-request-id", "req_bench")]
+        self.sse_h = [("content-type", "text/event-stream"), *self.json_h[1:]]
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.url.path.endswith("/embeddings"):
+            return httpx2.Response(200, headers=self.json_h, stream=_Chunks(self.emb))
+        if b'"stream":true' in request.content or b'"stream": true' in request.content:
+            return httpx2.Response(200, headers=self.sse_h, stream=_Chunks(self.sse))
+        return httpx2.Response(200, headers=self.json_h, stream=_Chunks(self.chat))
+
+
+class NullSink:
+    def writer(self) -> NullSink:
+        return self
+
+    def write(self, row: dict[str, Any]) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def make_cases(client: OpenAI) -> dict[str, Callable[[], None]]:
+    msgs = [{"role": "user", "content": "Hello there"}]
+
+    def chat() -> None:
+        client.chat.completions.create(model="glm-4.7", messages=msgs)  # type: ignore[arg-type]
+
+    def embeddings() -> None:
+        client.embeddings.create(model="bge-m3", input=["some text to embed"] * 8)
+
+    def stream() -> None:
+        for _ in client.chat.completions.create(model="glm-4.7", messages=msgs, stream=True,  # type: ignore[arg-type]
+                                                stream_options={"include_usage": True}):
+            pass
+
+    return {"chat": chat, "embeddings": embeddings, "stream": stream}
+
+
+def timed(fn: Callable[[], None], n: int) -> float:
+    gc.collect()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t0) / n
+
+
+def compare(bare: Callable[[], None], wrapped: Callable[[], None], n: int, rounds: int) -> dict[str, float]:
+    for _ in range(max(2, n // 4)):  # warm both paths (imports, caches, pydantic models)
+        bare()
+        wrapped()
+    tb, tw, ratios = [], [], []
+    for r in range(rounds):
+        if r % 2 == 0:
+            b, w = timed(bare, n), timed(wrapped, n)
+        else:
+            w, b = timed(wrapped, n), timed(bare, n)
+        tb.append(b)
+        tw.append(w)
+        ratios.append(w / b)
+    return {"bare_ms": statistics.median(tb) * 1e3, "wrapped_ms": statistics.median(tw) * 1e3,
+            "ratio": statistics.median(ratios), "ratio_of_medians": statistics.median(tw) / statistics.median(tb)}
+
+
+def writer_rate(store: Any, n: int) -> float:
+    """Rows per second through store.writer().write alone (a row as capture makes it)."""
+    sink = _CollectOne()
+    rec = Recorder(sink)
+    client = OpenAI(base_url="http://bench.local/v1", api_key="sk-bench", max_retries=0,
+                    http_client=rec.http_client(transport=CannedTransport()))
+    make_cases(client)["chat"]()
+    template = sink.row
+    rows = []
+    for i in range(n):
+        row = dict(template)
+        row["record_id"] = f"{i:032x}"
+        rows.append(row)
+    w = store.writer()
+    t0 = time.perf_counter()
+    for row in rows:
+        w.write(row)
+    return n / (time.perf_counter() - t0)
+
+
+class _CollectOne(NullSink):
+    row: dict[str, Any] = {}
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.row = row
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions (a few seconds, noisier)")
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds per case (default 31, quick 7)")
+    ap.add_argument("--sink", choices=["store", "null"], default="store",
+                    help="where the wrapped client's rows go: a real ImpactStore (default) or nowhere")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
+    args = ap.parse_args(argv)
+    rounds = args.rounds or (7 if args.quick else 31)
+    per_round = {"chat": 40, "embeddings": 2, "stream": 4}
+    if args.quick:
+        per_round = {"chat": 20, "embeddings": 1, "stream": 2}
+
+    with tempfile.TemporaryDirectory(prefix="melious-bench-") as tmp:
+        store: Any
+        if args.sink == "store":
+            from melious_impact.store.impact_store import ImpactStore
+
+            store = ImpactStore(Path(tmp) / "store")
+        else:
+            store = NullSink()
+        rec = Recorder(store)
+        transport = CannedTransport()
+        common = {"base_url": "http://bench.local/v1", "api_key": "sk-bench", "max_retries": 0}
+        bare = OpenAI(http_client=httpx2.Client(transport=transport), **common)
+        wrapped = OpenAI(http_client=rec.http_client(transport=transport), **common)
+        bare_cases, wrapped_cases = make_cases(bare), make_cases(wrapped)
+
+        print(f"capture overhead: OpenAI SDK over an in-process transport; sink={args.sink}; "
+              f"{rounds} interleaved rounds; python {sys.version.split()[0]}")
+        print(f"embeddings body: {transport.emb_size / 1e6:.2f} MB in {len(transport.emb)} chunks; "
+              f"stream: {len(transport.sse)} chunks")
+        print()
+        print(f"{'case':<12}{'bare ms':>10}{'wrapped ms':>12}{'ratio':>8}")
+        results: dict[str, Any] = {}
+        for name in ("chat", "embeddings", "stream"):
+            res = compare(bare_cases[name], wrapped_cases[name], per_round[name], rounds)
+            results[name] = res
+            print(f"{name:<12}{res['bare_ms']:>10.3f}{res['wrapped_ms']:>12.3f}{res['ratio']:>8.3f}")
+
+        captured_before = rec.stats.captured
+        n_calls = 300 if args.quick else 2000
+        t0 = time.perf_counter()
+        for _ in range(n_calls):
+            wrapped_cases["chat"]()
+        calls_per_s = n_calls / (time.perf_counter() - t0)
+        assert rec.stats.captured - captured_before == n_calls
+        n_rows = 20_000 if args.quick else 100_000
+        rows_per_s = writer_rate(store, n_rows)
+        t0 = time.perf_counter()
+        store.flush()
+        flush_s = time.perf_counter() - t0
+        print()
+        print(f"records/s into the store: {rows_per_s:,.0f} rows/s through writer().write ({n_rows:,} rows; "
+              f"flush to Parquet after: {flush_s:.2f} s)")
+        print(f"                          {calls_per_s:,.0f} SDK chat calls/s end to end through the recorder")
+        stats = rec.stats
+        print(f"recorder stats: {stats.as_dict()}")
+        results["records_per_s_writer"] = rows_per_s
+        results["sdk_calls_per_s"] = calls_per_s
+        rec.close()
+        store.close()
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+        return 0 if stats.capture_errors == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

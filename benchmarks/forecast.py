@@ -1,0 +1,98 @@
+"""Benchmark: forecasting 50 teams x 2 years of daily data (target: under 10 s on 2 cores).
+
+Times ``mi.forecast`` (daily aggregation, per-team backtest of ETS against seasonal naive,
+final forecasts) side by side with the seasonal-naive baseline alone
+(``method="snaive"``: the same aggregation and output, no model fitting), over several
+repeats, and prints the medians and their ratio; then the same with ``n_jobs=2``.
+Also prints the accuracy of both on the 28 days held out after the history.
+
+    /work/venv/bin/python benchmarks/forecast.py [--teams 50] [--days 730] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+import pandas as pd
+
+import melious_impact as mi
+
+HORIZON = 28
+
+
+def team_series(seed: int, n: int) -> np.ndarray:
+    """A team's daily carbon: linear trend x weekly pattern (team-specific) + 4% noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    level = rng.uniform(50, 500)
+    slope = level * rng.uniform(-0.0005, 0.002)
+    week = np.array([1.0, 1.05, 1.1, 1.08, 1.0, 0.6, 0.5])
+    season = 1 + rng.uniform(0.5, 1.0) * (week[(t + rng.integers(7)) % 7] / week.mean() - 1)
+    return np.maximum((level + slope * t) * season + rng.normal(0, 0.04 * level, n), 0.0)
+
+
+def request_rows(series: dict[str, np.ndarray], start: str = "2023-01-01") -> pd.DataFrame:
+    """One request row per team and day (captured at noon UTC) carrying the day's total."""
+    frames = []
+    for team, values in series.items():
+        days = pd.date_range(start, periods=len(values), freq="D", tz="UTC") + pd.Timedelta(hours=12)
+        frames.append(pd.DataFrame({"captured_at": days, "team": team, "carbon_g_co2": values}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def timed(rows: pd.DataFrame, repeats: int, **kwargs: object) -> tuple[float, pd.DataFrame]:
+    times, fc = [], pd.DataFrame()
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fc = mi.forecast(rows, metric="carbon_g_co2", horizon_days=HORIZON, **kwargs)  # type: ignore[arg-type]
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), fc
+
+
+def accuracy(fc: pd.DataFrame, truth: dict[str, np.ndarray]) -> tuple[float, float]:
+    mape, cover = [], []
+    for team, g in fc.groupby("team"):
+        actual = truth[str(team)]
+        mape.append(np.mean(np.abs(g["mean"].to_numpy() - actual) / actual))
+        cover.append(np.mean((actual >= g["low"].to_numpy()) & (actual <= g["high"].to_numpy())))
+    return float(np.mean(mape)), float(np.mean(cover))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--teams", type=int, default=50, help="number of teams (default 50)")
+    parser.add_argument("--days", type=int, default=730, help="days of history per team (default 730)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats; the median is reported")
+    args = parser.parse_args()
+
+    full = {f"team{i:03d}": team_series(i, args.days + HORIZON) for i in range(args.teams)}
+    rows = request_rows({k: v[: args.days] for k, v in full.items()})
+    truth = {k: v[args.days :] for k, v in full.items()}
+    print(
+        f"{args.teams} teams x {args.days} days ({len(rows):,} rows), horizon {HORIZON} days, cpus {os.cpu_count()}"
+    )
+
+    mi.forecast(rows.iloc[:800], metric="carbon_g_co2", horizon_days=HORIZON)  # warm imports
+    t_naive, fc_naive = timed(rows, args.repeats, method="snaive")
+    t_auto, fc_auto = timed(rows, args.repeats, method="auto")
+    t_par, _ = timed(rows, args.repeats, method="auto", n_jobs=2)
+    mape_auto, cover_auto = accuracy(fc_auto, truth)
+    mape_naive, cover_naive = accuracy(fc_naive, truth)
+    chosen = fc_auto.drop_duplicates("team")["method"].value_counts().to_dict()
+
+    print(
+        f"seasonal naive      median {t_naive:6.2f} s   MAPE {mape_naive:6.2%}   80% interval coverage {cover_naive:6.1%}"
+    )
+    print(
+        f"auto (ETS|snaive)   median {t_auto:6.2f} s   MAPE {mape_auto:6.2%}   80% interval coverage {cover_auto:6.1%}"
+    )
+    print(f"auto, n_jobs=2      median {t_par:6.2f} s")
+    print(f"ratio auto / naive  {t_auto / t_naive:6.1f}x   methods chosen: {chosen}")
+
+
+if __name__ == "__main__":
+    main()

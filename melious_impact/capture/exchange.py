@@ -1,0 +1,326 @@
+"""One request/response pair being captured: library-agnostic core of the transports.
+
+The transport adapters (one per HTTP library) only translate: they create an
+:class:`Exchange` when a request goes out, call :meth:`Exchange.on_response` with the
+status and headers, hand it every body chunk with :meth:`Exchange.feed` as the chunk
+passes to the caller, and call :meth:`Exchange.finish` once, on exhaustion or close.
+
+The per-chunk path is an append and an addition: the body is parsed in blocks of
+:data:`BLOCK_BYTES` (and at the end), so a 300-chunk stream costs a few block scans,
+not 300 decodes. Nothing here raises into the caller: failures are reported to the
+recorder (logged once, counted) and the row is dropped or kept with warnings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+from melious_impact.parse.batch import BatchLines
+from melious_impact.parse.body import JsonBody
+from melious_impact.parse.decoding import DecodeError, Decoder, make_decoder
+from melious_impact.parse.endpoints import Endpoint, Kind
+from melious_impact.parse.fields import (
+    Warnings,
+    ratelimit_from_headers,
+    request_id_from_headers,
+    split_flavor,
+)
+from melious_impact.parse.headers import apply_impact_headers, has_impact_headers
+from melious_impact.parse.sse import SSEParser
+from melious_impact.records import COLUMN_NAMES, SCHEMA_VERSION
+
+if TYPE_CHECKING:  # pragma: no cover
+    from melious_impact.capture.recorder import Recorder
+
+#: Raw bytes collected before a parse step runs (and the rest at the end).
+BLOCK_BYTES = 64 * 1024
+
+_MODE_JSON, _MODE_SSE, _MODE_BATCH, _MODE_SKIP = "json", "sse", "batch", "skip"
+_BINARY_TYPES = ("audio/", "image/", "video/", "application/octet-stream")
+
+_ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(COLUMN_NAMES)
+_ROW_TEMPLATE.update(
+    tags="{}",
+    parse_warnings="",
+    impact_reported=False,
+    stream=False,
+    source="live",
+    schema_version=SCHEMA_VERSION,
+)
+
+_SHAPE_OF_KIND = {Kind.MESSAGES: "anthropic", Kind.RERANK: "other", Kind.OTHER: "other", Kind.SPEECH: "other"}
+
+
+class Exchange:
+    """Capture state of one request; see the module doc for the call sequence."""
+
+    __slots__ = (
+        "_decoder",
+        "_parts",
+        "_pending",
+        "_sniff",
+        "_target",
+        "attempt",
+        "endpoint",
+        "finished",
+        "headers",
+        "method",
+        "mode",
+        "path",
+        "read_error",
+        "rec",
+        "req_stream",
+        "requested_model",
+        "size",
+        "status",
+        "t0",
+        "t_first",
+        "tagged",
+        "warnings",
+    )
+
+    def __init__(
+        self,
+        rec: Recorder,
+        endpoint: Endpoint,
+        method: str,
+        path: str,
+        requested_model: str | None,
+        req_stream: bool,
+        attempt: int | None,
+        tagged: tuple[str | None, str | None, str],
+    ) -> None:
+        self.t0 = perf_counter()
+        self.t_first: float | None = None
+        self.rec = rec
+        self.endpoint = endpoint
+        self.method = method
+        self.path = path
+        self.requested_model = requested_model
+        self.req_stream = req_stream
+        self.attempt = attempt
+        self.tagged = tagged
+        self.status: int | None = None
+        self.headers: dict[str, str] = {}
+        self.mode = _MODE_SKIP
+        self.size = 0
+        self._parts: list[bytes] = []
+        self._pending = 0
+        self._decoder: Decoder | None = None
+        self._target: Any = None
+        self._sniff = False
+        self.finished = False
+        self.read_error: str | None = None
+        self.warnings = Warnings()
+
+    # -- response head ------------------------------------------------------------
+
+    def on_response(self, status: int, headers: dict[str, str]) -> bool:
+        """Choose how to read the body; False when this response gives no row at all."""
+        self.status = status
+        self.headers = headers
+        kind = self.endpoint.kind
+        ctype = headers.get("content-type", "").lower()
+        if kind is Kind.BATCH_OUTPUT:
+            if status != 200:
+                return False  # a failed download is not an inference
+            self.mode = _MODE_BATCH
+            self._target = BatchLines(batch_id=self.endpoint.file_id)
+        elif "event-stream" in ctype:
+            self.mode = _MODE_SSE
+            self._target = SSEParser()
+        elif "json" in ctype:
+            self.mode = _MODE_JSON
+            self._target = JsonBody()
+        elif ctype.startswith(_BINARY_TYPES):
+            self.mode = _MODE_SKIP
+        else:
+            # text/plain transcriptions (text, srt, vtt), or no content type: parse only
+            # if it turns out to be a JSON object.
+            self.mode = _MODE_JSON
+            self._target = JsonBody()
+            self._sniff = True
+        if self.mode != _MODE_SKIP:
+            try:
+                self._decoder = make_decoder(headers.get("content-encoding"))
+            except DecodeError:
+                self.warnings.add("unsupported_content_encoding")
+                self.mode, self._target = _MODE_SKIP, None
+        return True
+
+    # -- body -------------------------------------------------------------------------
+
+    def feed(self, chunk: bytes) -> None:
+        """Called for every raw chunk, on the caller's path: keep it cheap."""
+        if self.t_first is None:
+            self.t_first = perf_counter()
+        self.size += len(chunk)
+        if self.mode is _MODE_SKIP:
+            return
+        self._parts.append(chunk)
+        self._pending += len(chunk)
+        if self._pending >= BLOCK_BYTES:
+            self._drain()
+
+    def feed_decoded(self, content: bytes) -> None:
+        """A body the HTTP library already read and decoded (a preloaded response)."""
+        self._decoder = None
+        self.feed(content)
+
+    def _drain(self) -> None:
+        parts = self._parts
+        if not parts or self._target is None:
+            self._parts, self._pending = [], 0
+            return
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        self._parts, self._pending = [], 0
+        try:
+            pieces: Iterable[bytes] = (data,) if self._decoder is None else self._decoder.decode(data)
+            for piece in pieces:
+                self._push(piece)
+        except DecodeError:
+            self._give_up("decode_error")
+        except Exception as exc:  # a parser bug: keep the row, say why it is thin
+            self.rec._failed("parse", exc)
+            self._give_up("parse_error")
+
+    def _flush_decoder(self) -> None:
+        if self._decoder is None or self._target is None:
+            return
+        try:
+            for piece in self._decoder.flush():
+                self._push(piece)
+        except DecodeError:
+            self._give_up("decode_error")
+
+    def _push(self, piece: bytes) -> None:
+        if self.mode is _MODE_BATCH:
+            self._emit_batch_rows(self._target.feed(piece))
+        else:
+            self._target.feed(piece)
+
+    def _give_up(self, code: str) -> None:
+        self.warnings.add(code)
+        if self.mode is not _MODE_BATCH:
+            self.mode, self._target = _MODE_SKIP, None
+
+    # -- end ----------------------------------------------------------------------------
+
+    def finish(self, eof: bool) -> None:
+        """Build and hand over the row, once. ``eof``: the body was read to its end."""
+        if self.finished:
+            return
+        self.finished = True
+        try:
+            t_end = perf_counter()
+            self._drain()
+            self._flush_decoder()
+            if self.mode is _MODE_BATCH:
+                if self._target is not None:
+                    self._emit_batch_rows(self._target.close())
+                return
+            row = self._row(eof, t_end)
+            if row is not None:
+                self.rec._emit(row)
+        except Exception as exc:
+            self.rec._failed("finish", exc)
+
+    def _emit_batch_rows(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        team, project, tags_json = self.tagged
+        now = None
+        for row in rows:
+            row["team"], row["project"], row["tags"] = team, project, tags_json
+            if row["captured_at"] is None:
+                now = now or self.rec._now()
+                row["captured_at"] = now
+        self.rec._emit_many(rows)
+
+    def _row(self, eof: bool, t_end: float) -> dict[str, Any] | None:
+        out: dict[str, Any] = {}
+        w = self.warnings
+        headers = self.headers
+        kind = self.endpoint.kind
+        if has_impact_headers(headers):
+            apply_impact_headers(out, headers, w)
+        completed: bool | None = None
+        target = self._target
+        if self.mode is _MODE_JSON and target is not None:
+            if not self._sniff or target.looks_like_object():
+                target.fields(out, w, input_only=self.endpoint.input_only)
+            if not eof:
+                w.add("body_incomplete")
+        elif self.mode is _MODE_SSE and target is not None:
+            target.close()
+            out.update(target.out)
+            for code in target.warnings:
+                w.add(code)
+            completed = target.done
+            if not completed and eof:
+                w.add("sse_truncated")
+        elif self.mode is _MODE_SSE:
+            completed = False
+        if kind is Kind.OTHER and not (
+            out.get("impact_reported")
+            or out.get("billing_energy") is not None
+            or out.get("billing_credits") is not None
+        ):
+            return None  # an unknown endpoint that carries nothing of ours
+        if self.read_error:
+            w.add("read_error")
+
+        row = _ROW_TEMPLATE.copy()
+        row.update(out)
+        rec = self.rec
+        row["captured_at"] = rec._now()
+        row["record_id"] = new_record_id()
+        row["endpoint"] = self.path
+        row["method"] = self.method
+        row["status_code"] = self.status
+        row["requested_model"] = self.requested_model
+        if row["model"] is None:
+            row["model"] = self.requested_model
+        flavor = split_flavor(self.requested_model)[1] if self.requested_model else None
+        if flavor is None and row["model"]:
+            flavor = split_flavor(row["model"])[1]
+        row["flavor"] = flavor
+        if row["api_shape"] is None:
+            row["api_shape"] = _SHAPE_OF_KIND.get(kind, "openai")
+        row["stream"] = self.mode is _MODE_SSE
+        row["stream_completed"] = completed
+        row["latency_ms"] = (t_end - self.t0) * 1000.0
+        if self.t_first is not None:
+            row["ttft_ms"] = (self.t_first - self.t0) * 1000.0
+        row["attempt"] = self.attempt
+        row["response_bytes"] = self.size
+        if headers:
+            limit, remaining = ratelimit_from_headers(headers, w)
+            row["ratelimit_limit_requests"] = limit
+            row["ratelimit_remaining_requests"] = remaining
+            if row["request_id"] is None:
+                row["request_id"] = request_id_from_headers(headers)
+        team, project, tags_json = self.tagged
+        row["team"], row["project"] = team, project
+        extra = rec._header_tags(headers) if rec._capture_headers else None
+        row["tags"] = _merge_tags(tags_json, extra) if extra else tags_json
+        row["parse_warnings"] = w.text()
+        return row
+
+
+def new_record_id() -> str:
+    """A random (version 4) UUID as 32 hex digits; uuid.uuid4() is ~3x slower."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    return b.hex()
+
+
+def _merge_tags(tags_json: str, extra: dict[str, str]) -> str:
+    merged = json.loads(tags_json)
+    merged.update(extra)
+    return json.dumps(merged, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

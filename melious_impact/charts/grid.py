@@ -1,0 +1,140 @@
+"""Where and when electricity is clean: grid intensity by hour, renewables and PUE by provider."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+from melious_impact.charts._common import SCHEME, WIDTH, empty_chart, floats
+from melious_impact.charts._source import connect, query
+
+# Names a grid profile frame may use for its intensity column (model part, issue 3).
+_PROFILE_VALUE_COLUMNS = ("grid_g_per_kwh", "g_co2_per_kwh", "grid_g_co2_per_kwh", "intensity_g_per_kwh")
+
+
+def grid_by_hour(
+    data: Any, *, start: date | datetime | str | None = None, end: date | datetime | str | None = None
+) -> pd.DataFrame:
+    """``location``, ``hour`` (UTC), ``grid_g_per_kwh``, ``cleanest`` (the 3 lowest hours).
+
+    ``data`` is either a fitted model or its ``grid_profile()`` (location, hour_utc,
+    grid_g_per_kwh, optionally month, which is averaged over) or request rows, from
+    which the implied intensity is carbon over energy per location and hour.
+    """
+    profile = data.grid_profile() if hasattr(data, "grid_profile") else data
+    if isinstance(profile, pd.DataFrame) and "hour_utc" in profile.columns and "hour" not in profile.columns:
+        profile = profile.rename(columns={"hour_utc": "hour"})
+    if isinstance(profile, pd.DataFrame) and {"location", "hour"} <= set(profile.columns):
+        if "observed" in profile.columns and profile["observed"].any():
+            # Filled slots are the model's guesses: rank hours on what was measured.
+            profile = profile[profile["observed"].astype(bool)]
+        value = next((c for c in _PROFILE_VALUE_COLUMNS if c in profile.columns), None)
+        if value is not None and "carbon_g_co2" not in profile.columns:
+            df = (
+                profile.assign(grid_g_per_kwh=profile[value].astype("float64"))
+                .groupby(["location", "hour"], as_index=False)["grid_g_per_kwh"]
+                .mean()
+            )
+            return _mark_cleanest(df)
+    con = connect(data, start=start, end=end)
+    df = query(
+        con,
+        """
+        SELECT location, hour, sum(carbon_g_co2) / nullif(sum(energy_kwh), 0) AS grid_g_per_kwh
+        FROM facts WHERE impact_reported AND energy_kwh > 0
+        GROUP BY 1, 2 ORDER BY 1, 2
+        """,
+    )
+    return _mark_cleanest(floats(df, ["grid_g_per_kwh"]).dropna(subset=["grid_g_per_kwh"]))
+
+
+def _mark_cleanest(df: pd.DataFrame, n: int = 3) -> pd.DataFrame:
+    df = df.copy()
+    df["hour"] = df["hour"].astype(int)
+    rank = df.groupby("location")["grid_g_per_kwh"].rank(method="first")
+    df["cleanest"] = rank <= n
+    return df.sort_values(["location", "hour"]).reset_index(drop=True)
+
+
+def grid_intensity_by_hour(
+    data: Any, *, start: date | datetime | str | None = None, end: date | datetime | str | None = None
+) -> alt.LayerChart | alt.Chart:
+    """Heat map of grid intensity (g CO2e/kWh) by location and UTC hour; dots mark the 3 cleanest hours."""
+    df = grid_by_hour(data, start=start, end=end)
+    if df.empty:
+        return empty_chart("No reported energy to derive grid intensity from")
+    base = alt.Chart(df).encode(
+        x=alt.X("hour:O", title="Hour of day (UTC)"),
+        y=alt.Y("location:N", title=None),
+    )
+    heat = base.mark_rect().encode(
+        color=alt.Color("grid_g_per_kwh:Q", title="g CO2e/kWh", scale=alt.Scale(scheme="yelloworangered")),
+        tooltip=[
+            "location:N",
+            "hour:O",
+            alt.Tooltip("grid_g_per_kwh:Q", format=".1f", title="g CO2e/kWh"),
+            "cleanest:N",
+        ],
+    )
+    dots = base.transform_filter("datum.cleanest").mark_point(
+        shape="circle", filled=True, color="#1b4332", size=40
+    )
+    n_loc = df["location"].nunique()
+    return alt.layer(heat, dots).properties(
+        width=WIDTH, height=max(60, 22 * n_loc), title="Grid intensity by hour (dots: the 3 cleanest hours)"
+    )
+
+
+def provider_factors(
+    data: Any, *, start: date | datetime | str | None = None, end: date | datetime | str | None = None
+) -> pd.DataFrame:
+    """Per provider: energy-weighted renewable share (%) and PUE, energy, requests."""
+    con = connect(data, start=start, end=end)
+    df = query(
+        con,
+        """
+        SELECT provider_id,
+               count(*) AS requests,
+               sum(energy_kwh) AS energy_kwh,
+               sum(renewable_percent * energy_kwh) / nullif(sum(CASE WHEN renewable_percent IS NOT NULL
+                    THEN energy_kwh END), 0) AS renewable_percent,
+               sum(pue * energy_kwh) / nullif(sum(CASE WHEN pue IS NOT NULL THEN energy_kwh END), 0) AS pue
+        FROM facts WHERE impact_reported GROUP BY 1 ORDER BY 1
+        """,
+    )
+    return floats(df, ["energy_kwh", "renewable_percent", "pue"])
+
+
+def provider_renewables_pue(
+    data: Any, *, start: date | datetime | str | None = None, end: date | datetime | str | None = None
+) -> alt.HConcatChart | alt.Chart:
+    """Renewable share (%) and PUE by provider, both weighted by the energy each provider used."""
+    df = provider_factors(data, start=start, end=end)
+    if df.empty:
+        return empty_chart("No reported impact to compare providers on")
+    base = alt.Chart(df).encode(
+        y=alt.Y("provider_id:N", title=None),
+        color=alt.Color("provider_id:N", legend=None, scale=alt.Scale(scheme=SCHEME)),
+        tooltip=[
+            "provider_id:N",
+            alt.Tooltip("requests:Q", format=","),
+            alt.Tooltip("energy_kwh:Q", format=".4~g", title="energy (kWh)"),
+            alt.Tooltip("renewable_percent:Q", format=".1f", title="renewable (%)"),
+            alt.Tooltip("pue:Q", format=".3f"),
+        ],
+    )
+    renew = base.mark_bar().encode(
+        x=alt.X("renewable_percent:Q", title="Renewable share (%)", scale=alt.Scale(domain=[0, 100]))
+    )
+    pue = base.mark_bar().encode(x=alt.X("pue:Q", title="PUE", scale=alt.Scale(zero=False)))
+    rule = (
+        alt.Chart(pd.DataFrame({"pue": [1.0]})).mark_rule(strokeDash=[3, 3], color="#555").encode(x="pue:Q")
+    )
+    height = max(60, 24 * len(df))
+    return alt.hconcat(
+        renew.properties(width=WIDTH // 2 - 30, height=height),
+        alt.layer(pue, rule).properties(width=WIDTH // 2 - 30, height=height),
+    ).properties(title="Renewable share and PUE by provider (energy-weighted)")

@@ -1,0 +1,65 @@
+"""Export commands: ``export-focus`` (FinOps FOCUS 1.2 cost and usage table)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from melious_impact.store.paths import ENV_HOME
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "export-focus",
+        help="write billing as a FinOps FOCUS 1.2 cost and usage table (CSV or Parquet)",
+        description=(
+            "Aggregate captured rows into FOCUS rows (BilledCost, EffectiveCost, ChargePeriodStart, "
+            "ResourceId, Tags, ...) per hour or day, or one per request, with exact euro costs."
+        ),
+    )
+    p.add_argument(
+        "--store",
+        metavar="DIR",
+        default=None,
+        help=f"store folder or URI; default: ${ENV_HOME} or the data folder",
+    )
+    p.add_argument("output", metavar="FILE", help="file to write: .csv or .parquet")
+    p.add_argument(
+        "--granularity",
+        choices=("hour", "day", "request"),
+        default="day",
+        help="charge period (default: day)",
+    )
+    p.add_argument(
+        "--eur-per-energy-unit",
+        default="0.0001",
+        help="euro value of one Melious energy unit, for rows paid with energy (default 0.0001)",
+    )
+    p.add_argument("--start", help="first day or time included (ISO 8601, UTC)")
+    p.add_argument("--end", help="last day included, or exclusive end time (ISO 8601, UTC)")
+    p.add_argument("--team", action="append", dest="teams", help="only this team; repeatable")
+    p.add_argument(
+        "--billing-account-id", default="melious", help="FOCUS BillingAccountId (default: melious)"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from melious_impact.export.focus import to_focus, write_focus
+    from melious_impact.store.impact_store import ImpactStore
+
+    store = ImpactStore(args.store)
+    try:
+        rows = store.to_pandas(start=args.start, end=args.end, teams=args.teams)
+    finally:
+        store.close()
+    table = to_focus(
+        rows,
+        granularity=args.granularity,
+        eur_per_energy_unit=args.eur_per_energy_unit,
+        billing_account_id=args.billing_account_id,
+    )
+    path = write_focus(table, args.output)
+    total = sum(table["BilledCost"]) if len(table) else 0
+    print(f"{len(table)} FOCUS rows from {len(rows)} requests, BilledCost {total} EUR -> {path}")
+    return 0

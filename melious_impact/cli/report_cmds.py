@@ -1,0 +1,110 @@
+"""``melious-impact report`` and ``melious-impact dashboard``: self-contained HTML pages."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from exc
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--store",
+        metavar="DIR",
+        help="store folder (default: $MELIOUS_IMPACT_HOME or the per-user data folder)",
+    )
+    p.add_argument(
+        "--from", dest="start", type=_date, metavar="DATE", help="first day of the period (UTC, inclusive)"
+    )
+    p.add_argument(
+        "--to", dest="end", type=_date, metavar="DATE", help="last day of the period (UTC, inclusive)"
+    )
+    p.add_argument("--budgets", metavar="FILE", help="TOML or YAML budgets file (team -> metric -> amount)")
+    p.add_argument(
+        "--static", action="store_true", help="draw charts as inline SVG instead of interactive Vega"
+    )
+
+
+def register(subparsers: Any) -> None:
+    rp = subparsers.add_parser(
+        "report",
+        help="write a self-contained sustainability report (HTML, optionally PDF)",
+        description="Write a sustainability report for a period: summary against the previous period, "
+        "breakdowns, per-token intensity, forecast and budgets, scenarios, data quality, methodology.",
+    )
+    _common(rp)
+    rp.add_argument(
+        "--out", default="report.html", metavar="FILE", help="HTML file to write (default: report.html)"
+    )
+    rp.add_argument("--pdf", action="store_true", help="also write a PDF next to the HTML (needs Chromium)")
+    rp.add_argument("--title", default="AI inference sustainability report", help="title of the report")
+    rp.set_defaults(func=run)
+
+    dp = subparsers.add_parser(
+        "dashboard",
+        help="write an index page and one page per team (self-contained HTML)",
+        description="Write index.html and one team-<name>.html per team into a folder.",
+    )
+    _common(dp)
+    dp.add_argument(
+        "--out",
+        default="dashboard",
+        metavar="DIR",
+        help="folder to write the pages into (default: dashboard)",
+    )
+    dp.set_defaults(func=run_dashboard)
+
+
+def _open_store(path: str | None) -> Any:
+    from melious_impact import ImpactStore
+
+    return ImpactStore(path) if path else ImpactStore()
+
+
+def _end(args: argparse.Namespace) -> date | None:
+    # --to is inclusive for people; the library's end bound is exclusive.
+    return args.end + timedelta(days=1) if args.end is not None else None
+
+
+def run(args: argparse.Namespace) -> int:
+    from melious_impact.report.report import report
+
+    store = _open_store(args.store)
+    out = report(
+        store,
+        Path(args.out),
+        start=args.start,
+        end=_end(args),
+        pdf=args.pdf,
+        budgets=args.budgets,
+        title=args.title,
+        render="static" if args.static else "interactive",
+    )
+    print(out)
+    if args.pdf:
+        print(out.with_suffix(".pdf"))
+    return 0
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    from melious_impact.report.dashboard import dashboard
+
+    store = _open_store(args.store)
+    index = dashboard(
+        store,
+        Path(args.out),
+        start=args.start,
+        end=_end(args),
+        budgets=args.budgets,
+        render="static" if args.static else "interactive",
+    )
+    print(index)
+    return 0

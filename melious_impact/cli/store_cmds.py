@@ -1,0 +1,130 @@
+"""Store commands: path, info, import, export, compact, retention, recover."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from melious_impact.store.paths import ENV_HOME, default_store_path
+
+_STORE_HELP = f"store folder or URI (s3://bucket/prefix); default: ${ENV_HOME} or the per-user data folder"
+
+
+def _add_store(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", metavar="DIR", default=None, help=_STORE_HELP)
+    p.add_argument(
+        "--storage-option", metavar="KEY=VALUE", action="append", default=[],
+        help="object-store option as in pandas/fsspec (key, secret, endpoint_url, region_name); repeatable",
+    )
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("path", help="print the default store folder", description=(
+        f"Print the folder the store uses by default (${ENV_HOME}, else the per-user data folder)."))
+    p.set_defaults(func=run, store_cmd="path")
+
+    p = subparsers.add_parser("info", help="summarise a store: rows, files, dates, dropped rows",
+                              description="Rows, files, bytes, date range, pending journal and dropped counts.")
+    _add_store(p)
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.set_defaults(func=run, store_cmd="info")
+
+    p = subparsers.add_parser("import", help="import rows from Parquet, CSV or JSONL (twice counts once)",
+                              description="Import rows; a file imported twice is stored once.")
+    _add_store(p)
+    p.add_argument("files", nargs="+", metavar="FILE", help="files to import")
+    p.add_argument("--format", choices=("parquet", "csv", "jsonl"), help="file format (default: from the suffix)")
+    p.add_argument("--batch-output", action="store_true",
+                   help="the files are Melious batch output JSONL (one response a line)")
+    p.add_argument("--batch-id", help="batch id recorded on rows imported with --batch-output")
+    p.set_defaults(func=run, store_cmd="import")
+
+    p = subparsers.add_parser("export", help="export rows to Parquet, CSV or JSONL",
+                              description="Write the requests table (optionally filtered) to a file.")
+    _add_store(p)
+    p.add_argument("output", metavar="FILE", help="file to write")
+    p.add_argument("--format", choices=("parquet", "csv", "jsonl"), help="file format (default: from the suffix)")
+    p.add_argument("--start", help="first day or time included (ISO 8601, UTC)")
+    p.add_argument("--end", help="last day included, or exclusive end time (ISO 8601, UTC)")
+    p.add_argument("--team", action="append", dest="teams", help="only this team; repeatable")
+    p.set_defaults(func=run, store_cmd="export")
+
+    p = subparsers.add_parser("compact", help="merge each partition's small files into one",
+                              description="Merge small files; safe while writers and readers work.")
+    _add_store(p)
+    p.add_argument("--min-files", type=int, default=2, help="compact partitions with at least this many files")
+    p.add_argument("--grace-seconds", type=float, default=0.0,
+                   help="keep merged-away files this long for open connections (default 0)")
+    p.set_defaults(func=run, store_cmd="compact")
+
+    p = subparsers.add_parser("retention", help="delete partitions older than N days",
+                              description="Drop whole date partitions older than --max-age-days (UTC).")
+    _add_store(p)
+    p.add_argument("--max-age-days", type=int, required=True, help="keep this many days before today")
+    p.set_defaults(func=run, store_cmd="retention")
+
+    p = subparsers.add_parser("recover", help="convert journals left by dead processes to Parquet",
+                              description="Done on every open too; useful after a crash, before a copy.")
+    _add_store(p)
+    p.set_defaults(func=run, store_cmd="recover")
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from melious_impact.store.impact_store import ImpactStore
+
+    opts: dict[str, Any] = {}
+    for kv in args.storage_option:
+        key, sep, value = kv.partition("=")
+        if not sep:
+            raise ValueError(f"--storage-option needs KEY=VALUE, got {kv!r}")
+        opts[key] = value
+    return ImpactStore(args.store, storage_options=opts or None)
+
+
+def run(args: argparse.Namespace) -> int:
+    cmd = args.store_cmd
+    if cmd == "path":
+        print(default_store_path())
+        return 0
+    store = _open(args)
+    try:
+        if cmd == "info":
+            info = store.info()
+            if args.json:
+                print(json.dumps(info, indent=2, default=str))
+            else:
+                for key in ("root", "rows", "files", "bytes", "partitions", "first_date", "last_date",
+                            "journal_segments", "quarantined_files"):
+                    print(f"{key:18} {info[key]}")
+                for key, value in sorted(info["stats"].items()):
+                    print(f"{key:18} {value}")
+        elif cmd == "import":
+            total = 0
+            for f in args.files:
+                if args.batch_output:
+                    from melious_impact.store.batch_import import import_batch_output
+
+                    n = import_batch_output(store, f, batch_id=args.batch_id)
+                else:
+                    n = store.import_file(f, args.format)
+                print(f"{f}: {n} new rows")
+                total += n
+            print(f"imported {total} rows")
+        elif cmd == "export":
+            n = store.export(args.output, args.format, start=args.start, end=args.end, teams=args.teams)
+            print(f"wrote {n} rows to {args.output}")
+        elif cmd == "compact":
+            res = store.compact(min_files=args.min_files, grace_s=args.grace_seconds)
+            print(", ".join(f"{k}={v}" for k, v in res.items()))
+        elif cmd == "retention":
+            dropped = store.retain(args.max_age_days)
+            print(f"dropped {len(dropped)} partition(s)" + (f": {', '.join(dropped)}" if dropped else ""))
+        elif cmd == "recover":
+            rep = store.recover()
+            print(f"recovered {rep.rows} rows from {rep.segments} segment(s); "
+                  f"{rep.damaged_records} torn record(s) dropped; {rep.failed} failed")
+            return 1 if rep.failed else 0
+    finally:
+        store.close()
+    return 0

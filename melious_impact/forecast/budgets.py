@@ -1,0 +1,243 @@
+"""Budgets per team and metric: spent so far, the period forecast, and the risk of overrun.
+
+Budget file format (TOML or YAML, chosen by the extension ``.toml`` / ``.yaml`` / ``.yml``):
+one table per team, one amount per metric, amounts in the metric's unit (``cost_eur`` in
+euros, ``carbon_g_co2`` in grams, ...)::
+
+    # budgets.toml
+    [search]
+    cost_eur = 500
+    carbon_g_co2 = 20_000
+
+    ["data platform"]
+    energy_kwh = 120.5
+
+    # budgets.yaml
+    search:
+      cost_eur: 500
+      carbon_g_co2: 20000
+
+Amounts are kept as exact decimals. A budget applies to each period (month, quarter or
+year) in full; the period is chosen when the status is computed.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from melious_impact.errors import ForecastError
+from melious_impact.forecast.backtest import choose
+from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT, sum_decimal, to_decimal
+from melious_impact.forecast.daily import METRICS, daily_totals, local_dates, series_matrix
+from melious_impact.forecast.forecast import check_level
+
+#: Periods accepted by :func:`budget_status` and their pandas period codes.
+PERIODS = {"month": "M", "quarter": "Q", "year": "Y"}
+
+BUDGET_COLUMNS = [
+    "team",
+    "metric",
+    "period_start",
+    "period_end",
+    "as_of",
+    "budget",
+    "spent",
+    "forecast",
+    "forecast_low",
+    "forecast_high",
+    "p_exceed",
+    "crossing_date",
+    "method",
+    "note",
+    "spent_exact",
+]
+
+
+def validate_budgets(budgets: Any, *, source: str = "budgets") -> dict[str, dict[str, Decimal]]:
+    """``{team: {metric: Decimal}}`` from a mapping, or ``ValueError`` saying what is wrong."""
+    if not isinstance(budgets, Mapping):
+        raise ValueError(
+            f"{source}: expected a mapping of team -> {{metric: amount}}, got {type(budgets).__name__}"
+        )
+    out: dict[str, dict[str, Decimal]] = {}
+    for team, metrics in budgets.items():
+        if not isinstance(team, str) or not team:
+            raise ValueError(f"{source}: team names must be non-empty strings, got {team!r}")
+        if not isinstance(metrics, Mapping) or not metrics:
+            raise ValueError(
+                f"{source}: team {team!r} needs a table of metric = amount (e.g. cost_eur = 500), got {metrics!r}"
+            )
+        out[team] = {}
+        for metric, amount in metrics.items():
+            if metric not in METRICS:
+                raise ValueError(
+                    f"{source}: team {team!r}: unknown metric {metric!r}; choose from {', '.join(METRICS)}"
+                )
+            value = None if isinstance(amount, bool) else to_decimal(amount)
+            if value is None or value < 0:
+                raise ValueError(
+                    f"{source}: team {team!r}, {metric}: the budget must be a non-negative number, got {amount!r}"
+                )
+            out[team][metric] = value
+    return out
+
+
+def load_budgets(path: str | Path) -> dict[str, dict[str, Decimal]]:
+    """Read a TOML or YAML budget file (format in the module doc) into ``{team: {metric: Decimal}}``."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    text = p.read_text(encoding="utf-8")  # OSError (missing file) passes through as is
+    if suffix == ".toml":
+        try:
+            data = tomllib.loads(text, parse_float=Decimal)  # exact amounts, not binary floats
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{p}: not valid TOML: {exc}") from exc
+    elif suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{p}: not valid YAML: {exc}") from exc
+        if data is None:
+            data = {}
+    else:
+        raise ValueError(f"{p}: budget files must end in .toml, .yaml or .yml")
+    budgets = validate_budgets(data, source=str(p))
+    if not budgets:
+        raise ValueError(f"{p}: no budgets in the file (expected one table per team)")
+    return budgets
+
+
+def period_bounds(as_of: pd.Timestamp, period: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last calendar day of the ``period`` that contains ``as_of``."""
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {', '.join(PERIODS)}, got {period!r}")
+    p = as_of.to_period(PERIODS[period])
+    return p.start_time.normalize(), p.end_time.normalize()
+
+
+def _as_of_date(as_of: Any, tz: str) -> pd.Timestamp:
+    ts = pd.Timestamp(as_of)
+    if ts.tzinfo is not None:  # an instant: the calendar day it falls on in tz
+        return pd.Timestamp(local_dates(pd.Series([ts]), tz).iloc[0])
+    return ts.normalize()
+
+
+def budget_status(
+    df: Any,
+    budgets: Mapping[str, Mapping[str, Any]] | str | Path,
+    period: str = "month",
+    as_of: Any = None,
+    tz: str = "UTC",
+    *,
+    by: str = "team",
+    level: float = 0.8,
+    method: str = "auto",
+    n_paths: int = 2000,
+    seed: int = 0,
+    eur_per_energy_unit: Decimal | str | int | float = DEFAULT_EUR_PER_ENERGY_UNIT,
+) -> pd.DataFrame:
+    """Spent, forecast period total and overrun risk, one row per budgeted (team, metric).
+
+    ``budgets``: ``{team: {metric: amount}}`` or a path to a budget file (:func:`load_budgets`).
+    ``as_of``: the last day counted as spent (a date, or an instant read in ``tz``); default
+    the last day with data. Data after it is ignored; days between the last data and a later
+    ``as_of`` count as zero (no requests). The period containing ``as_of`` runs to its end.
+
+    Columns: ``team, metric, period_start, period_end, as_of, budget, spent`` (float; for
+    ``cost_eur`` the exact ``Decimal`` is in ``spent_exact``), ``forecast`` (expected period
+    total = spent + expected remaining days), ``forecast_low/high`` (central ``level``
+    interval of the period total), ``p_exceed`` (share of ``n_paths`` simulated futures whose
+    period total exceeds the budget), ``crossing_date`` (first day the actual, then expected,
+    cumulative total exceeds the budget; NaT if it does not within the period), ``method``,
+    ``note``. A budgeted team with no data gets spent 0, NaN forecasts and a note.
+    Raises :class:`~melious_impact.errors.ForecastError` when there is no data at all and no
+    ``as_of`` to place the period.
+    """
+    plan = load_budgets(budgets) if isinstance(budgets, (str, Path)) else validate_budgets(budgets)
+    check_level(level)
+    metrics = sorted({m for team in plan.values() for m in team}, key=METRICS.index)
+    totals = daily_totals(df, metrics, by=by, tz=tz, eur_per_energy_unit=eur_per_energy_unit)
+    if as_of is None:
+        if len(totals) == 0:
+            raise ForecastError("no request rows: pass as_of= to place the budget period, or add data")
+        day = pd.Timestamp(totals["date"].max())
+    else:
+        day = _as_of_date(as_of, tz)
+    start, end = period_bounds(day, period)
+    totals = totals[totals["date"] <= day]
+    rng = np.random.default_rng(seed)
+
+    rows = []
+    for team, team_budgets in plan.items():
+        team_totals = totals[totals[by] == team]
+        for metric, amount in team_budgets.items():
+            base = {"team": team, "metric": metric, "period_start": start, "period_end": end, "as_of": day}
+            series = series_matrix(team_totals, metric, by, end=day).get(team)
+            in_period = team_totals[team_totals["date"] >= start]
+            spent_exact = sum_decimal(in_period[metric]) if metric == "cost_eur" else None
+            row = _status(series, amount, start, end, day, level, method, n_paths, rng)
+            row.update(base)
+            row["spent_exact"] = spent_exact
+            rows.append(row)
+    return pd.DataFrame(rows, columns=BUDGET_COLUMNS)
+
+
+def _status(
+    series: pd.Series | None,
+    budget: Decimal,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    day: pd.Timestamp,
+    level: float,
+    method: str,
+    n_paths: int,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    limit = float(budget)
+    nan = float("nan")
+    if series is None:
+        return {
+            "budget": limit, "spent": 0.0, "forecast": nan, "forecast_low": nan, "forecast_high": nan,
+            "p_exceed": nan, "crossing_date": pd.NaT, "method": "", "note": "no data for this team",
+        }  # fmt: skip
+    done = series[series.index >= start]
+    spent = float(done.sum())
+    remaining = int((end - day).days)
+    cumulative = done.cumsum()
+    crossing = cumulative.index[cumulative.to_numpy() > limit]
+    if remaining == 0:
+        return {
+            "budget": limit, "spent": spent, "forecast": spent, "forecast_low": spent, "forecast_high": spent,
+            "p_exceed": float(spent > limit), "crossing_date": crossing[0] if len(crossing) else pd.NaT,
+            "method": "actual", "note": "period complete",
+        }  # fmt: skip
+    choice = choose(series.to_numpy(), remaining, method)
+    mean, _, _ = choice.model.forecast(remaining, level)
+    paths = spent + choice.model.simulate(remaining, n_paths, rng).sum(axis=1)
+    expected = spent + float(mean.sum())
+    if len(crossing):
+        when = crossing[0]
+    else:
+        ahead = spent + np.cumsum(mean)
+        over = np.flatnonzero(ahead > limit)
+        when = day + pd.Timedelta(days=int(over[0]) + 1) if len(over) else pd.NaT
+    return {
+        "budget": limit,
+        "spent": spent,
+        "forecast": expected,
+        "forecast_low": float(np.quantile(paths, 0.5 - level / 2)),
+        "forecast_high": float(np.quantile(paths, 0.5 + level / 2)),
+        "p_exceed": float(np.mean(paths > limit)),
+        "crossing_date": when,
+        "method": choice.method,
+        "note": choice.note,
+    }

@@ -1,0 +1,142 @@
+"""Complete (non-streamed) JSON bodies of every inference endpoint, in bounded memory.
+
+A body up to :data:`FULL_PARSE_BYTES` is decoded whole. A larger one (a 1 MB embeddings
+list, a multi-megabyte base64 image) is not: only its first and last
+:data:`WINDOW_BYTES` are kept, and the small top-level objects a row needs
+(``environment_impact``, ``billing_cost``, ``usage``, ``id``, ``model``, ``error``) are
+decoded from there. Those objects sit beside the large array, never inside it, and a
+base64 string or a list of floats cannot contain a quoted key, so a key found in a
+window is the real one. Parsing megabytes of floats would double the caller's own cost.
+
+Feed it decoded bytes in any pieces with :meth:`JsonBody.feed`, then call
+:meth:`JsonBody.fields`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from melious_impact.parse.extract import apply_response
+from melious_impact.parse.fields import Warnings, loads, raw_decode
+
+FULL_PARSE_BYTES = 48 * 1024
+WINDOW_BYTES = 32 * 1024
+
+# Keys looked for in the windows, with where to look: the tail holds what servers
+# append after the payload (impact, billing, usage), the head what they put first.
+_TAIL_KEYS = ("environment_impact", "billing_cost", "usage", "error", "meta")
+_HEAD_KEYS = ("id", "model", "object", "type", "usage", "error", "environment_impact", "billing_cost")
+
+
+class JsonBody:
+    """Collects a JSON body: whole while small, head and tail windows once large."""
+
+    __slots__ = ("_head", "_parts", "_size", "_tail", "_tail_size", "full_max", "window")
+
+    def __init__(self, full_max: int = FULL_PARSE_BYTES, window: int = WINDOW_BYTES) -> None:
+        self.full_max = full_max
+        self.window = window
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._head: bytes | None = None
+        self._tail: list[bytes] = []
+        self._tail_size = 0
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def feed(self, data: bytes) -> None:
+        self._size += len(data)
+        if self._head is None:
+            self._parts.append(data)
+            if self._size > self.full_max:
+                whole = b"".join(self._parts)
+                self._parts = []
+                self._head = whole[: self.window]
+                self._tail = [whole[-self.window :]]
+                self._tail_size = len(self._tail[0])
+            return
+        self._tail.append(data)
+        self._tail_size += len(data)
+        if self._tail_size > 2 * self.window:
+            joined = b"".join(self._tail)[-self.window :]
+            self._tail = [joined]
+            self._tail_size = len(joined)
+
+    def looks_like_object(self) -> bool:
+        """True when the body starts like a JSON object (sniffing untyped bodies)."""
+        data = self._head if self._head is not None else b"".join(self._parts)
+        if data.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte order mark
+            data = data[3:]
+        return data[:4096].lstrip().startswith(b"{")
+
+    def fields(self, out: dict[str, Any], w: Warnings, *, input_only: bool = False) -> bool:
+        """Apply what the body gives to ``out``; False when it is not a JSON object."""
+        if self._head is None:
+            body = b"".join(self._parts)
+            try:
+                obj = loads(body)
+            except ValueError:
+                # Cut short, or an integer Python refuses to convert: salvage the
+                # small objects if they are there.
+                obj = extract_windows(body[: self.window], body[-self.window :])
+                w.add("body_not_json" if not obj else "body_malformed")
+                if not obj:
+                    return False
+            if not isinstance(obj, dict):
+                w.add("body_not_object")
+                return False
+            apply_response(out, obj, w, input_only=input_only)
+            return True
+        w.add("body_windowed")
+        obj = extract_windows(self._head, b"".join(self._tail)[-self.window :])
+        if not obj:
+            w.add("body_not_json")
+            return False
+        apply_response(out, obj, w, input_only=input_only)
+        return True
+
+
+def _key_pattern(key: str) -> re.Pattern[str]:
+    return re.compile('"' + re.escape(key) + r'"\s*:\s*')
+
+
+_PATTERNS = {k: _key_pattern(k) for k in {*_TAIL_KEYS, *_HEAD_KEYS}}
+
+
+def _value_after(text: str, pattern: re.Pattern[str], last: bool) -> tuple[bool, Any]:
+    """Decode the value following a ``"key":`` match (the last or the first match)."""
+    matches = list(pattern.finditer(text)) if last else [m for m in [pattern.search(text)] if m]
+    for m in reversed(matches) if last else matches:
+        try:
+            value, _ = raw_decode(text, m.end())
+        except ValueError:
+            continue  # cut by the window edge, or not a JSON value: try another match
+        return True, value
+    return False, None
+
+
+def extract_windows(head: bytes, tail: bytes) -> dict[str, Any]:
+    """A synthetic top-level object rebuilt from the keys found in two windows."""
+    # A window edge may split a UTF-8 sequence; replacement characters only appear at
+    # the edges, away from the keys that matter.
+    head_s = head.decode("utf-8", "replace")
+    tail_s = tail.decode("utf-8", "replace")
+    obj: dict[str, Any] = {}
+    for key in _TAIL_KEYS:
+        found, value = _value_after(tail_s, _PATTERNS[key], last=True)
+        if found and isinstance(value, dict):
+            obj[key] = value
+    for key in _HEAD_KEYS:
+        if key in obj:
+            continue
+        want = dict if key in _TAIL_KEYS else str
+        found, value = _value_after(head_s, _PATTERNS[key], last=False)
+        if not found or not isinstance(value, want):
+            # Some servers append id/model after the payload.
+            found, value = _value_after(tail_s, _PATTERNS[key], last=True)
+        if found and isinstance(value, want):
+            obj[key] = value
+    return obj

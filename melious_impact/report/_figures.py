@@ -1,0 +1,156 @@
+"""The report's numbers, computed in SQL over the ``facts`` view (no charting, no HTML).
+
+Everything here is exact or plainly defined: sums of the figures the API reported
+(rows with ``impact_reported``), cost in exact decimals, and the renewable share
+weighted by energy. The executive summary compares each figure with the period of equal
+length just before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from melious_impact.charts._source import connect, fetch_one, query
+
+#: Summary figures: key -> (label, unit, SQL over facts). Units are in the keys.
+SUMMARY_SQL: dict[str, tuple[str, str, str]] = {
+    "energy_kwh": ("Energy", "kWh", "sum(energy_kwh)"),
+    "carbon_kg_co2e": ("Carbon", "kg CO2e", "sum(carbon_g_co2) / 1000"),
+    "water_m3": ("Water", "m³", "sum(water_liters) / 1000"),
+    "renewable_percent": (
+        "Renewable share",
+        "%",
+        "sum(renewable_percent * energy_kwh) / nullif(sum(CASE WHEN renewable_percent IS NOT NULL THEN energy_kwh END), 0)",
+    ),
+    "cost_eur": ("Cost", "EUR", "sum(cost_eur)"),
+    "requests": ("Requests", "requests", "count(*)"),
+}
+
+BREAKDOWNS = ("team", "model", "provider_id", "location")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One summary figure for the period and the previous period of equal length."""
+
+    key: str
+    label: str
+    unit: str
+    value: float | Decimal | int | None
+    previous: float | Decimal | int | None
+
+    @property
+    def change_percent(self) -> float | None:
+        if self.value is None or self.previous is None or float(self.previous) == 0:
+            return None
+        return (float(self.value) - float(self.previous)) / abs(float(self.previous)) * 100
+
+
+def _summary_row(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    cols = ", ".join(f"{sql} AS {key}" for key, (_, _, sql) in SUMMARY_SQL.items())
+    row = fetch_one(con, f"SELECT {cols} FROM facts")
+    return dict(zip(SUMMARY_SQL, row or (None,) * len(SUMMARY_SQL), strict=True))
+
+
+def summary(data: Any, start: datetime, end: datetime, **kw: Any) -> list[Figure]:
+    """The executive summary's figures for ``[start, end)`` against the period before."""
+    now = _summary_row(connect(data, start=start, end=end, **kw))
+    before = _summary_row(connect(data, start=start - (end - start), end=start, **kw))
+    return [
+        Figure(key, label, unit, now[key], before[key] if before["requests"] else None)
+        for key, (label, unit, _) in SUMMARY_SQL.items()
+    ]
+
+
+def breakdown(con: duckdb.DuckDBPyConnection, by: str) -> pd.DataFrame:
+    """Per ``by`` value: requests, errors, tokens, energy, carbon, water, cost, carbon share."""
+    if by not in BREAKDOWNS:
+        raise ValueError(f"by must be one of {', '.join(BREAKDOWNS)}; got {by!r}")
+    return query(
+        con,
+        f"""
+        SELECT {by} AS key,
+               count(*) AS requests,
+               count(*) FILTER (WHERE is_error) AS errors,
+               sum(input_tokens) AS input_tokens,
+               sum(output_tokens) AS output_tokens,
+               sum(energy_kwh) AS energy_kwh,
+               sum(carbon_g_co2) / 1000 AS carbon_kg_co2e,
+               sum(water_liters) AS water_liters,
+               sum(cost_eur) AS cost_eur,
+               100 * sum(carbon_g_co2) / nullif(sum(sum(carbon_g_co2)) OVER (), 0) AS carbon_share_percent
+        FROM facts GROUP BY 1 ORDER BY carbon_kg_co2e DESC NULLS LAST, requests DESC, key
+        """,
+    )
+
+
+def per_token(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Observed intensities per model x provider x location (rows with reported impact)."""
+    return query(
+        con,
+        """
+        SELECT model, provider_id, location,
+               count(*) AS requests,
+               1e6 * sum(energy_kwh) / nullif(sum(input_tokens + output_tokens), 0) AS wh_per_1k_tokens,
+               1000 * sum(carbon_g_co2) / nullif(sum(input_tokens + output_tokens), 0) AS g_co2e_per_1k_tokens,
+               1000 * sum(water_liters) / nullif(sum(input_tokens + output_tokens), 0) AS ml_water_per_1k_tokens,
+               sum(carbon_g_co2) / nullif(sum(energy_kwh), 0) AS grid_g_per_kwh
+        FROM facts WHERE impact_reported
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+        """,
+    )
+
+
+def quality(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """How much of the period's traffic carries its own impact figures, and why not."""
+    row = fetch_one(
+        con,
+        """
+        SELECT count(*),
+               count(*) FILTER (WHERE impact_reported),
+               count(*) FILTER (WHERE is_error),
+               count(*) FILTER (WHERE NOT impact_reported AND NOT is_error),
+               count(*) FILTER (WHERE cost_eur IS NULL)
+        FROM facts
+        """,
+    ) or (0, 0, 0, 0, 0)
+    total, reported, errors, unreported_ok, no_cost = (int(v or 0) for v in row)
+    return {
+        "requests": total,
+        "reported": reported,
+        "errors": errors,
+        "unreported_ok": unreported_ok,
+        "no_cost": no_cost,
+        "reported_share_percent": (100 * reported / total) if total else None,
+    }
+
+
+def daily_series(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return query(
+        con,
+        "SELECT day, count(*) AS requests, sum(energy_kwh) AS energy_kwh FROM facts GROUP BY 1 ORDER BY 1",
+    )
+
+
+def bounds(data: Any, start: Any, end: Any) -> tuple[datetime | None, datetime | None]:
+    """The report period: given bounds, else the whole days the data spans (UTC)."""
+    from melious_impact.charts._source import span, to_utc
+
+    lo, hi = to_utc(start), to_utc(end)
+    if lo is None or hi is None:
+        first, last = span(connect(data, start=lo, end=hi))
+        if first is None or last is None:
+            return lo, hi
+        if lo is None:
+            lo = datetime.combine(first.date(), datetime.min.time(), tzinfo=first.tzinfo)
+        if hi is None:
+            hi = datetime.combine(last.date(), datetime.min.time(), tzinfo=last.tzinfo) + timedelta(days=1)
+    if hi <= lo:
+        raise ValueError(f"the report period is empty: end ({hi}) must be after start ({lo})")
+    return lo, hi

@@ -1,0 +1,328 @@
+"""The guarded sections built on the model (issue 3) and forecast (issue 4) parts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from melious_impact import charts
+from melious_impact.charts._source import fetch_one
+from melious_impact.charts.grid import grid_by_hour
+from melious_impact.report._sections import Section, guarded, public
+from melious_impact.report._tables import table
+
+INTENSITY_COLUMNS = [
+    ("model", "Model", "text"),
+    ("provider_id", "Provider", "text"),
+    ("location", "Location", "text"),
+    ("basis", "Basis", "text"),
+    ("n_requests", "Requests", "int"),
+    ("kwh_per_1k_input", "kWh / 1k input", "num"),
+    ("kwh_per_1k_input_low", "low", "num"),
+    ("kwh_per_1k_input_high", "high", "num"),
+    ("kwh_per_1k_output", "kWh / 1k output", "num"),
+    ("kwh_per_1k_output_low", "low", "num"),
+    ("kwh_per_1k_output_high", "high", "num"),
+    ("grid_g_per_kwh", "g CO2e / kWh", "num"),
+    ("pue", "PUE", "num"),
+]
+
+
+def model_section(history: pd.DataFrame, sampled: bool) -> Section:
+    def build(sec: Section) -> None:
+        if history.empty:
+            raise ValueError("no request rows up to the end of the period to fit on")
+        m = public("fit_intensity")(history)
+        if sampled:
+            sec.note = (
+                f"Fitted on a seeded random sample of {len(history):,} requests up to the end of the period."
+            )
+        tab = m.table()
+        sec.facts["model"] = m
+        sec.tables["intensity"] = table("intensity-table", tab, INTENSITY_COLUMNS, key="model")
+        sec.charts["intensity"] = charts.energy_per_1k_tokens(tab)
+        if "factor_version" in tab.columns and len(tab):
+            sec.facts["factor_version"] = ", ".join(sorted(map(str, tab["factor_version"].dropna().unique())))
+
+    return guarded("model", "Fitted intensities", build)
+
+
+def grid_section(model: Section, period: Any) -> Section:
+    """Grid intensity by hour: the model's profile when fitted, else implied by the rows."""
+
+    def build(sec: Section) -> None:
+        m = model.facts.get("model")
+        profile = grid_by_hour(m if m is not None else period)
+        sec.charts["grid"] = charts.grid_intensity_by_hour(profile)
+        sec.facts["cleanest"] = [
+            (loc, ", ".join(f"{h:02d}:00" for h in sorted(g.loc[g["cleanest"], "hour"])))
+            for loc, g in profile.groupby("location")
+        ]
+
+    return guarded("grid", "Grid intensity", build)
+
+
+def anomalies_section(model: Section, period_rows: pd.DataFrame, n_period: int) -> Section:
+    def build(sec: Section) -> None:
+        m = model.facts.get("model")
+        if m is None:
+            raise ValueError(f"needs the fitted model ({model.note or 'not fitted'})")
+        found = m.anomalies(period_rows)
+        sec.facts["count"] = len(found)
+        if len(period_rows) < n_period:
+            sec.note = f"Searched in a seeded random sample of {len(period_rows):,} of the period's {n_period:,} requests."
+        reason = next((c for c in ("reason", "likely_reason", "kind") if c in found.columns), None)
+        if reason is not None and len(found):
+            counts = (
+                found.groupby(reason).size().reset_index(name="rows").sort_values("rows", ascending=False)
+            )
+            counts = counts.rename(columns={reason: "reason"})
+        else:
+            counts = pd.DataFrame({"reason": [], "rows": []})
+        sec.tables["reasons"] = table(
+            "anomaly-table",
+            counts,
+            [("reason", "Likely reason", "text"), ("rows", "Rows", "int")],
+            key="reason",
+        )
+        if len(found):
+            sec.charts["anomalies"] = charts.anomalies_chart(found)
+
+    return guarded("anomalies", "Anomalies", build)
+
+
+def estimates_section(model: Section, period_rows: pd.DataFrame) -> Section:
+    """Rows without reported impact, estimated by ``fill_missing`` (kept out of the totals).
+
+    ``period_rows`` are the period's rows without reported impact: the only ones it fills.
+    """
+
+    def build(sec: Section) -> None:
+        m = model.facts.get("model")
+        if m is None:
+            raise ValueError(f"needs the fitted model ({model.note or 'not fitted'})")
+        filled = public("fill_missing")(period_rows, m)
+        est = filled[filled["impact_estimated"].astype(bool)]
+        sec.facts.update(
+            rows=len(est),
+            energy_kwh=float(est["energy_kwh"].sum()),
+            carbon_kg=float(est["carbon_g_co2"].sum()) / 1000,
+            water_l=float(est["water_liters"].sum()),
+        )
+        # impact_basis: reported, or how an estimate was made (measured cell, pooled, prior), or unknown.
+        basis = (
+            filled.groupby("impact_basis")
+            .size()
+            .reset_index(name="rows")
+            .rename(columns={"impact_basis": "basis"})
+        )
+        basis = basis.sort_values("rows", ascending=False)
+        sec.tables["basis"] = table(
+            "estimate-basis", basis, [("basis", "Basis", "text"), ("rows", "Rows", "int")], key="basis"
+        )
+
+    return guarded("estimates", "Estimates", build)
+
+
+SCENARIO_COLUMNS = [
+    ("scenario_name", "Scenario", "text"),
+    ("metric", "Metric", "text"),
+    ("unit", "Unit", "text"),
+    ("observed", "Observed", "num"),
+    ("baseline", "Modelled as run", "num"),
+    ("scenario", "Modelled scenario", "num"),
+    ("delta", "Change", "num"),
+    ("delta_low", "low (90%)", "num"),
+    ("delta_high", "high (90%)", "num"),
+    ("delta_pct", "Change (%)", "num"),
+]
+
+
+def scenarios_section(
+    model: Section, period_rows: pd.DataFrame, requested: list[dict[str, Any]] | None, aggregated: bool
+) -> Section:
+    """Each scenario runs on its own: one that cannot apply here is noted, the rest shown."""
+
+    def build(sec: Section) -> None:
+        m = model.facts.get("model")
+        if m is None:
+            raise ValueError(f"needs the fitted model ({model.note or 'not fitted'})")
+        if period_rows.empty:
+            raise ValueError("no requests in this period")
+        scenario = public("scenario")
+        specs = requested if requested is not None else default_scenarios(m)
+        frames, failed = [], []
+        for spec in specs:
+            try:
+                result = scenario(period_rows, m, **spec)
+            except Exception as exc:  # one inapplicable scenario must not hide the others
+                failed.append(f"{_describe(spec)}: {exc}")
+                continue
+            frames.append(result.assign(scenario_name=result.attrs.get("description") or _describe(spec)))
+        if not frames:
+            raise ValueError("; ".join(failed) or "no scenario requested")
+        result = pd.concat(frames, ignore_index=True)
+        sec.facts["frame"] = result
+        sec.tables["scenarios"] = table("scenario-table", result, SCENARIO_COLUMNS, key="scenario_name")
+        sec.charts["scenarios"] = charts.scenario_savings(result, "carbon_g_co2")
+        sec.note = (
+            "The same requests, re-estimated under each change by the fitted model; the change is "
+            "scenario minus modelled-as-run, with its 90% interval."
+            + (
+                " Computed on the workload summed per model, site, month and hour of day (expected values"
+                " are unchanged; intervals come out somewhat narrower than from single requests)."
+                if aggregated
+                else ""
+            )
+            + (f" Not applicable here: {'; '.join(failed)}." if failed else "")
+        )
+
+    return guarded("scenarios", "Scenarios", build)
+
+
+def _describe(spec: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in spec.items()) or "no change"
+
+
+def default_scenarios(m: Any) -> list[dict[str, Any]]:
+    """What a report asks by default: eco routing, the cleanest hours, the cleanest measured location."""
+    specs: list[dict[str, Any]] = [{"flavor": "eco"}, {"shift_to_clean_hours": True}]
+    tab = m.table()
+    measured = tab[tab["basis"] == "measured"] if "basis" in tab.columns else tab
+    if len(measured) and "grid_g_per_kwh" in measured.columns:
+        best = measured.sort_values("grid_g_per_kwh").iloc[0]
+        specs.append({"provider_id": str(best["provider_id"]), "location": str(best["location"])})
+    return specs
+
+
+def forecast_section(history: pd.DataFrame, metric: str, horizon_days: int) -> Section:
+    """``history``: request rows, or the daily (day, team) rows of ``_aggregate.daily_rows``."""
+
+    def build(sec: Section) -> None:
+        if history.empty:
+            raise ValueError("no history to forecast from")
+        fc = public("forecast")(history, metric=metric, by="team", horizon_days=horizon_days, level=0.8)
+        sec.facts["frame"] = fc
+        totals = (
+            fc.groupby("team", as_index=False)[["mean", "low", "high"]]
+            .sum()
+            .sort_values("mean", ascending=False)
+        )
+        label = charts._common.metric_title(metric)
+        sec.tables["forecast"] = table(
+            "forecast-table",
+            totals,
+            [
+                ("team", "Team", "text"),
+                ("mean", f"Next {horizon_days} days: {label}", "num"),
+                ("low", "low (80%)", "num"),
+                ("high", "high (80%)", "num"),
+            ],
+            key="team",
+        )
+        at = pd.to_datetime(history["captured_at"], utc=True)
+        recent = history[at >= at.max() - pd.Timedelta(days=56)]
+        sec.charts["forecast"] = charts.forecast_chart(fc, history=recent, metric=metric)
+        sec.note = (
+            "Daily totals per team for the next days, with an 80% interval. Sums of the daily "
+            "bounds over the horizon assume days move together, a conservative range."
+        )
+
+    return guarded("forecast", "Forecast", build)
+
+
+def budgets_section(history: pd.DataFrame, budgets: Any) -> Section:
+    def build(sec: Section) -> None:
+        if budgets is None:
+            sec.ok = False
+            sec.note = "No budgets were given (pass budgets= a dict or a TOML/YAML file, or --budgets FILE)."
+            return
+        st = public("budget_status")(history, budgets=budgets, period="month")
+        sec.facts["frame"] = st
+        sec.tables["status"] = table(
+            "budget-table",
+            st,
+            [
+                ("team", "Team", "text"),
+                ("metric", "Metric", "text"),
+                ("budget", "Budget", "num"),
+                ("spent", "Spent", "num"),
+                ("forecast", "Forecast", "num"),
+                ("forecast_low", "low", "num"),
+                ("forecast_high", "high", "num"),
+                ("p_exceed", "P(exceed)", "num"),
+                ("crossing_date", "Crossing date", "text"),
+            ],
+            key="team",
+        )
+
+    return guarded("budgets", "Budgets", build)
+
+
+def budget_metrics(budgets: Any) -> tuple[Any, set[str]]:
+    """Budgets loaded (a file is read once) and the metrics they name."""
+    if budgets is None:
+        return None, set()
+    spec = public("load_budgets")(budgets) if isinstance(budgets, str | Path) else budgets
+    return spec, {str(metric) for per_team in spec.values() for metric in per_team}
+
+
+def run_all(
+    rows_source: Any,
+    period_con: Any,
+    history_con: Any,
+    lo: Any,
+    hi: Any,
+    *,
+    n_period: int,
+    budgets: Any,
+    forecast_metric: str,
+    horizon_days: int,
+    scenarios: list[dict[str, Any]] | None,
+) -> dict[str, Section]:
+    """Every model and forecast section, each fed the smallest input that gives its answer."""
+    from melious_impact.report._aggregate import MAX_MODEL_ROWS, daily_rows, hourly_workload
+    from melious_impact.report.rows import history_rows
+
+    fit_rows = history_rows(rows_source, end=hi, limit=MAX_MODEL_ROWS)
+    sampled = len(fit_rows) == MAX_MODEL_ROWS and count_facts(history_con) > MAX_MODEL_ROWS
+    model = model_section(fit_rows, sampled)
+    aggregated = n_period > MAX_MODEL_ROWS
+    period_rows = (
+        history_rows(rows_source, start=lo, end=hi, limit=MAX_MODEL_ROWS) if n_period else fit_rows.iloc[0:0]
+    )
+    workload = hourly_workload(period_con) if aggregated else period_rows
+    try:
+        spec, metrics = budget_metrics(budgets)
+    except Exception as exc:  # a bad budget file fails the budget section only
+        spec, metrics = exc, set()
+    # Forecasts sum rows per day: pre-summed daily rows give the same series, unless a
+    # request count is wanted (a pre-summed row would count once).
+    needs_rows = "requests" in metrics or forecast_metric == "requests"
+    daily = history_rows(rows_source, end=hi) if needs_rows else daily_rows(history_con)
+    if n_period:
+        grid = grid_section(model, period_rows)
+    else:
+        grid = Section("grid", "Grid intensity", ok=False, note="No requests in this period.")
+    if isinstance(spec, Exception):
+        bud = Section("budgets", "Budgets", ok=False, note=f"Could not read the budgets: {spec}")
+    else:
+        bud = budgets_section(daily, spec)
+    return {
+        "model": model,
+        "grid": grid,
+        "anomalies": anomalies_section(model, period_rows, n_period),
+        "estimates": estimates_section(
+            model, history_rows(rows_source, start=lo, end=hi, unreported_only=True)
+        ),
+        "scenarios": scenarios_section(model, workload, scenarios, aggregated),
+        "forecast": forecast_section(daily, forecast_metric, horizon_days),
+        "budgets": bud,
+    }
+
+
+def count_facts(con: Any) -> int:
+    row = fetch_one(con, "SELECT count(*) FROM facts")
+    return int(row[0]) if row else 0

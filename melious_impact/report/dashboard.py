@@ -1,0 +1,226 @@
+"""``mi.dashboard``: an index page and one self-contained page per team."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from melious_impact import charts
+from melious_impact.charts._source import UNTAGGED, connect
+from melious_impact.report import _figures
+from melious_impact.report._html import RENDER_MODES, chart_slot, render_page, slug
+from melious_impact.report._sections import Section, guarded, public
+from melious_impact.report._tables import table
+from melious_impact.report.report import BREAKDOWN_COLUMNS
+from melious_impact.report.rows import history_rows
+
+TEAM_COLUMNS = [
+    ("key", "Team", "text"),
+    ("requests", "Requests", "int"),
+    ("errors", "Errors", "int"),
+    ("energy_kwh", "Energy (kWh)", "num"),
+    ("carbon_kg_co2e", "Carbon (kg CO2e)", "num"),
+    ("water_liters", "Water (L)", "num"),
+    ("cost_eur", "Cost (EUR)", "money"),
+    ("carbon_share_percent", "Share of carbon", "pct"),
+]
+BUDGET_COLUMNS = [
+    ("team", "Team", "text"),
+    ("metric", "Metric", "text"),
+    ("budget", "Budget", "num"),
+    ("spent", "Spent", "num"),
+    ("forecast", "Forecast", "num"),
+    ("forecast_low", "low", "num"),
+    ("forecast_high", "high", "num"),
+    ("p_exceed", "P(exceed)", "num"),
+    ("crossing_date", "Crossing date", "text"),
+]
+
+
+@dataclass(frozen=True)
+class TeamPage:
+    team: str
+    file: str
+
+
+def team_files(teams: list[str]) -> dict[str, str]:
+    """A unique, traversal-free file name per team (``team-<slug>.html``)."""
+    used: set[str] = set()
+    out: dict[str, str] = {}
+    for team in teams:
+        base = f"team-{slug(team)}"
+        name, n = base, 2
+        while name.lower() in used:
+            name, n = f"{base}-{n}", n + 1
+        used.add(name.lower())
+        out[team] = f"{name}.html"
+    return out
+
+
+def _team_label(series: pd.Series) -> pd.Series:
+    return series.fillna("").astype(str).replace("", UNTAGGED)
+
+
+def dashboard(
+    data: Any,
+    out_dir: str | Path = "dashboard",
+    *,
+    start: date | datetime | str | None = None,
+    end: date | datetime | str | None = None,
+    budgets: Any = None,
+    render: str = "interactive",
+    title: str = "AI inference impact by team",
+) -> Path:
+    """Write ``index.html`` and one ``team-<name>.html`` per team into ``out_dir``; return the index.
+
+    Each team page has that team's impact and cost over time, its top models, the
+    efficiency frontier of its models, its forecast, and its budget status when
+    ``budgets`` (dict or TOML/YAML file, as for :func:`melious_impact.budget_status`) is given.
+    """
+    if render not in RENDER_MODES:
+        raise ValueError(f"render must be one of {', '.join(RENDER_MODES)}; got {render!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lo, hi = _figures.bounds(data, start, end)
+    if lo is None or hi is None:
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        lo, hi = lo or today, hi or (lo or today) + timedelta(days=1)
+    history = history_rows(data, end=hi)
+    if len(history):
+        history = history.assign(team=_team_label(history["team"]))
+    period = history[pd.to_datetime(history["captured_at"], utc=True) >= lo] if len(history) else history
+    teams = sorted(period["team"].unique().tolist()) if len(period) else []
+    files = team_files(teams)
+    status = _budget_status(history, budgets)
+    fc = _forecast(history)
+    common = {
+        "version": _version(),
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "period_label": f"{lo.date()} to {(hi - timedelta(microseconds=1)).date()}",
+        "start_iso": lo.isoformat(),
+        "end_iso": hi.isoformat(),
+    }
+
+    con = connect(period if len(period) else data, start=lo, end=hi)
+    index_charts: dict[str, Any] = {}
+    if len(period):
+        index_charts["carbon_by_team"] = charts.impact_over_time(period, "carbon_g_co2", start=lo, end=hi)
+        index_charts["cost_by_team"] = charts.impact_over_time(period, "cost_eur", start=lo, end=hi)
+    render_page(
+        "dashboard_index.html.j2",
+        out / "index.html",
+        charts=[chart_slot(c, n, i, render) for i, (n, c) in enumerate(index_charts.items())],
+        mode=render,
+        title=title,
+        figures=_figures.summary(period if len(period) else data, lo, hi),
+        teams=table("teams", _figures.breakdown(con, "team"), TEAM_COLUMNS, key="key"),
+        links=[TeamPage(t, files[t]) for t in teams],
+        budgets=status,
+        budget_table=_budget_table(status, None),
+        **common,
+    )
+    for team in teams:
+        _team_page(out / files[team], team, history, lo, hi, status, fc, budgets, render, common)
+    return out / "index.html"
+
+
+def _team_page(
+    path: Path,
+    team: str,
+    history: pd.DataFrame,
+    lo: datetime,
+    hi: datetime,
+    status: Section,
+    fc: Section,
+    budgets: Any,
+    render: str,
+    common: dict[str, Any],
+) -> None:
+    rows = history[history["team"] == team]
+    con = connect(rows, start=lo, end=hi)
+    chart_map: dict[str, Any] = {
+        "carbon_by_model": charts.impact_over_time(rows, "carbon_g_co2", by="model", start=lo, end=hi),
+        "cost_by_model": charts.impact_over_time(rows, "cost_eur", by="model", start=lo, end=hi),
+        "frontier": charts.efficiency_frontier(rows, start=lo, end=hi),
+        "providers": charts.provider_renewables_pue(rows, start=lo, end=hi),
+    }
+    team_fc = _team_forecast(fc, team, rows, status)
+    if team_fc is not None:
+        chart_map["forecast"] = team_fc
+    models = _figures.breakdown(con, "model")
+    render_page(
+        "dashboard_team.html.j2",
+        path,
+        charts=[chart_slot(c, n, i, render) for i, (n, c) in enumerate(chart_map.items())],
+        mode=render,
+        title=f"Team {team}",
+        team=team,
+        figures=_figures.summary(rows, lo, hi),
+        models=table(
+            "top-models", models, [("key", "Model", "text"), *BREAKDOWN_COLUMNS[1:]], key="key", limit=10
+        ),
+        budgets=status,
+        budget_table=_budget_table(status, team),
+        forecast=fc,
+        **common,
+    )
+
+
+def _budget_status(history: pd.DataFrame, budgets: Any) -> Section:
+    def build(sec: Section) -> None:
+        if budgets is None:
+            sec.ok = False
+            sec.note = "No budgets were given (pass budgets= or --budgets FILE)."
+            return
+        if history.empty:
+            raise ValueError("no history")
+        spec = public("load_budgets")(budgets) if isinstance(budgets, str | Path) else budgets
+        sec.facts["frame"] = public("budget_status")(history, budgets=spec, period="month")
+
+    return guarded("budgets", "Budgets", build)
+
+
+def _budget_table(status: Section, team: str | None) -> Any:
+    frame = status.facts.get("frame")
+    if frame is None:
+        return None
+    if team is not None:
+        frame = frame[frame["team"] == team]
+    return table("budget-table", frame, BUDGET_COLUMNS, key="team")
+
+
+def _forecast(history: pd.DataFrame) -> Section:
+    def build(sec: Section) -> None:
+        if history.empty:
+            raise ValueError("no history")
+        sec.facts["frame"] = public("forecast")(
+            history, metric="cost_eur", by="team", horizon_days=28, level=0.8
+        )
+
+    return guarded("forecast", "Forecast", build)
+
+
+def _team_forecast(fc: Section, team: str, rows: pd.DataFrame, status: Section) -> Any:
+    frame = fc.facts.get("frame")
+    if frame is None or "team" not in frame.columns:
+        return None
+    frame = frame[frame["team"] == team]
+    if frame.empty:
+        return None
+    budget = None
+    st = status.facts.get("frame")
+    if st is not None and len(st):
+        match = st[(st["team"] == team) & (st["metric"] == "cost_eur")]
+        if len(match):
+            budget = float(match["budget"].iloc[0])
+    return charts.forecast_chart(frame, history=rows, metric="cost_eur", by="team", group=team, budget=budget)
+
+
+def _version() -> str:
+    from melious_impact import __version__
+
+    return __version__

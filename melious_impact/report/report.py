@@ -1,0 +1,260 @@
+"""``mi.report``: a self-contained sustainability report for a period, as HTML (and PDF)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from melious_impact import charts
+from melious_impact.charts._source import Facts, connect, default_eur_per_energy_unit
+from melious_impact.report import _figures, _model_sections
+from melious_impact.report._html import RENDER_MODES, ChartSlot, chart_slot, prefetch_bundle, render_page
+from melious_impact.report._tables import table
+
+BREAKDOWN_COLUMNS = [
+    ("key", "", "text"),
+    ("requests", "Requests", "int"),
+    ("errors", "Errors", "int"),
+    ("input_tokens", "Input tokens", "int"),
+    ("output_tokens", "Output tokens", "int"),
+    ("energy_kwh", "Energy (kWh)", "num"),
+    ("carbon_kg_co2e", "Carbon (kg CO2e)", "num"),
+    ("water_liters", "Water (L)", "num"),
+    ("cost_eur", "Cost (EUR)", "money"),
+    ("carbon_share_percent", "Share of carbon", "pct"),
+]
+PER_TOKEN_COLUMNS = [
+    ("model", "Model", "text"),
+    ("provider_id", "Provider", "text"),
+    ("location", "Location", "text"),
+    ("requests", "Requests", "int"),
+    ("wh_per_1k_tokens", "Wh / 1k tokens", "num"),
+    ("g_co2e_per_1k_tokens", "g CO2e / 1k tokens", "num"),
+    ("ml_water_per_1k_tokens", "mL water / 1k tokens", "num"),
+    ("grid_g_per_kwh", "g CO2e / kWh", "num"),
+]
+BREAKDOWN_LABELS = [
+    ("team", "team"),
+    ("model", "model"),
+    ("provider_id", "provider"),
+    ("location", "location"),
+]
+
+
+def report(
+    data: Any,
+    out: str | Path = "report.html",
+    *,
+    start: date | datetime | str | None = None,
+    end: date | datetime | str | None = None,
+    pdf: bool = False,
+    budgets: Any = None,
+    title: str = "AI inference sustainability report",
+    render: str = "interactive",
+    forecast_metric: str = "cost_eur",
+    horizon_days: int = 28,
+    scenarios: list[dict[str, Any]] | None = None,
+    eur_per_energy_unit: Decimal | None = None,
+    chromium: str | None = None,
+) -> Path:
+    """Write a sustainability report for ``[start, end)`` and return the HTML file's path.
+
+    ``data`` is an ``ImpactStore`` or a frame with the requests columns. ``start``/``end``
+    are UTC bounds (a date means its midnight; ``end`` is exclusive); by default the whole
+    days the data spans. ``budgets`` is a dict ``{team: {metric: amount}}`` or a TOML/YAML
+    file for :func:`melious_impact.budget_status`. ``render="static"`` draws charts as inline
+    SVG instead of interactive Vega. ``pdf=True`` also writes ``out`` with a ``.pdf`` suffix
+    (needs Chromium; ``chromium=`` is its path when not on ``PATH``).
+
+    The page is one self-contained file: no request to any network when it is opened.
+    Sections that need the model or forecast parts say so if those cannot run on the data.
+    """
+    if render not in RENDER_MODES:
+        raise ValueError(f"render must be one of {', '.join(RENDER_MODES)}; got {render!r}")
+    out = Path(out)
+    if render == "interactive":
+        prefetch_bundle()
+    facts = Facts(data, eur_per_energy_unit=eur_per_energy_unit)
+    lo, hi = _figures.bounds(facts, start, end)
+    if lo is None or hi is None:  # no data at all and no bounds: an empty report for today
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        lo, hi = lo or today, hi or (lo or today) + timedelta(days=1)
+    context, slots = build_context(
+        data,
+        facts,
+        lo,
+        hi,
+        budgets=budgets,
+        title=title,
+        forecast_metric=forecast_metric,
+        horizon_days=horizon_days,
+        scenarios=scenarios,
+        eur_per_energy_unit=eur_per_energy_unit,
+    )
+    page = render_page("report.html.j2", out, charts=_slots(slots, render), mode=render, **context)
+    if pdf:
+        from melious_impact.report.pdf import html_to_pdf
+
+        static = out.with_name(f".{out.stem}.print.html")
+        render_page("report.html.j2", static, charts=_slots(slots, "static"), mode="static", **context)
+        try:
+            html_to_pdf(static, out.with_suffix(".pdf"), chromium=chromium)
+        finally:
+            static.unlink(missing_ok=True)
+    return page
+
+
+def _slots(charts_by_name: dict[str, Any], mode: str) -> list[ChartSlot]:
+    return [chart_slot(c, name, i, mode) for i, (name, c) in enumerate(charts_by_name.items())]
+
+
+def _label(lo: datetime, hi: datetime) -> str:
+    last = hi - timedelta(microseconds=1)
+    if lo.time() == datetime.min.time() and hi.time() == datetime.min.time():
+        return f"{lo.date()} to {last.date()}" if last.date() != lo.date() else f"{lo.date()}"
+    return f"{lo.isoformat()} to {hi.isoformat()}"
+
+
+def build_context(
+    data: Any,
+    facts: Facts,
+    lo: datetime,
+    hi: datetime,
+    *,
+    budgets: Any = None,
+    title: str = "AI inference sustainability report",
+    forecast_metric: str = "cost_eur",
+    horizon_days: int = 28,
+    scenarios: list[dict[str, Any]] | None = None,
+    eur_per_energy_unit: Decimal | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every number, table and chart of the report, before any HTML (tests use it too)."""
+    # Every query and chart reads the facts loaded once; the model parts read rows of ``data``.
+    source = facts
+    con = connect(source, start=lo, end=hi)
+    figures = _figures.summary(source, lo, hi)
+    quality = _figures.quality(con)
+    by_key = {f.key: f for f in figures}
+    breakdowns = {
+        key: table(
+            f"by-{key}",
+            _figures.breakdown(con, key),
+            [("key", label.capitalize(), "text"), *BREAKDOWN_COLUMNS[1:]],
+            key="key",
+        )
+        for key, label in BREAKDOWN_LABELS
+    }
+    per_token = table("per-token", _figures.per_token(con), PER_TOKEN_COLUMNS, key="model")
+
+    slots: dict[str, Any] = {}
+    if quality["requests"]:
+        slots["impact_carbon"] = charts.impact_over_time(source, "carbon_g_co2", start=lo, end=hi)
+        slots["impact_energy"] = charts.impact_over_time(source, "energy_kwh", start=lo, end=hi)
+        slots["impact_cost"] = charts.impact_over_time(source, "cost_eur", start=lo, end=hi)
+        slots["providers"] = charts.provider_renewables_pue(source, start=lo, end=hi)
+        slots["frontier"] = charts.efficiency_frontier(source, start=lo, end=hi)
+
+    sections = _model_sections.run_all(
+        data,
+        con,
+        connect(source, end=hi),
+        lo,
+        hi,
+        n_period=quality["requests"],
+        budgets=budgets,
+        forecast_metric=forecast_metric,
+        horizon_days=horizon_days,
+        scenarios=scenarios,
+    )
+    for sec in sections.values():
+        for name, chart in sec.charts.items():
+            slots[name] = chart
+    model = sections["model"]
+
+    carbon_kg = by_key["carbon_kg_co2e"].value
+    context: dict[str, Any] = {
+        "title": title,
+        "version": _version(),
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "start_iso": lo.isoformat(),
+        "end_iso": hi.isoformat(),
+        "period_label": _label(lo, hi),
+        "prev_label": _label(lo - (hi - lo), lo),
+        "figures": figures,
+        "quality": quality,
+        "breakdowns": breakdowns,
+        "breakdown_labels": BREAKDOWN_LABELS,
+        "per_token": per_token,
+        **sections,
+        "scope3": scope3_line(lo, hi, carbon_kg, by_key["cost_eur"].value, quality),
+        "eur_per_energy_unit": eur_per_energy_unit or default_eur_per_energy_unit(),
+        "factor_version": model.facts.get("factor_version") or _factor_version(),
+        "sources": _sources(),
+    }
+    return context, slots
+
+
+def scope3_line(
+    lo: datetime, hi: datetime, carbon_kg: Any, cost_eur: Any, quality: dict[str, Any]
+) -> dict[str, Any]:
+    """A line for GHG Protocol Scope 3, category 1 (purchased goods and services)."""
+    kg = float(carbon_kg or 0)
+    share = quality.get("reported_share_percent")
+    share_txt = f"{share:.1f}% of requests" if share is not None else "no requests"
+    cost = f"{float(cost_eur):,.2f} EUR" if cost_eur is not None else "no billed spend"
+    last = (hi - timedelta(microseconds=1)).date()
+    line = (
+        f"Scope 3 / Category 1 (purchased goods and services) | supplier: Melious (AI inference) | "
+        f"period: {lo.date()} to {last} | emissions: {kg:,.3f} kg CO2e "
+        f"(supplier-specific method: per-request figures reported by the supplier, covering {share_txt}) | "
+        f"spend: {cost}"
+    )
+    return {"kg_co2e": kg, "line": line}
+
+
+def _version() -> str:
+    from melious_impact import __version__
+
+    return __version__
+
+
+def _factor_version() -> str:
+    try:
+        from melious_impact.model.factors import factor_version
+
+        return factor_version()
+    except Exception:  # the model part is optional: the report names what it could not read
+        return "not available (the model part is not installed)"
+
+
+def _sources() -> list[str]:
+    """Source, year and licence of every shipped factor table (deduplicated)."""
+    try:
+        from melious_impact.model import factors
+    except ImportError:
+        return []
+    found: list[str] = []
+
+    def add(text: str) -> None:
+        if text and text not in found:
+            found.append(text)
+
+    for getter in ("grid_intensity_table", "provider_table", "model_size_table"):
+        try:
+            df = getattr(factors, getter)()
+        except Exception:
+            continue
+        cols = [c for c in ("source", "year", "licence") if c in df.columns]
+        if "source" in cols:
+            for rec in df[cols].drop_duplicates().head(20).to_dict("records"):
+                add(", ".join(str(rec[c]) for c in cols if pd.notna(rec[c])))
+    try:
+        fit = factors.energy_fit()
+        add(f"{fit.source}, {fit.year} ({fit.source_url})")
+    except Exception:
+        pass
+    return found

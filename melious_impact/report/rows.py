@@ -1,0 +1,88 @@
+"""Request rows as a frame, for the parts (model, forecast) that read frames, not SQL.
+
+Only the rows a section needs are materialised: a period, the rows without reported
+impact, or a seeded sample of at most ``limit`` rows, so a million-row store never
+has to become a million-row frame.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from melious_impact.charts._source import _is_store, fetch_one
+
+SAMPLE_SEED = 0
+
+
+def history_rows(
+    data: Any,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    unreported_only: bool = False,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Rows of ``data`` (frame, Arrow table or store) captured in ``[start, end)``, all columns.
+
+    ``unreported_only`` keeps rows whose impact was not reported; ``limit`` caps the rows
+    at a seeded random sample of that size (time order kept).
+    """
+    if _is_store(data):
+        return _store_rows(data, start, end, unreported_only, limit)
+    if isinstance(data, pa.Table):
+        data = data.to_pandas()
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame or an ImpactStore, got {type(data).__name__}")
+    if data.empty:
+        return data
+    # One positional take at the end: filtering then sampling then sorting a wide frame of
+    # Arrow-backed columns would copy it three times.
+    at = pd.to_datetime(data["captured_at"], utc=True)
+    keep = np.ones(len(data), dtype=bool)
+    if start is not None:
+        keep &= (at >= pd.Timestamp(start)).to_numpy(dtype=bool)
+    if end is not None:
+        keep &= (at < pd.Timestamp(end)).to_numpy(dtype=bool)
+    if unreported_only:
+        keep &= ~data["impact_reported"].fillna(False).astype(bool).to_numpy()
+    positions = np.flatnonzero(keep)
+    if limit is not None and len(positions) > limit:
+        rng = np.random.default_rng(SAMPLE_SEED)
+        positions = np.sort(rng.choice(positions, size=limit, replace=False))
+    if len(positions) == len(data):
+        return data
+    return data.take(positions)
+
+
+def _store_rows(
+    store: Any, start: datetime | None, end: datetime | None, unreported_only: bool, limit: int | None
+) -> pd.DataFrame:
+    where, params = [], []
+    if start is not None:
+        where.append("captured_at >= ?")
+        params.append(start)
+    if end is not None:
+        where.append("captured_at < ?")
+        params.append(end)
+    if unreported_only:
+        where.append("NOT coalesce(impact_reported, FALSE)")
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    if limit is None:
+        sql = f"SELECT * FROM requests{clause} ORDER BY captured_at"
+    else:
+        # Reservoir sampling in DuckDB: a seeded sample without reading every row into Python.
+        sql = (
+            f"SELECT * FROM (SELECT * FROM requests{clause}) "
+            f"USING SAMPLE reservoir({int(limit)} ROWS) REPEATABLE ({SAMPLE_SEED}) ORDER BY captured_at"
+        )
+    return pd.DataFrame(store.sql(sql, params))
+
+
+def count_rows(con: Any) -> int:
+    row = fetch_one(con, "SELECT count(*) FROM facts")
+    return int(row[0]) if row else 0

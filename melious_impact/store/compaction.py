@@ -1,0 +1,145 @@
+"""Compaction (many small files of a partition -> one) and retention (drop old partitions).
+
+Guarantee, while writers and readers run: every reader that lists a partition sees each
+row exactly once. Compaction never changes a file in place. It reads the partition's live
+files, writes their rows (deduplicated on ``dedup_key``) into ``compact-<uuid>.parquet``
+whose footer lists the names it replaces, and commits that file with one atomic rename (or
+PUT). A listing taken before the commit sees the old files only; one taken after sees the
+compacted file and ignores the files it names (:mod:`.catalog`), even if they still exist.
+Only then are the old files deleted (at once, or after ``grace_s`` seconds for long-lived
+``connect()`` snapshots). Files written by writers meanwhile are not in the list and stay
+live. ``sql()``/``to_pandas()`` re-list and retry if a file they listed is deleted before
+they read it, so they neither miss rows nor fail.
+
+Compactions of one store must not overlap: on a local folder an ``flock`` ensures it (a
+second compaction returns at once); on object storage run one compactor (a scheduled job).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from melious_impact.store import paths
+from melious_impact.store.backend import Backend, DataFile
+from melious_impact.store.catalog import COMPACT_PREFIX, REPLACES_KEY, Catalog
+from melious_impact.store.convert import conform
+from melious_impact.store.health import Health
+
+
+@contextlib.contextmanager
+def _compaction_lock(local_root: Path | None) -> Iterator[bool]:
+    if local_root is None:
+        yield True
+        return
+    lock_dir = paths.ensure_private_dir(local_root / paths.LOCKS_DIR)
+    fd = os.open(lock_dir / "compact.lock", os.O_RDWR | os.O_CREAT, paths.FILE_MODE)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def _merged(backend: Backend, catalog: Catalog, inputs: list[DataFile]) -> pa.Table:
+    tables = []
+    for f in inputs:
+        try:
+            t = pq.read_table(backend.full_path(f.relpath), filesystem=backend.filesystem)
+        except FileNotFoundError:
+            continue
+        except (pa.ArrowException, ValueError):
+            catalog.deep_check([f])  # damaged: set aside; its rows are not readable anyway
+            continue
+        tables.append(conform(t))
+    table = pa.concat_tables(tables) if tables else conform(pa.table({}))
+    keys = table.column("dedup_key")
+    if keys.null_count < len(keys):
+        seen: set[str] = set()
+        keep = []
+        for k in keys.to_pylist():
+            keep.append(k is None or k not in seen)
+            if k is not None:
+                seen.add(k)
+        table = table.filter(pa.array(keep))
+    # Sorted by time: row-group statistics then let readers skip by captured_at.
+    return table.sort_by([("captured_at", "ascending")])
+
+
+def compact_partition(
+    backend: Backend, catalog: Catalog, partition: str, *, min_files: int = 2, grace_s: float = 0.0
+) -> dict[str, int]:
+    out = {"files_merged": 0, "files_deleted": 0, "rows": 0}
+    live, replaced = catalog.files_in(partition)
+    now_ns = time.time_ns()
+    if len(live) >= min_files:
+        merged = _merged(backend, catalog, live)
+        # Also name files already replaced but still present (left by a crash): they stay
+        # dead after this file is the only compacted one.
+        names = sorted({f.name for f in live} | {f.name for f in replaced})
+        meta = dict(merged.schema.metadata or {})
+        meta[REPLACES_KEY] = json.dumps(names).encode()
+        name = f"{COMPACT_PREFIX}{uuid.uuid4().hex}{paths.PARQUET_SUFFIX}"
+        backend.write_table(merged.replace_schema_metadata(meta), partition, name)
+        out["files_merged"] = len(live)
+        out["rows"] = merged.num_rows
+        replaced = replaced + live
+    # Delete what compacted files replace, once their replacement is old enough.
+    compacted = {f.name: f for f in backend.list_files(partition) if f.name.startswith(COMPACT_PREFIX)}
+    for f in replaced:
+        owners = [c for c in compacted.values() if f.name in catalog.replaces(c)]
+        if owners and (grace_s <= 0 or any(now_ns - c.mtime_ns >= grace_s * 1e9 for c in owners)):
+            backend.delete(f)
+            out["files_deleted"] += 1
+    return out
+
+
+def compact(
+    backend: Backend,
+    catalog: Catalog,
+    health: Health,
+    local_root: Path | None,
+    *,
+    min_files: int = 2,
+    grace_s: float = 0.0,
+) -> dict[str, int]:
+    """Compact every partition; returns totals (partitions, files_merged, files_deleted, rows)."""
+    totals = {"partitions": 0, "files_merged": 0, "files_deleted": 0, "rows": 0, "skipped_locked": 0}
+    with _compaction_lock(local_root) as acquired:
+        if not acquired:
+            totals["skipped_locked"] = 1
+            return totals
+        for partition in catalog.partitions():
+            res = compact_partition(backend, catalog, partition, min_files=min_files, grace_s=grace_s)
+            if res["files_merged"] or res["files_deleted"]:
+                totals["partitions"] += 1
+            for k in ("files_merged", "files_deleted", "rows"):
+                totals[k] += res[k]
+    return totals
+
+
+def retain(backend: Backend, catalog: Catalog, max_age_days: int, *, today: date | None = None) -> list[str]:
+    """Remove partitions dated before ``today - max_age_days`` (UTC)."""
+    if max_age_days < 0:
+        raise ValueError("max_age_days must be >= 0")
+    today = today or datetime.now(UTC).date()
+    cutoff = today - timedelta(days=max_age_days)
+    dropped = []
+    for partition in catalog.partitions(end=cutoff - timedelta(days=1)):
+        backend.remove_partition(partition)
+        dropped.append(partition)
+    return dropped

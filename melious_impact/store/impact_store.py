@@ -1,0 +1,390 @@
+"""ImpactStore: one object with a handful of verbs over a folder (or bucket) of Parquet.
+
+Writing: ``store.writer().write(row)`` (capture; durable against SIGKILL when it returns,
+never raises, never blocks on I/O beyond one append) and ``store.append(rows)`` (bulk).
+Reading: ``store.sql()``, ``store.to_pandas()``, ``store.to_arrow()``, ``store.connect()``,
+all through DuckDB over a consistent snapshot of the files.
+Maintenance: ``recover()``, ``compact()``, ``retain()``, ``import_file()``, ``export()``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from melious_impact.errors import StoreError
+from melious_impact.records import COLUMN_NAMES
+from melious_impact.store import paths
+from melious_impact.store.backend import Backend, LocalBackend
+from melious_impact.store.bulk import append_table
+from melious_impact.store.catalog import Catalog
+from melious_impact.store.convert import conform, fill_record_ids, table_from_dicts
+from melious_impact.store.health import Health
+from melious_impact.store.paths import default_store_path
+from melious_impact.store.query import define_requests, new_connection, quote_ident, to_pandas
+from melious_impact.store.recovery import RecoveryReport, recover
+from melious_impact.store.remote import is_remote, local_path, open_remote
+from melious_impact.store.writer import (
+    DEFAULT_BUFFER_ROWS,
+    DEFAULT_FLUSH_INTERVAL_S,
+    DEFAULT_MAX_PENDING_ROWS,
+    RowWriter,
+)
+
+__all__ = ["ImpactStore", "RowWriter", "default_store_path"]
+
+T = TypeVar("T")
+_QUERY_ATTEMPTS = 10
+# Errors from the data files (a file deleted by compaction or retention after our listing,
+# or damaged) are retried on a fresh listing; these mean the caller's SQL is wrong instead.
+_FILE_ERRORS: tuple[type[BaseException], ...] = (duckdb.Error, pa.ArrowException, OSError)
+_QUERY_ERRORS: tuple[type[BaseException], ...] = (
+    duckdb.ParserException,
+    duckdb.BinderException,
+    duckdb.CatalogException,
+    duckdb.ConversionException,
+    duckdb.OutOfRangeException,
+    duckdb.TypeMismatchException,
+    duckdb.NotImplementedException,
+    duckdb.ConstraintException,
+    duckdb.SyntaxException,
+    duckdb.InterruptException,
+)
+
+DateLike = date | datetime | str
+
+
+def _as_bound(value: DateLike | None, *, end: bool) -> datetime | None:
+    """Query bound as an aware UTC datetime. A plain date as ``end`` includes that whole day."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    dt = datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return dt + timedelta(days=1) if end else dt
+
+
+class ImpactStore:
+    """A store of captured Melious responses: Hive-partitioned Parquet, queried with DuckDB.
+
+    ``root``: a folder (created if missing, owner-only permissions), ``None`` for
+    :func:`default_store_path` (``$MELIOUS_IMPACT_HOME``), or an object-store URI such as
+    ``s3://bucket/prefix`` with ``storage_options`` spelled as in pandas/fsspec.
+    ``buffer_rows`` / ``flush_interval_s``: when the background thread turns journaled rows
+    into Parquet (rows become visible to queries then, or at ``flush()``).
+    ``fsync=True``: also survive power loss (each write waits for the disk: ~ms, not µs).
+    ``spool_dir``: local folder for the journal of a remote store (default under the default
+    store folder), so SIGKILL durability holds whatever the root.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        storage_options: Mapping[str, Any] | None = None,
+        buffer_rows: int = DEFAULT_BUFFER_ROWS,
+        flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
+        fsync: bool = False,
+        max_pending_rows: int = DEFAULT_MAX_PENDING_ROWS,
+        spool_dir: str | os.PathLike[str] | None = None,
+        recover_on_open: bool = True,
+    ) -> None:
+        if buffer_rows < 1 or flush_interval_s <= 0 or max_pending_rows < 1:
+            raise ValueError("buffer_rows and max_pending_rows must be >= 1 and flush_interval_s > 0")
+        self._health = Health()
+        self._buffer_rows = buffer_rows
+        self._flush_interval_s = flush_interval_s
+        self._fsync = fsync
+        self._max_pending_rows = max_pending_rows
+        root = default_store_path() if root is None else root
+        self._backend: Backend
+        if is_remote(str(root)):
+            uri = str(root)
+            self._backend = open_remote(uri, storage_options)
+            digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
+            spool = Path(spool_dir) if spool_dir else default_store_path() / "spool" / digest
+            self._local_root: Path | None = None
+            self._journal_dir = spool / paths.JOURNAL_DIR
+        else:
+            if storage_options:
+                raise ValueError("storage_options apply to object-store URIs (s3://...), not local folders")
+            folder = local_path(os.fspath(root))
+            try:
+                paths.ensure_private_dir(folder)
+            except OSError as exc:
+                raise StoreError(f"cannot create the store folder {folder}: {exc}") from exc
+            self._local_root = folder
+            self._journal_dir = folder / paths.JOURNAL_DIR
+            self._backend = LocalBackend(folder)
+        self.root = self._backend.root
+        self._catalog = Catalog(self._backend, self._health)
+        self._writer: RowWriter | None = None
+        self._writer_lock = threading.Lock()
+        self._closed = False
+        _OPEN_STORES.add(self)
+        if recover_on_open:
+            self.recover()
+
+    def __repr__(self) -> str:
+        return f"ImpactStore({self.root!r})"
+
+    # -- writing -----------------------------------------------------------------------
+    def writer(self) -> RowWriter:
+        """This process's RowWriter for this store (created on first use; thread-safe)."""
+        w = self._writer
+        if w is not None and w._pid == os.getpid() and not w.closed:
+            return w
+        with self._writer_lock:
+            w = self._writer
+            if w is None or w._pid != os.getpid() or w.closed:
+                # After fork the parent's writer (and its journal segment) is not ours.
+                w = RowWriter(
+                    self._backend, self._journal_dir, self._health,
+                    buffer_rows=self._buffer_rows, flush_interval_s=self._flush_interval_s,
+                    max_pending_rows=self._max_pending_rows, fsync=self._fsync,
+                )
+                self._writer = w
+                self._closed = False
+            return w
+
+    def append(self, rows: Iterable[Mapping[str, Any]] | pa.Table | pd.DataFrame, *, dedup: bool = True) -> int:
+        """Write rows straight to Parquet; returns how many were stored (after deduplication
+        of rows whose ``dedup_key`` or own ``record_id`` is already in the store)."""
+        if isinstance(rows, pd.DataFrame):
+            rows = pa.Table.from_pandas(rows, preserve_index=False)
+        if isinstance(rows, pa.Table):
+            has_ids = "record_id" in rows.column_names and rows.column("record_id").null_count < rows.num_rows
+            table = conform(rows)
+            if table.column("record_id").null_count:
+                table = _fill_record_ids(table)
+        else:
+            rows = list(rows)
+            has_ids = any(r.get("record_id") for r in rows)
+            table = table_from_dicts(rows)
+        if table.num_rows == 0:
+            return 0
+        return append_table(self._backend, self._catalog, table, dedup=dedup, check_record_ids=has_ids)
+
+    def flush(self) -> None:
+        """Everything written so far by this process is in Parquet and visible to queries."""
+        w = self._writer
+        if w is not None and w._pid == os.getpid():
+            w.flush()
+
+    def close(self) -> None:
+        """Flush and stop the background writer. Idempotent; also run at interpreter exit."""
+        w = self._writer
+        if w is not None and w._pid == os.getpid():
+            w.close()
+        self._closed = True
+
+    def __enter__(self) -> ImpactStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def recover(self) -> RecoveryReport:
+        """Convert journal segments left by dead processes to Parquet (also done on open)."""
+        try:
+            return recover(self._journal_dir, self._backend, self._catalog, self._health)
+        except OSError as exc:
+            self._health.problem("recovery", exc)
+            return RecoveryReport(failed=1)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters: rows_written, rows_flushed, rows_dropped, rows_pending, errors_<kind>..."""
+        w = self._writer
+        out = w.stats if w is not None else {"rows_written": 0, "rows_flushed": 0, "rows_dropped": 0}
+        for k, v in self._health.snapshot().items():
+            out.setdefault(k, v)
+        return out
+
+    # -- reading -----------------------------------------------------------------------
+    def _with_snapshot(self, fn: Callable[[duckdb.DuckDBPyConnection], T],
+                       start: datetime | None = None, end: datetime | None = None) -> T:
+        first = start.date() if start else None
+        last = end.date() if end else None
+        for attempt in range(_QUERY_ATTEMPTS):
+            files = self._catalog.snapshot(first, last)
+            con = new_connection()
+            try:
+                define_requests(con, files, self._backend)
+                return fn(con)
+            except _QUERY_ERRORS:
+                raise
+            except _FILE_ERRORS:
+                if attempt == _QUERY_ATTEMPTS - 1:
+                    raise
+                # A file vanished (compaction, retention): the next listing is consistent
+                # again. Same files as before: one is damaged; set it aside and retry.
+                again = self._catalog.snapshot(first, last)
+                unchanged = {f.relpath for f in again} == {f.relpath for f in files}
+                if unchanged and not self._catalog.deep_check(files):
+                    raise
+                time.sleep(0.005 * attempt)  # let a compaction in progress finish its deletes
+            finally:
+                con.close()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with a ``requests`` view over the files as they are now.
+
+        The view is a snapshot: call ``connect()`` again to see rows flushed later. Files
+        merged away by a compaction disappear when it ends; a long-lived connection may then
+        fail with a missing file: reconnect (``sql()`` and ``to_pandas()`` do that for you).
+        """
+        con = new_connection()
+        define_requests(con, self._catalog.snapshot(), self._backend)
+        return con
+
+    def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Run DuckDB SQL against the ``requests`` view; values go in ``params`` (``?`` or
+        ``$name``), never formatted into the query text."""
+
+        def run(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+            rel = con.sql(query, params=params)
+            return pd.DataFrame() if rel is None else to_pandas(rel.to_arrow_table())
+
+        return self._with_snapshot(run)
+
+    def to_arrow(
+        self,
+        start: DateLike | None = None,
+        end: DateLike | None = None,
+        teams: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """Rows with ``start <= captured_at < end`` (a date ``end`` includes that day), of
+        the given teams, ordered by time; all columns unless ``columns`` names some."""
+        cols = list(columns) if columns is not None else list(COLUMN_NAMES)
+        unknown = [c for c in cols if c not in COLUMN_NAMES]
+        if unknown:
+            raise ValueError(f"unknown column(s) {unknown}; choose from melious_impact.records.COLUMN_NAMES")
+        if isinstance(teams, str):
+            teams = [teams]
+        lo, hi = _as_bound(start, end=False), _as_bound(end, end=True)
+        where: list[str] = []
+        params: list[Any] = []
+        if lo is not None:
+            where.append("captured_at >= ?")
+            params.append(lo)
+        if hi is not None:
+            where.append("captured_at < ?")
+            params.append(hi)
+        if teams is not None:
+            where.append("list_contains(?, team)")
+            params.append([str(t) for t in teams])
+        query = (
+            f"SELECT {', '.join(quote_ident(c) for c in cols)} FROM requests"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " ORDER BY captured_at, record_id"
+        )
+        return self._with_snapshot(
+            lambda con: con.sql(query, params=params).to_arrow_table(),
+            lo, hi,
+        )
+
+    def to_pandas(
+        self,
+        start: DateLike | None = None,
+        end: DateLike | None = None,
+        teams: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Like :meth:`to_arrow`, as pandas: billing columns hold exact ``Decimal`` objects,
+        ``captured_at`` is ``datetime64[us, UTC]``, integers and booleans are nullable."""
+        return to_pandas(self.to_arrow(start, end, teams, columns))
+
+    def count(self) -> int:
+        n: int = self._with_snapshot(lambda con: con.sql("SELECT count(*) FROM requests").fetchall()[0][0])
+        return int(n)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    # -- maintenance -------------------------------------------------------------------
+    def compact(self, *, min_files: int = 2, grace_s: float = 0.0) -> dict[str, int]:
+        """Merge each partition's files into one (safe under concurrent writers and readers;
+        see :mod:`melious_impact.store.compaction`)."""
+        from melious_impact.store.compaction import compact
+
+        return compact(self._backend, self._catalog, self._health, self._local_root,
+                       min_files=min_files, grace_s=grace_s)
+
+    def retain(self, max_age_days: int, *, today: date | None = None) -> list[str]:
+        """Delete partitions older than ``max_age_days`` (by UTC date); returns their names."""
+        from melious_impact.store.compaction import retain
+
+        return retain(self._backend, self._catalog, max_age_days, today=today)
+
+    def import_file(self, path: str | os.PathLike[str], format: str | None = None) -> int:
+        """Import Parquet, CSV or JSONL rows; returns rows stored (the same file twice: 0)."""
+        from melious_impact.store.io_formats import read_rows_file
+
+        table, has_ids = read_rows_file(Path(path), format)
+        return append_table(self._backend, self._catalog, table, dedup=True, check_record_ids=has_ids)
+
+    def export(self, path: str | os.PathLike[str], format: str | None = None, **filters: Any) -> int:
+        """Write the table (optionally filtered like :meth:`to_arrow`) as Parquet, CSV or
+        JSONL; returns the number of rows written."""
+        from melious_impact.store.io_formats import write_rows_file
+
+        table = self.to_arrow(**filters)
+        write_rows_file(table, Path(path), format)
+        return int(table.num_rows)
+
+    def info(self) -> dict[str, Any]:
+        """Rows, files, bytes, date range, pending journal segments, quarantined files, stats."""
+        files = self._catalog.snapshot()
+        days = sorted({d for f in files if (d := paths.partition_date(f.partition)) is not None})
+        quarantined = 0
+        if self._local_root is not None:
+            q = self._local_root / paths.QUARANTINE_DIR
+            quarantined = sum(len(fs) for _, _, fs in os.walk(q)) if q.exists() else 0
+        from melious_impact.store.journal import list_segments
+
+        return {
+            "root": self.root,
+            "rows": self.count(),
+            "files": len(files),
+            "bytes": sum(f.size for f in files),
+            "partitions": len(days),
+            "first_date": days[0].isoformat() if days else None,
+            "last_date": days[-1].isoformat() if days else None,
+            "journal_segments": len(list_segments(self._journal_dir)),
+            "quarantined_files": quarantined,
+            "stats": self.stats,
+        }
+
+
+def _fill_record_ids(table: pa.Table) -> pa.Table:
+    filled = fill_record_ids(table.column("record_id"), None)
+    return table.set_column(table.schema.get_field_index("record_id"), table.schema.field("record_id"), filled)
+
+
+# Close every open store at interpreter exit, flushing what the background threads hold.
+_OPEN_STORES: weakref.WeakSet[ImpactStore] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for store in list(_OPEN_STORES):
+        with contextlib.suppress(Exception):  # never fail interpreter exit
+            store.close()

@@ -1,0 +1,254 @@
+"""FOCUS export: columns and types against the encoded spec, exact totals, files."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from melious_impact.export.focus import focus_arrow_schema, to_focus, write_focus
+from melious_impact.export.focus_spec import (
+    FOCUS_COLUMN_NAMES,
+    FOCUS_COLUMNS,
+    FOCUS_COLUMNS_BY_NAME,
+    MANDATORY_COLUMNS,
+)
+from melious_impact.forecast.costs import add_cost_eur, sum_decimal
+
+# FOCUS 1.2 Mandatory columns (the specification's list), written out again here on purpose:
+# the test fails if the encoded spec loses one.
+FOCUS_12_MANDATORY = {
+    "BilledCost",
+    "BillingAccountId",
+    "BillingAccountName",
+    "BillingCurrency",
+    "BillingPeriodEnd",
+    "BillingPeriodStart",
+    "ChargeCategory",
+    "ChargeClass",
+    "ChargeDescription",
+    "ChargePeriodEnd",
+    "ChargePeriodStart",
+    "ContractedCost",
+    "EffectiveCost",
+    "InvoiceIssuerName",
+    "ListCost",
+    "PricingQuantity",
+    "PricingUnit",
+    "ProviderName",
+    "PublisherName",
+    "ServiceCategory",
+    "ServiceName",
+}
+FOCUS_SERVICE_CATEGORIES = {
+    "AI and Machine Learning",
+    "Analytics",
+    "Business Applications",
+    "Compute",
+    "Databases",
+    "Developer Tools",
+    "Multicloud",
+    "Identity",
+    "Integration",
+    "Internet of Things",
+    "Management and Governance",
+    "Media",
+    "Migration",
+    "Mobile",
+    "Networking",
+    "Security",
+    "Storage",
+    "Web",
+    "Other",
+}
+
+
+def _exact_total_cost(rows: list[dict[str, Any]]) -> Decimal:
+    return sum_decimal(add_cost_eur(pd.DataFrame(rows))["cost_eur"])
+
+
+def test_columns_and_types_follow_the_spec(rows: list[dict[str, Any]]) -> None:
+    df = to_focus(rows)
+    assert tuple(df.columns) == FOCUS_COLUMN_NAMES
+    assert set(MANDATORY_COLUMNS) == FOCUS_12_MANDATORY
+    for name in df.columns:
+        assert name in FOCUS_COLUMNS_BY_NAME
+        spec = FOCUS_COLUMNS_BY_NAME[name]
+        assert spec.level == "Custom" or not name.startswith("x_")
+        assert (spec.level == "Custom") == name.startswith("x_")  # extensions carry the x_ prefix
+        values = df[name].tolist()
+        if not spec.nullable:
+            assert all(v is not None and v == v for v in values), name
+        present = [v for v in values if v is not None and v == v]
+        if spec.data_type == "Decimal":
+            assert all(isinstance(v, Decimal) for v in present), name
+        elif spec.data_type == "DateTime":
+            assert str(df[name].dtype) == "datetime64[us, UTC]", name
+        elif spec.data_type in {"String", "JSON"}:
+            assert all(isinstance(v, str) for v in present), name
+        elif spec.data_type == "Integer":
+            assert str(df[name].dtype) == "int64", name
+        elif spec.data_type == "Float":
+            assert str(df[name].dtype) == "float64", name
+    assert set(df["BillingCurrency"]) == {"EUR"}
+    assert set(df["ChargeCategory"]) == {"Usage"}
+    assert set(df["ServiceCategory"]) <= FOCUS_SERVICE_CATEGORIES
+    assert set(df["ProviderName"]) == {"Melious"}
+    for tags in df["Tags"]:
+        assert isinstance(json.loads(tags), dict)
+
+
+@pytest.mark.parametrize("granularity", ["hour", "day", "request"])
+def test_totals_equal_the_rows(rows: list[dict[str, Any]], granularity: str) -> None:
+    df = to_focus(rows, granularity=granularity)
+    expected = _exact_total_cost(rows)
+    assert expected > 0
+    for column in ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost"):
+        assert sum(df[column], Decimal(0)) == expected  # exact, not approx
+    assert df["x_Requests"].sum() == len(rows)
+    assert df["x_ErrorRequests"].sum() == 1
+    assert df["x_InputTokens"].sum() == sum(r["input_tokens"] or 0 for r in rows)
+    assert sum(df["ConsumedQuantity"]) == sum(
+        (r["input_tokens"] or 0) + (r["output_tokens"] or 0) for r in rows
+    )
+    assert df["x_EnergyKwh"].sum() == pytest.approx(sum(r["energy_kwh"] or 0 for r in rows))
+    assert df["x_CarbonGCo2"].sum() == pytest.approx(sum(r["carbon_g_co2"] or 0 for r in rows))
+    assert sum(df["x_BillingCredits"]) == sum(r["billing_credits"] or 0 for r in rows)
+    # periods: [start, end) inside one billing month, aligned on the granularity
+    assert (df["ChargePeriodEnd"] > df["ChargePeriodStart"]).all()
+    assert (df["ChargePeriodStart"] >= df["BillingPeriodStart"]).all()
+    assert (df["ChargePeriodEnd"] <= df["BillingPeriodEnd"]).all()
+    if granularity == "hour":
+        assert ((df["ChargePeriodEnd"] - df["ChargePeriodStart"]) == timedelta(hours=1)).all()
+        assert (df["ChargePeriodStart"].dt.minute == 0).all()
+    if granularity == "request":
+        assert len(df) == len(rows)
+        assert sorted(df["x_RequestId"]) == sorted(r["request_id"] for r in rows)
+
+
+def test_grouping_keys_are_period_resource_region_and_tags(make_row: Any) -> None:
+    # same hour, model, region, balance and tags: one FOCUS row; a different team splits it
+    same = [make_row(1, captured_at=make_row(1)["captured_at"] + timedelta(minutes=k)) for k in range(3)]
+    other_team = make_row(1, team="other")
+    df = to_focus([*same, other_team], granularity="hour")
+    assert len(df) == 2
+    merged = df[df["x_Team"] == make_row(1)["team"]].iloc[0]
+    assert merged["x_Requests"] == 3
+    assert merged["ResourceId"] == "glm-4.7"
+    assert merged["RegionId"] == "FR"
+    assert json.loads(merged["Tags"]) == {"env": "prod", "feature": "f1", "project": "rag", "team": "ads"}
+
+
+def test_energy_rate_is_a_parameter(make_row: Any) -> None:
+    row = make_row(0)  # paid with energy
+    assert row["billing_paid_with"] == "energy"
+    df1 = to_focus([row])
+    df2 = to_focus([row], eur_per_energy_unit="0.0002")
+    assert df2["BilledCost"][0] == 2 * df1["BilledCost"][0]
+    assert df1["BilledCost"][0] == row["billing_energy"] * Decimal("0.0001")
+
+
+def test_bad_arguments_say_what_to_do(rows: list[dict[str, Any]]) -> None:
+    with pytest.raises(ValueError, match="granularity"):
+        to_focus(rows, granularity="week")
+    with pytest.raises(ValueError, match="eur_per_energy_unit"):
+        to_focus(rows, eur_per_energy_unit="-1")
+
+
+def test_empty_input_gives_the_columns() -> None:
+    df = to_focus([])
+    assert tuple(df.columns) == FOCUS_COLUMN_NAMES
+    assert len(df) == 0
+
+
+def test_write_parquet_keeps_decimals_exact(rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    df = to_focus(rows, granularity="hour")
+    path = write_focus(df, tmp_path / "focus.parquet")
+    table = pq.read_table(path)
+    assert table.schema.equals(focus_arrow_schema(), check_metadata=False)
+    back = table.to_pandas()
+    assert sum(back["BilledCost"], Decimal(0)) == _exact_total_cost(rows)
+    assert list(back["ChargePeriodStart"]) == list(df["ChargePeriodStart"])
+
+
+def test_write_csv_is_iso_and_exact(rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    df = to_focus(rows, granularity="day")
+    path = write_focus(df, tmp_path / "out" / "focus.csv")
+    back = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert tuple(back.columns) == FOCUS_COLUMN_NAMES
+    assert all(v.endswith("Z") and "T" in v for v in back["ChargePeriodStart"])
+    assert sum(Decimal(v) for v in back["BilledCost"]) == _exact_total_cost(rows)
+    assert "E" not in "".join(back["BilledCost"])  # no exponent notation for FinOps tools
+    with pytest.raises(ValueError, match="csv"):
+        write_focus(df, tmp_path / "focus.xlsx")
+
+
+def test_huge_amounts_keep_every_digit(make_row: Any, tmp_path: Path) -> None:
+    big = Decimal("12345678901234567890.123456789012345678")  # 38 digits: the widest stored
+    row = make_row(1, billing_credits=big, billing_paid_with="credits")
+    df = to_focus([row, make_row(1, billing_credits=big, billing_paid_with="credits")])
+    assert df["BilledCost"][0] == Decimal("24691357802469135780.246913578024691356")  # 2 x big, every digit
+    path = write_focus(to_focus([row]), tmp_path / "big.parquet")
+    assert pq.read_table(path).to_pandas()["BilledCost"][0] == big
+
+
+def test_spec_table_is_consistent() -> None:
+    names = [c.name for c in FOCUS_COLUMNS]
+    assert len(names) == len(set(names))
+    assert {c.data_type for c in FOCUS_COLUMNS} <= {
+        "Decimal",
+        "String",
+        "DateTime",
+        "JSON",
+        "Integer",
+        "Float",
+    }
+
+
+def test_totals_equal_the_store(rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    """From a real ImpactStore: FOCUS totals equal DuckDB's sums over the same store."""
+    store_mod = pytest.importorskip("melious_impact.store.impact_store", reason="store not written yet")
+    store = store_mod.ImpactStore(tmp_path / "store")
+    store.append(rows)
+    df = to_focus(store, granularity="hour")
+    sums = store.sql(
+        "select sum(billing_credits) filter (where billing_paid_with = 'credits') as credits, "
+        "sum(billing_energy) filter (where billing_paid_with = 'energy') as energy, "
+        "sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)) as tokens, "
+        "sum(energy_kwh) as kwh, count(*) as n from requests"
+    ).iloc[0]
+    store.close()
+    expected = Decimal(sums["credits"]) + Decimal(sums["energy"]) * Decimal("0.0001")
+    assert sum(df["BilledCost"], Decimal(0)) == expected
+    assert sum(df["ConsumedQuantity"]) == sums["tokens"]
+    assert df["x_Requests"].sum() == sums["n"]
+    assert df["x_EnergyKwh"].sum() == pytest.approx(sums["kwh"])
+
+
+def test_cli_export_focus(
+    rows: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store_mod = pytest.importorskip("melious_impact.store.impact_store", reason="store not written yet")
+    import argparse
+
+    from melious_impact.cli import export_cmds
+
+    store = store_mod.ImpactStore(tmp_path / "store")
+    store.append(rows)
+    store.close()
+    parser = argparse.ArgumentParser()
+    export_cmds.register(parser.add_subparsers())
+    out = tmp_path / "focus.csv"
+    args = parser.parse_args(
+        ["export-focus", "--store", str(tmp_path / "store"), str(out), "--granularity", "hour"]
+    )
+    assert args.func(args) == 0
+    back = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert sum(Decimal(v) for v in back["BilledCost"]) == _exact_total_cost(rows)
+    assert "FOCUS rows" in capsys.readouterr().out

@@ -1,0 +1,173 @@
+"""SIGKILL at random moments under load, several processes writing into one store.
+
+Each child logs an id after its call returned (``_child.py``); the parent kills children at
+random moments, starts replacements, and finally kills them all. Then a fresh
+``ImpactStore`` opened on the folder (no repair step) must hold every logged id exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SEED = int(os.environ.get("MELIOUS_RELIABILITY_SEED", "20260301"))
+
+
+def need(module: str) -> Any:
+    return pytest.importorskip(module, reason=f"{module} is not written yet")
+
+
+def _logged_ids(logs: list[Path]) -> list[str]:
+    """Whole lines only: a SIGKILL may tear the last line of a log, never an earlier one."""
+    ids: list[str] = []
+    for log in logs:
+        if not log.exists():
+            continue
+        text = log.read_text()
+        lines = text.split("\n")[:-1]  # the part after the last newline is torn or empty
+        ids.extend(line for line in lines if line and not line.startswith("#"))
+    return ids
+
+
+def _stderr_of(log: Path) -> str:
+    err = log.with_suffix(".stderr")
+    return err.read_text(errors="replace")[-3000:] if err.exists() else ""
+
+
+def _wait_ready(log: Path, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if log.exists() and log.read_text().startswith("#ready"):
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"child exited with {proc.returncode} before starting:\n{_stderr_of(log)}")
+        time.sleep(0.02)
+    raise AssertionError(f"child did not start within {timeout_s}s")
+
+
+def kill_campaign(
+    tmp_path: Path,
+    argv_for: Any,
+    env: dict[str, str],
+    *,
+    processes: int,
+    kills: int,
+    seed: int = SEED,
+) -> dict[str, Any]:
+    """Run ``processes`` children at a time, SIGKILL ``kills`` of them at random moments."""
+    rng = random.Random(seed)
+    logs: list[Path] = []
+    live: list[tuple[subprocess.Popen[bytes], Path]] = []
+    count = 0
+
+    def spawn() -> None:
+        log = tmp_path / f"returned-{len(logs)}.log"
+        logs.append(log)
+        # stderr to a file, not a pipe: a chatty child must never block on a full pipe
+        with open(log.with_suffix(".stderr"), "wb") as err:
+            proc = subprocess.Popen(
+                argv_for(str(len(logs)), log), env=env, stdout=subprocess.DEVNULL, stderr=err
+            )
+        _wait_ready(log, proc)
+        live.append((proc, log))
+
+    for _ in range(processes):
+        spawn()
+    done_kills = 0
+    try:
+        while done_kills < kills:
+            time.sleep(rng.uniform(0.05, 0.5))  # random moment: mid-write, mid-conversion...
+            victim, victim_log = live.pop(rng.randrange(len(live)))
+            assert victim.poll() is None, f"child died before its kill:\n{_stderr_of(victim_log)}"
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            done_kills += 1
+            if done_kills + len(live) < kills:
+                spawn()
+        count = done_kills
+    finally:
+        for proc, _ in live:  # whatever is left dies the same way
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                count += 1
+            proc.wait()
+    return {"logs": logs, "kills": count, "spawned": len(logs)}
+
+
+def check_store(impact_store_cls: Any, root: Path, returned: list[str]) -> dict[str, int]:
+    """Reopen the store as a user would and compare with what the callers saw returned."""
+    store = impact_store_cls(root)
+    try:
+        counts = store.sql("select request_id, count(*) as n from requests group by request_id")
+    finally:
+        store.close()
+    stored = dict(zip(counts["request_id"], counts["n"], strict=True))
+    missing = [rid for rid in returned if rid not in stored]
+    duplicated = {rid: n for rid, n in stored.items() if n > 1}
+    assert len(set(returned)) == len(returned), "a child logged an id twice (test bug)"
+    assert not missing, f"{len(missing)} rows lost after SIGKILL, e.g. {missing[:5]}"
+    assert not duplicated, f"{len(duplicated)} rows duplicated, e.g. {list(duplicated.items())[:5]}"
+    return {
+        "rows_stored": int(sum(stored.values())),
+        "rows_lost": len(missing),
+        "duplicates": len(duplicated),
+    }
+
+
+@pytest.mark.slow
+def test_sigkill_store_writers(
+    tmp_path: Path,
+    impact_store_cls: Any,
+    child_cmd: list[str],
+    child_env: dict[str, str],
+    figures: dict[str, Any],
+) -> None:
+    root = tmp_path / "store"
+    campaign = kill_campaign(
+        tmp_path,
+        lambda worker, log: [*child_cmd, "store", str(root), str(log), worker],
+        child_env,
+        processes=3,
+        kills=8,
+    )
+    returned = _logged_ids(campaign["logs"])
+    result = check_store(impact_store_cls, root, returned)
+    figures.update(
+        processes=campaign["spawned"], requests=len(returned), kills=campaign["kills"], seed=SEED, **result
+    )
+    assert len(returned) > 100, "children wrote too little for the test to mean anything"
+
+
+@pytest.mark.slow
+def test_sigkill_recorder_through_openai_sdk(
+    tmp_path: Path,
+    impact_store_cls: Any,
+    child_cmd: list[str],
+    child_env: dict[str, str],
+    figures: dict[str, Any],
+) -> None:
+    need("melious_impact.capture.recorder")
+    pytest.importorskip("openai")
+    server = need("melious_impact.emulator.server")
+    root = tmp_path / "store"
+    with server.serve(seed=7) as base_url:
+        campaign = kill_campaign(
+            tmp_path,
+            lambda worker, log: [*child_cmd, "capture", str(root), str(log), worker, base_url, "3"],
+            child_env,
+            processes=3,
+            kills=6,
+        )
+    returned = _logged_ids(campaign["logs"])
+    result = check_store(impact_store_cls, root, returned)
+    figures.update(
+        processes=campaign["spawned"], requests=len(returned), kills=campaign["kills"], seed=SEED, **result
+    )
+    assert len(returned) > 30

@@ -1,0 +1,45 @@
+"""Row factories shared by the store tests and their child processes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from melious_impact.records import empty_row
+
+BASE = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+def make_row(i: int, tag: str = "t", *, day: int = 0, team: str = "search") -> dict[str, Any]:
+    """A fully populated row; ``request_id`` = f"{tag}-{i}" identifies it in assertions."""
+    row = empty_row()
+    row.update(
+        captured_at=BASE + timedelta(days=day, microseconds=i),
+        endpoint="/v1/chat/completions",
+        status_code=200,
+        request_id=f"{tag}-{i}",
+        model="gpt-oss-120b",
+        stream=i % 2 == 0,
+        input_tokens=100 + i,
+        output_tokens=20 + i % 7,
+        energy_kwh=0.000123 * (1 + i % 5),
+        carbon_g_co2=0.05,
+        water_liters=0.0002,
+        renewable_percent=42.5,
+        pue=1.2,
+        provider_id="ovhcloud",
+        location="FR",
+        impact_reported=True,
+        billing_energy=Decimal("1.234567890123456789"),
+        billing_credits=Decimal("0.000123400000000001"),
+        billing_paid_with="credits",
+        latency_ms=12.5,
+        team=team,
+        project="rag",
+        tags='{"feature": "x"}',
+        source="live",
+        attempt=0,
+        stream_completed=True,
+    )
+    return row

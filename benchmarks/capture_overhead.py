@@ -14,6 +14,11 @@ is robust to the machine getting faster or slower during the run. Then records/s
 sustained into the store: rows through ``store.writer().write`` alone, and whole SDK
 calls through the recorder.
 
+Both CPU time (of the whole process, the store's background writer included) and wall
+time are reported. On a quiet machine they agree; on a shared one, wall time also
+counts other processes' time slices, and CPU time is the faithful measure of what
+capture costs.
+
     python benchmarks/capture_overhead.py            # full run (about a minute)
     python benchmarks/capture_overhead.py --quick    # a few seconds, noisier
 """
@@ -37,19 +42,38 @@ from openai import OpenAI
 
 from melious_impact.capture.recorder import Recorder
 
-IMPACT = ('{"energy_kwh": 0.00015, "carbon_g_co2": 0.06, "water_liters": 0.0002, "renewable_percent": 85,'
-          ' "pue": 1.18, "provider_id": "ovhcloud", "location": "FR"}')
+IMPACT = (
+    '{"energy_kwh": 0.00015, "carbon_g_co2": 0.06, "water_liters": 0.0002, "renewable_percent": 85,'
+    ' "pue": 1.18, "provider_id": "ovhcloud", "location": "FR"}'
+)
 BILLING = '{"energy": "0.0008", "credits": "0.00000008", "paid_with": "energy"}'
 
 
 def chat_body() -> bytes:
-    body = {"id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": "glm-4.7",
-            "system_fingerprint": "vllm-0.22.0-tp4",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello! How can I help you today?"},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21,
-                      "prompt_tokens_details": {"cached_tokens": 0}}}
-    return json.dumps(body)[:-1].encode() + f', "environment_impact": {IMPACT}, "billing_cost": {BILLING}}}'.encode()
+    body = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "glm-4.7",
+        "system_fingerprint": "vllm-0.22.0-tp4",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Hello! How can I help you today?"},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 12,
+            "completion_tokens": 9,
+            "total_tokens": 21,
+            "prompt_tokens_details": {"cached_tokens": 0},
+        },
+    }
+    return (
+        json.dumps(body)[:-1].encode()
+        + f', "environment_impact": {IMPACT}, "billing_cost": {BILLING}}}'.encode()
+    )
 
 
 def embeddings_body(target_bytes: int = 1_000_000) -> bytes:
@@ -61,22 +85,53 @@ def embeddings_body(target_bytes: int = 1_000_000) -> bytes:
         size += len(json.dumps(item))
         data.append(item)
         i += 1
-    body = {"object": "list", "data": data, "model": "bge-m3", "usage": {"prompt_tokens": 8 * i, "total_tokens": 8 * i}}
-    return json.dumps(body)[:-1].encode() + f', "environment_impact": {IMPACT}, "billing_cost": {BILLING}}}'.encode()
+    body = {
+        "object": "list",
+        "data": data,
+        "model": "bge-m3",
+        "usage": {"prompt_tokens": 8 * i, "total_tokens": 8 * i},
+    }
+    return (
+        json.dumps(body)[:-1].encode()
+        + f', "environment_impact": {IMPACT}, "billing_cost": {BILLING}}}'.encode()
+    )
 
 
 def stream_chunks(n: int = 300) -> list[bytes]:
-    base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1700000000, "model": "glm-4.7"}
-    events = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
-               "usage": None}]
+    base = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "glm-4.7",
+    }
+    events = [
+        {
+            **base,
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+            "usage": None,
+        }
+    ]
     for k in range(n - 4):
-        events.append({**base, "choices": [{"index": 0, "delta": {"content": f" word{k}"}, "finish_reason": None}],
-                       "usage": None})
+        events.append(
+            {
+                **base,
+                "choices": [{"index": 0, "delta": {"content": f" word{k}"}, "finish_reason": None}],
+                "usage": None,
+            }
+        )
     events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": None})
     chunks = [b"data: " + json.dumps(e).encode() + b"\n\n" for e in events]
-    usage = {**base, "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": n - 4, "total_tokens": n + 8}}
-    chunks.append(b"data: " + json.dumps(usage)[:-1].encode()
-                  + f', "environment_impact": {IMPACT}, "billing_cost": {BILLING}}}'.encode() + b"\n\n")
+    usage = {
+        **base,
+        "choices": [],
+        "usage": {"prompt_tokens": 12, "completion_tokens": n - 4, "total_tokens": n + 8},
+    }
+    chunks.append(
+        b"data: "
+        + json.dumps(usage)[:-1].encode()
+        + f', "environment_impact": {IMPACT}, "billing_cost": {BILLING}}}'.encode()
+        + b"\n\n"
+    )
     chunks.append(b"data: [DONE]\n\n")
     assert len(chunks) == n
     return chunks
@@ -99,8 +154,12 @@ class CannedTransport(httpx2.BaseTransport):
         self.emb = [emb[i : i + 65536] for i in range(0, len(emb), 65536)]
         self.emb_size = len(emb)
         self.sse = stream_chunks()
-        self.json_h = [("content-type", "application/json"), ("x-ratelimit-limit-requests", "600"),
-                       ("x-ratelimit-remaining-requests", "599"), ("x-request-id", "req_bench")]
+        self.json_h = [
+            ("content-type", "application/json"),
+            ("x-ratelimit-limit-requests", "600"),
+            ("x-ratelimit-remaining-requests", "599"),
+            ("x-request-id", "req_bench"),
+        ]
         self.sse_h = [("content-type", "text/event-stream"), *self.json_h[1:]]
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
@@ -135,26 +194,37 @@ def make_cases(client: OpenAI) -> dict[str, Callable[[], None]]:
         client.embeddings.create(model="bge-m3", input=["some text to embed"] * 8)
 
     def stream() -> None:
-        for _ in client.chat.completions.create(model="glm-4.7", messages=msgs, stream=True,  # type: ignore[arg-type]
-                                                stream_options={"include_usage": True}):
+        for _ in client.chat.completions.create(
+            model="glm-4.7",
+            messages=msgs,
+            stream=True,  # type: ignore[arg-type]
+            stream_options={"include_usage": True},
+        ):
             pass
 
     return {"chat": chat, "embeddings": embeddings, "stream": stream}
 
 
-def timed(fn: Callable[[], None], n: int) -> float:
+def timed(fn: Callable[[], None], n: int) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) per call.
+
+    CPU time (all threads of this process, so the store's background writer counts
+    too) is what capture costs; wall time also holds whatever else the machine was
+    doing, which on a shared machine can dwarf a few percent.
+    """
     gc.collect()
-    t0 = time.perf_counter()
+    w0, c0 = time.perf_counter(), time.process_time()
     for _ in range(n):
         fn()
-    return (time.perf_counter() - t0) / n
+    return (time.perf_counter() - w0) / n, (time.process_time() - c0) / n
 
 
 def compare(bare: Callable[[], None], wrapped: Callable[[], None], n: int, rounds: int) -> dict[str, float]:
     for _ in range(max(2, n // 4)):  # warm both paths (imports, caches, pydantic models)
         bare()
         wrapped()
-    tb, tw, ratios = [], [], []
+    tb: list[tuple[float, float]] = []
+    tw: list[tuple[float, float]] = []
     for r in range(rounds):
         if r % 2 == 0:
             b, w = timed(bare, n), timed(wrapped, n)
@@ -162,17 +232,27 @@ def compare(bare: Callable[[], None], wrapped: Callable[[], None], n: int, round
             w, b = timed(wrapped, n), timed(bare, n)
         tb.append(b)
         tw.append(w)
-        ratios.append(w / b)
-    return {"bare_ms": statistics.median(tb) * 1e3, "wrapped_ms": statistics.median(tw) * 1e3,
-            "ratio": statistics.median(ratios), "ratio_of_medians": statistics.median(tw) / statistics.median(tb)}
+    out: dict[str, float] = {}
+    for i, kind in enumerate(("wall", "cpu")):
+        mb = statistics.median(t[i] for t in tb)
+        mw = statistics.median(t[i] for t in tw)
+        out[f"bare_{kind}_ms"] = mb * 1e3
+        out[f"wrapped_{kind}_ms"] = mw * 1e3
+        # Per-round ratios cancel slow drifts of the machine; their median is the figure.
+        out[f"ratio_{kind}"] = statistics.median(w[i] / b[i] for b, w in zip(tb, tw, strict=True) if b[i] > 0)
+    return out
 
 
 def writer_rate(store: Any, n: int) -> float:
     """Rows per second through store.writer().write alone (a row as capture makes it)."""
     sink = _CollectOne()
     rec = Recorder(sink)
-    client = OpenAI(base_url="http://bench.local/v1", api_key="sk-bench", max_retries=0,
-                    http_client=rec.http_client(transport=CannedTransport()))
+    client = OpenAI(
+        base_url="http://bench.local/v1",
+        api_key="sk-bench",
+        max_retries=0,
+        http_client=rec.http_client(transport=CannedTransport()),
+    )
     make_cases(client)["chat"]()
     template = sink.row
     rows = []
@@ -188,7 +268,8 @@ def writer_rate(store: Any, n: int) -> float:
 
 
 class _CollectOne(NullSink):
-    row: dict[str, Any] = {}
+    def __init__(self) -> None:
+        self.row: dict[str, Any] = {}
 
     def write(self, row: dict[str, Any]) -> None:
         self.row = row
@@ -197,9 +278,15 @@ class _CollectOne(NullSink):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (a few seconds, noisier)")
-    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds per case (default 31, quick 7)")
-    ap.add_argument("--sink", choices=["store", "null"], default="store",
-                    help="where the wrapped client's rows go: a real ImpactStore (default) or nowhere")
+    ap.add_argument(
+        "--rounds", type=int, default=None, help="interleaved rounds per case (default 31, quick 7)"
+    )
+    ap.add_argument(
+        "--sink",
+        choices=["store", "null"],
+        default="store",
+        help="where the wrapped client's rows go: a real ImpactStore (default) or nowhere",
+    )
     ap.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     args = ap.parse_args(argv)
     rounds = args.rounds or (7 if args.quick else 31)
@@ -222,17 +309,27 @@ def main(argv: list[str] | None = None) -> int:
         wrapped = OpenAI(http_client=rec.http_client(transport=transport), **common)
         bare_cases, wrapped_cases = make_cases(bare), make_cases(wrapped)
 
-        print(f"capture overhead: OpenAI SDK over an in-process transport; sink={args.sink}; "
-              f"{rounds} interleaved rounds; python {sys.version.split()[0]}")
-        print(f"embeddings body: {transport.emb_size / 1e6:.2f} MB in {len(transport.emb)} chunks; "
-              f"stream: {len(transport.sse)} chunks")
+        print(
+            f"capture overhead: OpenAI SDK over an in-process transport; sink={args.sink}; "
+            f"{rounds} interleaved rounds; python {sys.version.split()[0]}"
+        )
+        print(
+            f"embeddings body: {transport.emb_size / 1e6:.2f} MB in {len(transport.emb)} chunks; "
+            f"stream: {len(transport.sse)} chunks"
+        )
         print()
-        print(f"{'case':<12}{'bare ms':>10}{'wrapped ms':>12}{'ratio':>8}")
+        print(f"{'':<12}{'--------- CPU time ---------':>32}{'--------- wall time --------':>32}")
+        print(
+            f"{'case':<12}{'bare ms':>10}{'wrapped ms':>12}{'ratio':>10}{'bare ms':>10}{'wrapped ms':>12}{'ratio':>10}"
+        )
         results: dict[str, Any] = {}
         for name in ("chat", "embeddings", "stream"):
             res = compare(bare_cases[name], wrapped_cases[name], per_round[name], rounds)
             results[name] = res
-            print(f"{name:<12}{res['bare_ms']:>10.3f}{res['wrapped_ms']:>12.3f}{res['ratio']:>8.3f}")
+            print(
+                f"{name:<12}{res['bare_cpu_ms']:>10.3f}{res['wrapped_cpu_ms']:>12.3f}{res['ratio_cpu']:>10.3f}"
+                f"{res['bare_wall_ms']:>10.3f}{res['wrapped_wall_ms']:>12.3f}{res['ratio_wall']:>10.3f}"
+            )
 
         captured_before = rec.stats.captured
         n_calls = 300 if args.quick else 2000
@@ -247,9 +344,13 @@ def main(argv: list[str] | None = None) -> int:
         store.flush()
         flush_s = time.perf_counter() - t0
         print()
-        print(f"records/s into the store: {rows_per_s:,.0f} rows/s through writer().write ({n_rows:,} rows; "
-              f"flush to Parquet after: {flush_s:.2f} s)")
-        print(f"                          {calls_per_s:,.0f} SDK chat calls/s end to end through the recorder")
+        print(
+            f"records/s into the store: {rows_per_s:,.0f} rows/s through writer().write ({n_rows:,} rows; "
+            f"flush to Parquet after: {flush_s:.2f} s)"
+        )
+        print(
+            f"                          {calls_per_s:,.0f} SDK chat calls/s end to end through the recorder"
+        )
         stats = rec.stats
         print(f"recorder stats: {stats.as_dict()}")
         results["records_per_s_writer"] = rows_per_s

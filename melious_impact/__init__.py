@@ -33,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "budget_status": "melious_impact.forecast.budgets",
     "load_budgets": "melious_impact.forecast.budgets",
     "cost_of": "melious_impact.forecast.costs",
+    "fetch_catalogue": "melious_impact.forecast.catalogue",
     "add_cost_eur": "melious_impact.forecast.costs",
     # show (issue 5)
     "report": "melious_impact.report.report",
@@ -62,22 +63,72 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from melious_impact.capture.recorder import Recorder
-    from melious_impact.capture.tags import current_tags, tags
-    from melious_impact.errors import (
-        ForecastError,
-        MeliousImpactError,
-        ModelError,
-        ParseError,
-        StoreError,
+    from melious_impact.capture.recorder import (
+        Recorder as Recorder,
     )
-    from melious_impact.forecast.budgets import budget_status, load_budgets
-    from melious_impact.forecast.costs import add_cost_eur, cost_of
-    from melious_impact.forecast.forecast import forecast
-    from melious_impact.model.fill import fill_missing
-    from melious_impact.model.fit import IntensityModel, fit_intensity
-    from melious_impact.model.scenario import scenario
-    from melious_impact.report.dashboard import dashboard
-    from melious_impact.report.report import report
-    from melious_impact.store.batch_import import import_batch_output
-    from melious_impact.store.impact_store import ImpactStore, default_store_path
+    from melious_impact.capture.tags import (
+        current_tags as current_tags,
+    )
+    from melious_impact.capture.tags import (
+        tags as tags,
+    )
+    from melious_impact.errors import (
+        ForecastError as ForecastError,
+    )
+    from melious_impact.errors import (
+        MeliousImpactError as MeliousImpactError,
+    )
+    from melious_impact.errors import (
+        ModelError as ModelError,
+    )
+    from melious_impact.errors import (
+        ParseError as ParseError,
+    )
+    from melious_impact.errors import (
+        StoreError as StoreError,
+    )
+    from melious_impact.forecast.budgets import (
+        budget_status as budget_status,
+    )
+    from melious_impact.forecast.budgets import (
+        load_budgets as load_budgets,
+    )
+    from melious_impact.forecast.catalogue import (
+        fetch_catalogue as fetch_catalogue,
+    )
+    from melious_impact.forecast.costs import (
+        add_cost_eur as add_cost_eur,
+    )
+    from melious_impact.forecast.costs import (
+        cost_of as cost_of,
+    )
+    from melious_impact.forecast.forecast import (
+        forecast as forecast,
+    )
+    from melious_impact.model.fill import (
+        fill_missing as fill_missing,
+    )
+    from melious_impact.model.fit import (
+        IntensityModel as IntensityModel,
+    )
+    from melious_impact.model.fit import (
+        fit_intensity as fit_intensity,
+    )
+    from melious_impact.model.scenario import (
+        scenario as scenario,
+    )
+    from melious_impact.report.dashboard import (
+        dashboard as dashboard,
+    )
+    from melious_impact.report.report import (
+        report as report,
+    )
+    from melious_impact.store.batch_import import (
+        import_batch_output as import_batch_output,
+    )
+    from melious_impact.store.impact_store import (
+        ImpactStore as ImpactStore,
+    )
+    from melious_impact.store.impact_store import (
+        default_store_path as default_store_path,
+    )

@@ -24,6 +24,7 @@ EXPECTED = {
     "current_tags",
     "dashboard",
     "default_store_path",
+    "fetch_catalogue",
     "fill_missing",
     "fit_intensity",
     "forecast",

@@ -188,10 +188,8 @@ def build(lib: ModuleType) -> Adapter:
     class AsyncRecordingTransport(_AsyncMixin, _Base, lib.AsyncBaseTransport):  # type: ignore[misc,name-defined]
         pass
 
-    class RecordingTransportBoth(  # type: ignore[misc,name-defined]
-        _SyncMixin, _AsyncMixin, _Base, lib.BaseTransport, lib.AsyncBaseTransport
-    ):
-        pass
+    bases = (_SyncMixin, _AsyncMixin, _Base, lib.BaseTransport, lib.AsyncBaseTransport)
+    RecordingTransportBoth: type = type("RecordingTransportBoth", bases, {})
 
     for cls in (
         SyncRecordingStream,

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from melious_impact.capture.adapters import Adapter, adapter
 from melious_impact.capture.exchange import Exchange
@@ -40,6 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import httpx2
 
 logger = logging.getLogger("melious_impact.capture")
+
+_C = TypeVar("_C")
 
 # Header names that may hold credentials or session state: never captured.
 _SENSITIVE_HEADER = re.compile(r"auth|key|token|secret|cookie|password|session|signature", re.IGNORECASE)
@@ -220,7 +222,7 @@ class Recorder:
 
     # -- client construction ------------------------------------------------------------
 
-    def _instrument(self, client: Any) -> Any:
+    def _instrument(self, client: _C) -> _C:
         """Wrap the transports a client built from its own kwargs.
 
         Passing ``transport=`` to the constructor would make httpx skip the proxy
@@ -247,7 +249,7 @@ class Recorder:
                     self._counts["skipped"] += 1
                 return None
             model, stream = (None, False) if endpoint.kind is Kind.BATCH_OUTPUT else _request_facts(request)
-            attempt = attempt_from_header(request.headers.get("x-stainless-retry-count"))
+            attempt = attempt_from_header(_retry_count(request.headers))
             return Exchange(self, endpoint, method, path, model, stream, attempt, self._tags_now())
         except Exception as exc:
             self._failed("request", exc)
@@ -255,7 +257,7 @@ class Recorder:
 
     def _attach(self, ex: Exchange, response: Any, *, asynchronous: bool) -> None:
         try:
-            headers = dict(response.headers.multi_items())
+            headers = _header_dict(response.headers)
             if not ex.on_response(response.status_code, headers):
                 return
             content = getattr(response, "_content", None)
@@ -350,6 +352,33 @@ def _library_of(obj: Any) -> str:
         if root in ("httpx2", "httpx"):
             return root
     return "httpx2"
+
+
+def _header_dict(headers: Any) -> dict[str, str]:
+    """Lowercased name -> value, first occurrence kept.
+
+    Reads the byte pairs: httpx's decoded views go through a Python property per
+    header, which costs more than the rest of the row on a small response. ``_list``
+    (raw name, lowercased name, value) is shared by httpx and httpx2; ``raw`` is the
+    public fallback.
+    """
+    items = getattr(headers, "_list", None)
+    if items is not None and (not items or len(items[0]) == 3):
+        return {k.decode("latin-1"): v.decode("latin-1") for _, k, v in reversed(items)}
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in reversed(headers.raw)}
+
+
+def _retry_count(headers: Any) -> str | None:
+    items = getattr(headers, "_list", None)
+    if items is not None and (not items or len(items[0]) == 3):
+        for _, key, value in items:
+            if key == b"x-stainless-retry-count":
+                return str(value.decode("latin-1"))
+        return None
+    for key, value in headers.raw:
+        if key.lower() == b"x-stainless-retry-count":
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _request_facts(request: Any) -> tuple[str | None, bool]:

@@ -359,13 +359,139 @@ def _print_table(df: Any, cols: list[str], headers: list[str]) -> None:
     Console().print(table)
 
 
+# ---- step 5: per-token intensity model and a scenario ------------------------------------------
+def intensity(ctx: DemoContext) -> None:
+    import melious_impact as mi
+
+    df = ctx.results["frame"]
+    m = mi.fit_intensity(df)
+    ctx.results["model"] = m
+    table = m.table().sort_values("n_requests", ascending=False).head(10)
+    ctx.say()
+    ctx.say("Energy per 1k tokens (before PUE), 90% intervals, busiest cells (mi.fit_intensity(df).table()):")
+    rows = table.assign(
+        site=table["provider_id"].astype(str) + "/" + table["location"].astype(str),
+        kwh_in=[_interval(r, "kwh_per_1k_input") for _, r in table.iterrows()],
+        kwh_out=[_interval(r, "kwh_per_1k_output") for _, r in table.iterrows()],
+    )
+    _print_rows(
+        rows,
+        ["model", "site", "kwh_in", "kwh_out", "pue", "grid_g_per_kwh", "n_requests", "basis"],
+        ["model", "provider/location", "kWh/1k in", "kWh/1k out", "PUE", "g/kWh", "requests", "basis"],
+    )
+    scen = mi.scenario(df, m, flavor="eco", shift_to_clean_hours=True)
+    ctx.results["scenario"] = scen
+    ctx.say()
+    ctx.say("Scenario: the same workload on the eco flavor, shifted to each day's cleanest hour:")
+    scen_rows = scen.assign(
+        observed_s=[_f(v, 3) for v in scen["observed"]],
+        scenario_s=[_f(v, 3) for v in scen["scenario"]],
+        change=[
+            f"{_f(r['delta_pct'], 1)}% [{_f(_pct(r, 'delta_low'), 1)}, {_f(_pct(r, 'delta_high'), 1)}]"
+            for _, r in scen.iterrows()
+        ],
+    )
+    _print_rows(
+        scen_rows,
+        ["metric", "unit", "observed_s", "scenario_s", "change"],
+        ["metric", "unit", "observed", "scenario", "change, 90% interval"],
+    )
+
+
+def _interval(row: Any, name: str) -> str:
+    value = row[name]
+    if value is None or value != value:  # NaN: input-only models have no output figure
+        return "-"
+    return f"{value:.2e} [{row[name + '_low']:.2e}, {row[name + '_high']:.2e}]"
+
+
+def _pct(row: Any, name: str) -> float:
+    base = float(row["baseline"])
+    return 100.0 * float(row[name]) / base if base else float("nan")
+
+
+# ---- step 6: budgets for the current month -------------------------------------------------------
+def budgets(ctx: DemoContext) -> None:
+    """Give each team a monthly budget near its recent pace and show who will overrun.
+
+    The budgets are derived from the data (recent daily spend x days in the month x a per-team
+    factor) so that whatever --days and --seed give, some teams sit comfortably under their
+    budget and some cross it. They are written to ``<store>/budgets.toml`` so that
+    ``melious-impact budgets --store ... --budgets ...`` can be run on them afterwards.
+    """
+    import melious_impact as mi
+
+    df = ctx.results["frame"]
+    last = df["captured_at"].max()
+    recent = df[df["captured_at"] > last - timedelta(days=28)]
+    factors = [1.35, 1.1, 0.95, 0.8, 1.2]
+    plan: dict[str, dict[str, float]] = {}
+    for i, (team, part) in enumerate(sorted(recent.groupby("team"), key=lambda kv: str(kv[0]))):
+        days = max(1, (part["captured_at"].max() - part["captured_at"].min()).days + 1)
+        factor = factors[i % len(factors)]
+        eur = float(part["cost_eur_f"].sum()) / days * 30 * factor
+        g = float(part["carbon_g_co2"].sum()) / days * 30 * factor
+        plan[str(team)] = {"cost_eur": _round_budget(eur), "carbon_g_co2": _round_budget(g)}
+    path = Path(ctx.store_path) / "budgets.toml"
+    path.write_text(
+        "# Monthly budgets made by `melious-impact demo` from each team's recent pace.\n"
+        + "".join(
+            f"\n[{team}]\ncost_eur = {b['cost_eur']}\ncarbon_g_co2 = {b['carbon_g_co2']}\n"
+            for team, b in plan.items()
+        )
+    )
+    status = mi.budget_status(df, plan, period="month")
+    ctx.results["budgets"], ctx.results["budget_status"] = plan, status
+    ctx.say()
+    ctx.say(f"Budget status for the month to {last:%Y-%m-%d} (budgets in {path}):")
+    rows = status.assign(
+        budget_s=[_f(v, 2) for v in status["budget"]],
+        spent_s=[_f(v, 2) for v in status["spent"]],
+        forecast_s=[
+            f"{_f(r['forecast'], 2)} [{_f(r['forecast_low'], 2)}, {_f(r['forecast_high'], 2)}]"
+            for _, r in status.iterrows()
+        ],
+        p_s=[f"{100 * float(v):.0f}%" for v in status["p_exceed"]],
+        crossing=[("-" if v != v or v is None else f"{v:%Y-%m-%d}") for v in status["crossing_date"]],
+    )
+    _print_rows(
+        rows,
+        ["team", "metric", "budget_s", "spent_s", "forecast_s", "p_s", "crossing"],
+        ["team", "metric", "budget", "spent", "month forecast, 80%", "P(exceed)", "crosses on"],
+    )
+
+
+def _round_budget(value: float) -> float:
+    """Round a budget to two significant figures: people set 450, not 447.31."""
+    if value <= 0:
+        return 1.0
+    from math import floor, log10
+
+    digits = 1 - floor(log10(value))
+    return float(round(value, digits))
+
+
+def _print_rows(df: Any, cols: list[str], headers: list[str]) -> None:
+    rows = [[_cell(r[c]) for c in cols] for _, r in df.iterrows()]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    print("  " + "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    for r in rows:
+        print("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    return str(value)
+
+
 def close(ctx: DemoContext) -> None:
     ctx.clients["http"].close()
     ctx.recorder.close()
 
 
 #: The demo, in order. Later parts append steps (before ``close``) with ``STEPS.insert(-1, fn)``.
-STEPS: list[Step] = [setup, traffic, batch, summary, close]
+STEPS: list[Step] = [setup, traffic, batch, summary, intensity, budgets, close]
 
 
 def _fresh_store_path() -> Path:

@@ -154,9 +154,9 @@ def budget_status(
 
     Columns: ``team, metric, period_start, period_end, as_of, budget, spent`` (float; for
     ``cost_eur`` the exact ``Decimal`` is in ``spent_exact``), ``forecast`` (expected period
-    total = spent + expected remaining days), ``forecast_low/high`` (central ``level``
-    interval of the period total), ``p_exceed`` (share of ``n_paths`` simulated futures whose
-    period total exceeds the budget), ``crossing_date`` (first day the actual, then expected,
+    total: spent + the mean of ``n_paths`` simulated futures of the remaining days),
+    ``forecast_low/high`` (central ``level`` interval of the period total), ``p_exceed``
+    (share of the simulated futures whose period total exceeds the budget), ``crossing_date`` (first day the actual, then expected,
     cumulative total exceeds the budget; NaT if it does not within the period), ``method``,
     ``note``. A budgeted team with no data gets spent 0, NaN forecasts and a note.
     Raises :class:`~melious_impact.errors.ForecastError` when there is no data at all and no
@@ -210,6 +210,8 @@ def _status(
             "p_exceed": nan, "crossing_date": pd.NaT, "method": "", "note": "no data for this team",
         }  # fmt: skip
     done = series[series.index >= start]
+    idle = int((series.to_numpy()[::-1] != 0).argmax()) if series.any() else len(series)
+    quiet = f"no requests in the last {idle} days before as_of (counted as zero)" if idle >= 7 else ""
     spent = float(done.sum())
     remaining = int((end - day).days)
     cumulative = done.cumsum()
@@ -221,8 +223,11 @@ def _status(
             "method": "actual", "note": "period complete",
         }  # fmt: skip
     choice = choose(series.to_numpy(), remaining, method)
-    mean, _, _ = choice.model.forecast(remaining, level)
-    paths = spent + choice.model.simulate(remaining, n_paths, rng).sum(axis=1)
+    days = choice.model.simulate(remaining, n_paths, rng)
+    # Expected days from the same (zero-clipped) paths as the quantiles and p_exceed, so
+    # forecast, interval and probability describe one distribution.
+    mean = days.mean(axis=0)
+    paths = spent + days.sum(axis=1)
     expected = spent + float(mean.sum())
     if len(crossing):
         when = crossing[0]
@@ -239,5 +244,5 @@ def _status(
         "p_exceed": float(np.mean(paths > limit)),
         "crossing_date": when,
         "method": choice.method,
-        "note": choice.note,
+        "note": "; ".join(n for n in (choice.note, quiet) if n),
     }

@@ -49,6 +49,8 @@ def to_decimal(value: Any) -> Decimal | None:
     """
     if value is None:
         return None
+    if type(value) is Decimal:  # the common case (store rows): skip the checks below
+        return value if value.is_finite() else None
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, bool):
@@ -91,17 +93,23 @@ def _as_rate(eur_per_energy_unit: Decimal | str | int | float) -> Decimal:
     return rate
 
 
+def _word(paid_with: Any) -> str | None:
+    return paid_with.strip().lower() if isinstance(paid_with, str) else None
+
+
 def row_cost_eur(
     paid_with: Any, credits: Any, energy: Any, rate: Decimal = DEFAULT_EUR_PER_ENERGY_UNIT
 ) -> tuple[Decimal | None, str]:
     """``(cost_eur, cost_basis)`` of one request (see the module doc for the rule)."""
-    word = paid_with.strip().lower() if isinstance(paid_with, str) else None
-    c = to_decimal(credits)
-    e = to_decimal(energy)
+    word = paid_with if paid_with in ("credits", "energy") else _word(paid_with)
     if word == "credits":
+        c = to_decimal(credits)
         return (c, "credits") if c is not None else (None, "missing")
     if word == "energy":
+        e = to_decimal(energy)
         return (_MONEY_CONTEXT.multiply(e, rate), "energy") if e is not None else (None, "missing")
+    c = to_decimal(credits)
+    e = to_decimal(energy)
     if c is not None and c != 0:
         return c, "inferred_credits"
     if e is not None:
@@ -264,7 +272,8 @@ def cost_of(
 
     Returns the workload with ``input_cost_per_million_eur``, ``output_cost_per_million_eur``,
     ``cost_eur`` (exact ``Decimal``: ``count * (in * p_in + out * p_out) / 1e6``) and
-    ``price_basis`` (``prices``, ``history_provider``, ``history`` or ``catalogue``); ``attrs["total_cost_eur"]`` is
+    ``price_basis`` (``prices``, ``history_provider``, ``history``, ``history+catalogue`` or
+    ``catalogue``); ``attrs["total_cost_eur"]`` is
     the exact total. Raises :class:`~melious_impact.errors.ForecastError` naming every model
     no source prices.
     """
@@ -295,7 +304,19 @@ def cost_of(
         hist = as_frame(history)
         fitted = fit_prices_from_history(hist, eur_per_energy_unit=eur_per_energy_unit)
         for r in fitted.itertuples(index=False):
-            table[str(r.model)] = (r.input_cost_per_million_eur, r.output_cost_per_million_eur, "history")
+            h_in, h_out = r.input_cost_per_million_eur, r.output_cost_per_million_eur
+            c_in, c_out, _ = table.get(str(r.model), (None, None, ""))
+            # A side never observed in history (no output tokens yet) keeps the catalogue's price.
+            basis = (
+                "history"
+                if (h_in is not None or c_in is None) and (h_out is not None or c_out is None)
+                else "history+catalogue"
+            )
+            table[str(r.model)] = (
+                h_in if h_in is not None else c_in,
+                h_out if h_out is not None else c_out,
+                basis,
+            )
         if "provider_id" in wl.columns and "provider_id" in hist.columns:
             # Providers charge different prices for the same model: where the workload names
             # a provider seen in history, its own observed price is the better estimate.

@@ -76,8 +76,9 @@ def daily_totals(
 ) -> pd.DataFrame:
     """One row per (group, date) that has requests: ``date``, the group column, the metrics.
 
-    ``cost_eur`` is an object column of exact ``Decimal``; the others are floats (tokens and
-    requests as whole-number floats). With ``by=None`` all rows form one group whose column
+    ``cost_eur`` is an object column of exact ``Decimal`` (an existing ``cost_eur`` column,
+    e.g. from :func:`~melious_impact.forecast.costs.add_cost_eur` with your own rate, is used
+    as it is); the others are floats (tokens and requests as whole-number floats). With ``by=None`` all rows form one group whose column
     is ``group`` with the value ``"all"``. Empty group values become :data:`UNTAGGED`.
     """
     df = as_frame(data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -42,21 +43,19 @@ def fit_series(
     """One :class:`Choice` per group (fitting in ``n_jobs`` processes when asked)."""
     names = list(series)
     arrays = [series[name].to_numpy(dtype=float) for name in names]
+    fit_one = partial(choose, horizon=horizon, method=method, max_fit_days=max_fit_days)
     if n_jobs == 1 or len(names) < 2:
-        choices: Iterable[Choice] = (choose(a, horizon, method, max_fit_days=max_fit_days) for a in arrays)
+        choices: Iterable[Choice] = map(fit_one, arrays)
     else:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=None if n_jobs < 1 else n_jobs) as pool:
-            choices = list(
-                pool.map(
-                    choose,
-                    arrays,
-                    [horizon] * len(arrays),
-                    [method] * len(arrays),
-                    chunksize=max(1, len(arrays) // (4 * max(n_jobs, 1))),
-                )
-            )
+        # Not "fork": forking a process that runs BLAS or store threads can deadlock.
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        workers = None if n_jobs < 1 else n_jobs
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            choices = list(pool.map(fit_one, arrays, chunksize=max(1, len(arrays) // (4 * (workers or 2)))))
     return dict(zip(names, choices, strict=True))
 
 
@@ -87,8 +86,9 @@ def forecast(
     ``metric``, ``mean``, ``low`` and ``high`` (the central ``level`` prediction interval,
     clipped at zero), ``method`` used and ``note`` (short or degenerate histories, fallbacks;
     empty when there is nothing to say). ``attrs["backtest"]`` maps each group to the method
-    used and the backtest mean absolute errors of ETS and seasonal naive (NaN when not run). Every group is forecast from the same last day (the last day of any group), so a
-    group that went quiet has its recent zero days in its history.
+    used and the backtest mean absolute errors of ETS and seasonal naive (NaN when not run).
+    Every group is forecast from the same last day (the last day of any group), so a group
+    that went quiet has its recent zero days in its history.
     """
     check_metric(metric)
     check_level(level)

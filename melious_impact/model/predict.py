@@ -52,8 +52,12 @@ class Resolved:
     error: str = ""
 
 
-def _resolve(m: IntensityModel, model: str, provider: Any, location: Any) -> Resolved:
+def _resolve(m: IntensityModel, model: Any, provider: Any, location: Any) -> Resolved:
     r = Resolved()
+    if not isinstance(model, str):
+        r.error = "rows without a model cannot be estimated"
+        r.codes.append("unknown")
+        return r
     cell = m._cell_lookup.get((model, provider, location))
     site = m._site_lookup.get((provider, location))
     if cell is not None:
@@ -285,7 +289,8 @@ def predict_keys(
         values[f"{q}_high"] = val * f
     out_unknown = unknown
     basis = np.array([BASES.index(r.basis) for r in res], dtype=np.int64)[inverse]
-    basis = np.where(out_unknown, BASES.index("unknown"), basis)
+    # missing tokens or coefficients: NaN with basis 'unknown', never a number pretending
+    basis = np.where(out_unknown | ~np.isfinite(energy), BASES.index("unknown"), basis)
     # warnings: one small integer per row -> text per distinct combination
     combo = (inverse.astype(np.int64) * len(GRID_CODES) + grid_code) * 2 + out_unknown
     wfirst, winv = _unique_keys((combo.astype(np.intp),), (int(combo.max(initial=0)) + 1,))

@@ -17,9 +17,12 @@ from melious_impact.model.frames import floats
 from melious_impact.model.wls import fit_groups
 
 try:  # the one definition of the energy unit's euro value lives with the costs
-    from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT as EUR_PER_ENERGY_UNIT
+    from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT as _RATE
 except ImportError:  # pragma: no cover - forecast part absent: same documented 1:10,000 ratio
-    EUR_PER_ENERGY_UNIT = Decimal("0.0001")
+    _RATE = Decimal("0.0001")
+
+#: Euros per Melious energy unit (forecast.costs.DEFAULT_EUR_PER_ENERGY_UNIT).
+EUR_PER_ENERGY_UNIT: Decimal = _RATE
 
 PRICE_QUANTUM = Decimal("0.000000001")  # EUR per million tokens (as forecast.costs rounds fitted prices)
 

@@ -38,6 +38,20 @@ FLAVORS = ("eco", "price", "speed")
 UNITS = {"energy_kwh": "kWh", "carbon_g_co2": "g CO2e", "water_liters": "L", "cost_eur": "EUR"}
 _KEY = ["model", "provider_id", "location"]
 _PER_MILLION = Decimal(1_000_000)
+_READ = (
+    *_KEY,
+    "input_tokens",
+    "output_tokens",
+    "captured_at",
+    "latency_ms",
+    "impact_reported",
+    "energy_kwh",
+    "carbon_g_co2",
+    "water_liters",
+    "billing_credits",
+    "billing_energy",
+    "billing_paid_with",
+)
 _MONEY = Context(prec=80)  # exact sums of 18-decimal amounts (the default 28 digits could round)
 Array = NDArray[np.float64]
 
@@ -72,7 +86,9 @@ def scenario(
         raise ValueError(
             f"flavor must be one of {', '.join(FLAVORS)} (balanced/batch routing is not modelled)"
         )
-    src = as_frame(df).reset_index(drop=True)
+    src = as_frame(df)
+    # only the columns a scenario reads: filtering a wide frame row-wise copies every column
+    src = src[[c for c in _READ if c in src.columns]].reset_index(drop=True)
     require_columns(src, ("model", "input_tokens", "output_tokens"), "scenario")
     tin, tout = floats(src, "input_tokens"), floats(src, "output_tokens")
     usable = src["model"].notna().to_numpy() & np.isfinite(tin) & np.isfinite(tout)
@@ -151,8 +167,11 @@ def _route(m: IntensityModel, scen: pd.DataFrame, move: np.ndarray, flavor: str,
     times = utc_times(scen)
     xin = floats(scen, "input_tokens") / 1000
     xout = floats(scen, "output_tokens") / 1000
+    models = scen["model"].to_numpy(dtype=object)
+    provider = scen["provider_id"].to_numpy(dtype=object).copy()
+    location = scen["location"].to_numpy(dtype=object).copy()
     for model, group in cells.groupby("model"):
-        rows = np.flatnonzero(move & (scen["model"] == model).to_numpy())
+        rows = np.flatnonzero(move & (models == model))
         if not len(rows) or len(group) < 2:
             continue
         t = None if times is None else times.iloc[rows]
@@ -171,8 +190,10 @@ def _route(m: IntensityModel, scen: pd.DataFrame, move: np.ndarray, flavor: str,
                 s = np.full(len(rows), c.ms_per_token if np.isfinite(c.ms_per_token) else np.inf)
             score[:, j] = np.nan_to_num(s, nan=np.inf)
         pick = score.argmin(axis=1)
-        scen.loc[rows, "provider_id"] = group["provider_id"].to_numpy(dtype=object)[pick]
-        scen.loc[rows, "location"] = group["location"].to_numpy(dtype=object)[pick]
+        provider[rows] = group["provider_id"].to_numpy(dtype=object)[pick]
+        location[rows] = group["location"].to_numpy(dtype=object)[pick]
+    scen["provider_id"] = provider
+    scen["location"] = location
 
 
 def _shift(m: IntensityModel, scen: pd.DataFrame, move: np.ndarray) -> None:
@@ -234,8 +255,8 @@ def _metric(q: str, pb: pd.DataFrame, ps: pd.DataFrame, keys: JointKeys, src: pd
         with np.errstate(divide="ignore", invalid="ignore"):
             s = np.log(p[f"{q}_high"].to_numpy(dtype=np.float64) / mean) / Z90
         return (
-            np.bincount(codes, weights=mean, minlength=k),
-            np.bincount(codes, weights=mean * np.nan_to_num(s), minlength=k),
+            np.bincount(codes, weights=mean, minlength=k).astype(np.float64),
+            np.bincount(codes, weights=mean * np.nan_to_num(s), minlength=k).astype(np.float64),
         )
 
     # within a key the coefficient error is shared by every row (and by both sides): sum

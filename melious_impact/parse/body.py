@@ -67,29 +67,12 @@ class JsonBody:
 
     def looks_like_object(self) -> bool:
         """True when the body starts like a JSON object (sniffing untyped bodies)."""
-        data = self._head if self._head is not None else b"".join(self._parts)
-        if data.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte order mark
-            data = data[3:]
-        return data[:4096].lstrip().startswith(b"{")
+        return looks_like_object(self._head if self._head is not None else b"".join(self._parts))
 
     def fields(self, out: dict[str, Any], w: Warnings, *, input_only: bool = False) -> bool:
         """Apply what the body gives to ``out``; False when it is not a JSON object."""
         if self._head is None:
-            body = b"".join(self._parts)
-            try:
-                obj = loads(body)
-            except ValueError:
-                # Cut short, or an integer Python refuses to convert: salvage the
-                # small objects if they are there.
-                obj = extract_windows(body[: self.window], body[-self.window :])
-                w.add("body_not_json" if not obj else "body_malformed")
-                if not obj:
-                    return False
-            if not isinstance(obj, dict):
-                w.add("body_not_object")
-                return False
-            apply_response(out, obj, w, input_only=input_only)
-            return True
+            return apply_json(b"".join(self._parts), out, w, input_only=input_only, window=self.window)
         w.add("body_windowed")
         obj = extract_windows(self._head, b"".join(self._tail)[-self.window :])
         if not obj:
@@ -97,6 +80,33 @@ class JsonBody:
             return False
         apply_response(out, obj, w, input_only=input_only)
         return True
+
+
+def apply_json(
+    data: bytes, out: dict[str, Any], w: Warnings, *, input_only: bool = False, window: int = WINDOW_BYTES
+) -> bool:
+    """Parse a whole (small) body and apply its fields; False when it is not a JSON object."""
+    try:
+        obj = loads(data)
+    except ValueError:
+        # Cut short, or an integer Python refuses to convert: salvage the small objects
+        # if they are there.
+        obj = extract_windows(data[:window], data[-window:])
+        w.add("body_not_json" if not obj else "body_malformed")
+        if not obj:
+            return False
+    if not isinstance(obj, dict):
+        w.add("body_not_object")
+        return False
+    apply_response(out, obj, w, input_only=input_only)
+    return True
+
+
+def looks_like_object(data: bytes) -> bool:
+    """True when ``data`` starts like a JSON object (sniffing untyped bodies)."""
+    if data.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte order mark
+        data = data[3:]
+    return data[:4096].lstrip().startswith(b"{")
 
 
 def _key_pattern(key: str) -> re.Pattern[str]:

@@ -9,6 +9,7 @@ field means the same thing wherever it came from.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from melious_impact.parse.fields import INT64_MAX, Warnings, to_decimal, to_float, to_int, to_str
@@ -17,6 +18,7 @@ IMPACT_FLOAT_FIELDS = ("energy_kwh", "carbon_g_co2", "water_liters", "renewable_
 IMPACT_STR_FIELDS = ("provider_id", "location")
 #: An environment_impact is "usable" when at least one of these holds a valid number.
 IMPACT_CORE_FIELDS = ("energy_kwh", "carbon_g_co2", "water_liters")
+_FLOAT_MAX = sys.float_info.max
 
 BILLING_COLUMNS = {"energy": "billing_energy", "credits": "billing_credits"}
 
@@ -53,8 +55,21 @@ def apply_impact(out: dict[str, Any], obj: Any, w: Warnings) -> bool:
     if not isinstance(obj, dict):
         w.add("invalid_environment_impact")
         return False
-    vals: dict[str, Any] = {f: to_float(obj.get(f), f, w) for f in IMPACT_FLOAT_FIELDS}
-    if all(vals[f] is None for f in IMPACT_CORE_FIELDS):
+    vals: dict[str, Any] = {}
+    for f in IMPACT_FLOAT_FIELDS:
+        v = obj.get(f)
+        # Inline fast path (this runs on the caller's path): a numeric lexeme or int
+        # that is finite and non-negative; anything else goes through to_float.
+        if type(v) is str or type(v) is int:
+            try:
+                x = float(v)
+            except (ValueError, OverflowError):
+                x = -1.0
+            if 0.0 <= x <= _FLOAT_MAX:  # also false for NaN
+                vals[f] = x
+                continue
+        vals[f] = to_float(v, f, w)
+    if vals["energy_kwh"] is None and vals["carbon_g_co2"] is None and vals["water_liters"] is None:
         w.add("unusable_environment_impact")
         return False
     for f in IMPACT_STR_FIELDS:
@@ -112,24 +127,27 @@ def apply_usage(out: dict[str, Any], usage: Any, w: Warnings, *, input_only: boo
     if inp is not None and not from_prompt:
         cache_write = _tokens(get("cache_creation_input_tokens"), "cache_creation_input_tokens", w)
         inp += (cache_read or 0) + (cache_write or 0)
-    cached = _tokens(
-        _first(
-            _sub(usage, "prompt_tokens_details", "cached_tokens"),
-            _sub(usage, "input_tokens_details", "cached_tokens"),
-        ),
-        "cached_tokens",
-        w,
-    )
+    cached = reasoning = None
+    if "prompt_tokens_details" in usage or "input_tokens_details" in usage:
+        cached = _tokens(
+            _first(
+                _sub(usage, "prompt_tokens_details", "cached_tokens"),
+                _sub(usage, "input_tokens_details", "cached_tokens"),
+            ),
+            "cached_tokens",
+            w,
+        )
     if cached is None:
         cached = cache_read
-    reasoning = _tokens(
-        _first(
-            _sub(usage, "completion_tokens_details", "reasoning_tokens"),
-            _sub(usage, "output_tokens_details", "reasoning_tokens"),
-        ),
-        "reasoning_tokens",
-        w,
-    )
+    if "completion_tokens_details" in usage or "output_tokens_details" in usage:
+        reasoning = _tokens(
+            _first(
+                _sub(usage, "completion_tokens_details", "reasoning_tokens"),
+                _sub(usage, "output_tokens_details", "reasoning_tokens"),
+            ),
+            "reasoning_tokens",
+            w,
+        )
     if input_only:
         if inp is None:
             inp = _tokens(get("total_tokens"), "total_tokens", w)
@@ -213,10 +231,11 @@ def find_key(obj: Any, key: str, max_depth: int = 3) -> Any:
 
 def apply_melious(out: dict[str, Any], obj: Any, w: Warnings) -> None:
     """environment_impact and billing_cost wherever they sit in ``obj``."""
-    impact = find_key(obj, "environment_impact")
+    # Top level first (the documented place) without the nested search.
+    impact = obj["environment_impact"] if "environment_impact" in obj else find_key(obj, "environment_impact")
     if impact is not None:
         apply_impact(out, impact, w)
-    billing = find_key(obj, "billing_cost")
+    billing = obj["billing_cost"] if "billing_cost" in obj else find_key(obj, "billing_cost")
     if billing is not None:
         apply_billing(out, billing, w)
 

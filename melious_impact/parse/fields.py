@@ -57,9 +57,17 @@ def loads(text: str | bytes) -> Any:
 
     Raises ``ValueError`` (``json.JSONDecodeError``) on malformed JSON, like ``json.loads``.
     """
-    if isinstance(text, bytes | bytearray | memoryview):
-        text = bytes(text).decode("utf-8-sig", "replace")
-    return _DECODER.decode(text)
+    if not isinstance(text, str):
+        data = bytes(text)
+        if data[:3] == b"\xef\xbb\xbf":  # a UTF-8 byte order mark
+            data = data[3:]
+        text = data.decode("utf-8", "replace")
+    # raw_decode on the stripped text: json.loads would run two regex matches per call.
+    text = text.strip(" \t\r\n")
+    obj, end = _DECODER.raw_decode(text)
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return obj
 
 
 def raw_decode(text: str, index: int) -> tuple[Any, int]:
@@ -74,6 +82,8 @@ def to_int(value: Any, name: str, warnings: Warnings) -> int | None:
     if type(value) is int:
         if 0 <= value <= INT64_MAX:
             return value
+    elif type(value) is str and value.isascii() and value.isdigit() and len(value) < 19:
+        return int(value)  # the usual numeric string, without a Decimal
     elif isinstance(value, str | Decimal | float) and not isinstance(value, bool):
         try:
             d = Decimal(value.strip() if isinstance(value, str) else value)
@@ -150,9 +160,9 @@ def to_str(value: Any, name: str, warnings: Warnings, *, max_len: int = 256) -> 
     if type(value) is int:
         value = str(value)
     if isinstance(value, str):
-        value = value.strip()
-        if value and len(value) <= max_len:
-            return value
+        text: str = value.strip()
+        if text and len(text) <= max_len:
+            return text
     warnings.add(f"invalid_{name}")
     return None
 

@@ -34,6 +34,12 @@ def _search_model(body: bytes) -> str | None:
             end = body.find(b'"', end + 1)
         if end < 0 or end - start > 512:
             continue
+        raw = body[start + 1 : end]
+        if b"\\" not in raw:  # the usual case: nothing to unescape
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
         try:
             value, _ = raw_decode(body[start : end + 1].decode("utf-8"), 0)
         except ValueError:

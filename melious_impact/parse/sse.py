@@ -29,7 +29,7 @@ MAX_EVENT_BYTES = 8 * 1024 * 1024
 # ``"usage":null`` on every chunk when include_usage is set, and those are not worth
 # decoding.
 _MARKERS = (b"environment_impact", b"billing_cost", b'"error"', b"[DONE]", b"message_stop", b"message_start")
-_USAGE = re.compile(rb'"usage"\s*:\s*(?!null)')
+_USAGE = re.compile(rb'"usage"\s*:(?!\s*null)')
 
 
 class SSEParser:

@@ -10,9 +10,10 @@ from typing import Any
 import pandas as pd
 
 from melious_impact import charts
-from melious_impact.charts._source import UNTAGGED, connect
-from melious_impact.report import _figures
-from melious_impact.report._html import RENDER_MODES, chart_slot, render_page, slug
+from melious_impact.charts._source import Facts, connect
+from melious_impact.report import _figures, _model_sections
+from melious_impact.report._aggregate import daily_rows
+from melious_impact.report._html import RENDER_MODES, chart_slot, prefetch_bundle, render_page, slug
 from melious_impact.report._sections import Section, guarded, public
 from melious_impact.report._tables import table
 from melious_impact.report.report import BREAKDOWN_COLUMNS
@@ -61,10 +62,6 @@ def team_files(teams: list[str]) -> dict[str, str]:
     return out
 
 
-def _team_label(series: pd.Series) -> pd.Series:
-    return series.fillna("").astype(str).replace("", UNTAGGED)
-
-
 def dashboard(
     data: Any,
     out_dir: str | Path = "dashboard",
@@ -85,18 +82,26 @@ def dashboard(
         raise ValueError(f"render must be one of {', '.join(RENDER_MODES)}; got {render!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    lo, hi = _figures.bounds(data, start, end)
+    if render == "interactive":
+        prefetch_bundle()
+    facts = Facts(data)
+    lo, hi = _figures.bounds(facts, start, end)
     if lo is None or hi is None:
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         lo, hi = lo or today, hi or (lo or today) + timedelta(days=1)
-    history = history_rows(data, end=hi)
-    if len(history):
-        history = history.assign(team=_team_label(history["team"]))
-    period = history[pd.to_datetime(history["captured_at"], utc=True) >= lo] if len(history) else history
-    teams = sorted(period["team"].unique().tolist()) if len(period) else []
+    con = connect(facts, start=lo, end=hi)
+    teams = [str(r[0]) for r in con.sql("SELECT DISTINCT team FROM facts ORDER BY 1").fetchall()]
     files = team_files(teams)
-    status = _budget_status(history, budgets)
-    fc = _forecast(history)
+    try:
+        spec, metrics = _model_sections.budget_metrics(budgets)
+    except Exception as exc:  # a bad budget file fails the budget parts only
+        spec, metrics = exc, set()
+    # Forecasts and budgets sum rows per day: pre-summed daily rows give the same answer.
+    daily = (
+        history_rows(data, end=hi) if "requests" in metrics else daily_rows(connect(facts, end=hi))
+    )
+    status = _budget_status(daily, spec)
+    fc = _forecast(daily)
     common = {
         "version": _version(),
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -104,19 +109,17 @@ def dashboard(
         "start_iso": lo.isoformat(),
         "end_iso": hi.isoformat(),
     }
-
-    con = connect(period if len(period) else data, start=lo, end=hi)
     index_charts: dict[str, Any] = {}
-    if len(period):
-        index_charts["carbon_by_team"] = charts.impact_over_time(period, "carbon_g_co2", start=lo, end=hi)
-        index_charts["cost_by_team"] = charts.impact_over_time(period, "cost_eur", start=lo, end=hi)
+    if teams:
+        index_charts["carbon_by_team"] = charts.impact_over_time(facts, "carbon_g_co2", start=lo, end=hi)
+        index_charts["cost_by_team"] = charts.impact_over_time(facts, "cost_eur", start=lo, end=hi)
     render_page(
         "dashboard_index.html.j2",
         out / "index.html",
         charts=[chart_slot(c, n, i, render) for i, (n, c) in enumerate(index_charts.items())],
         mode=render,
         title=title,
-        figures=_figures.summary(period if len(period) else data, lo, hi),
+        figures=_figures.summary(facts, lo, hi),
         teams=table("teams", _figures.breakdown(con, "team"), TEAM_COLUMNS, key="key"),
         links=[TeamPage(t, files[t]) for t in teams],
         budgets=status,
@@ -124,31 +127,31 @@ def dashboard(
         **common,
     )
     for team in teams:
-        _team_page(out / files[team], team, history, lo, hi, status, fc, budgets, render, common)
+        _team_page(out / files[team], team, facts.for_team(team), daily, lo, hi, status, fc, render, common)
     return out / "index.html"
 
 
 def _team_page(
     path: Path,
     team: str,
-    history: pd.DataFrame,
+    facts: Facts,
+    daily: pd.DataFrame,
     lo: datetime,
     hi: datetime,
     status: Section,
     fc: Section,
-    budgets: Any,
     render: str,
     common: dict[str, Any],
 ) -> None:
-    rows = history[history["team"] == team]
-    con = connect(rows, start=lo, end=hi)
+    con = connect(facts, start=lo, end=hi)
     chart_map: dict[str, Any] = {
-        "carbon_by_model": charts.impact_over_time(rows, "carbon_g_co2", by="model", start=lo, end=hi),
-        "cost_by_model": charts.impact_over_time(rows, "cost_eur", by="model", start=lo, end=hi),
-        "frontier": charts.efficiency_frontier(rows, start=lo, end=hi),
-        "providers": charts.provider_renewables_pue(rows, start=lo, end=hi),
+        "carbon_by_model": charts.impact_over_time(facts, "carbon_g_co2", by="model", start=lo, end=hi),
+        "cost_by_model": charts.impact_over_time(facts, "cost_eur", by="model", start=lo, end=hi),
+        "frontier": charts.efficiency_frontier(facts, start=lo, end=hi),
+        "providers": charts.provider_renewables_pue(facts, start=lo, end=hi),
     }
-    team_fc = _team_forecast(fc, team, rows, status)
+    team_daily = daily[daily["team"].astype(str) == team] if "team" in daily.columns else daily
+    team_fc = _team_forecast(fc, team, team_daily, status)
     if team_fc is not None:
         chart_map["forecast"] = team_fc
     models = _figures.breakdown(con, "model")
@@ -159,7 +162,7 @@ def _team_page(
         mode=render,
         title=f"Team {team}",
         team=team,
-        figures=_figures.summary(rows, lo, hi),
+        figures=_figures.summary(facts, lo, hi),
         models=table(
             "top-models", models, [("key", "Model", "text"), *BREAKDOWN_COLUMNS[1:]], key="key", limit=10
         ),
@@ -172,14 +175,15 @@ def _team_page(
 
 def _budget_status(history: pd.DataFrame, budgets: Any) -> Section:
     def build(sec: Section) -> None:
+        if isinstance(budgets, Exception):
+            raise budgets
         if budgets is None:
             sec.ok = False
             sec.note = "No budgets were given (pass budgets= or --budgets FILE)."
             return
         if history.empty:
             raise ValueError("no history")
-        spec = public("load_budgets")(budgets) if isinstance(budgets, str | Path) else budgets
-        sec.facts["frame"] = public("budget_status")(history, budgets=spec, period="month")
+        sec.facts["frame"] = public("budget_status")(history, budgets=budgets, period="month")
 
     return guarded("budgets", "Budgets", build)
 

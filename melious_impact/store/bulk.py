@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -52,22 +53,23 @@ def _drop_known(table: pa.Table, column: str, known: set[str]) -> pa.Table:
     return table.filter(mask)
 
 
-def _dedup_within(table: pa.Table) -> pa.Table:
-    """Keep the first row of each non-null dedup_key inside this batch."""
+def first_per_key(table: pa.Table) -> pa.Table:
+    """Keep rows without a dedup_key, and the first row of each non-null dedup_key."""
     keys = table.column("dedup_key")
     if keys.null_count == len(keys):
         return table
-    seen: set[str] = set()
-    keep = []
-    for k in keys.to_pylist():
-        if k is None:
-            keep.append(True)
-        elif k in seen:
-            keep.append(False)
-        else:
-            seen.add(k)
-            keep.append(True)
-    return table.filter(pa.array(keep))
+    if pc.count_distinct(keys).as_py() == len(keys) - keys.null_count:
+        return table  # the usual case: no key repeats
+    idx = pa.array(np.arange(table.num_rows, dtype=np.int64))
+    firsts = (
+        pa.table({"k": keys, "i": idx})
+        .filter(pc.is_valid(keys))
+        .group_by("k", use_threads=False)
+        .aggregate([("i", "min")])
+        .column("i_min")
+    )
+    keep = pc.or_(pc.is_null(keys), pc.is_in(idx, value_set=firsts))
+    return table.filter(keep)
 
 
 def append_table(
@@ -78,7 +80,7 @@ def append_table(
     ``check_record_ids``: the rows came with their own record ids (an export of a store):
     skip those already stored."""
     if dedup:
-        table = _dedup_within(table)
+        table = first_per_key(table)
     written = 0
     batch = uuid.uuid4().hex
     for day, part in split_by_day(table).items():

@@ -38,7 +38,8 @@ class Catalog:
         self.health = health
         self._lock = threading.Lock()
         self._replaces: dict[str, frozenset[str]] = {}  # compacted relpath -> names (immutable files)
-        self._checked: set[tuple[str, int, int]] = set()
+        # (relpath, size, mtime) of files whose footer was read -> their schema's signature
+        self._checked: dict[tuple[str, int, int], str] = {}
 
     # -- reading footers -------------------------------------------------------------
     def _metadata(self, f: DataFile) -> pq.FileMetaData:
@@ -108,7 +109,7 @@ class Catalog:
             if key in self._checked:
                 return True
         try:
-            self._metadata(f)
+            signature = str(self._metadata(f).schema.to_arrow_schema().remove_metadata())
         except FileNotFoundError:
             return False  # gone since the listing (compaction or retention): not damage
         except (ValueError, OSError) as exc:
@@ -116,8 +117,14 @@ class Catalog:
                 self._set_aside(f, f"unreadable footer: {exc}"[:200])
             return False
         with self._lock:
-            self._checked.add(key)
+            self._checked[key] = signature
         return True
+
+    def signature(self, f: DataFile) -> str | None:
+        """The schema of a checked file (None when not read yet): files sharing one are
+        scanned together without DuckDB's costly per-query schema unification."""
+        with self._lock:
+            return self._checked.get((f.relpath, f.size, f.mtime_ns))
 
     def deep_check(self, files: Iterable[DataFile]) -> list[DataFile]:
         """Read every page of the files; set aside and return those that fail."""

@@ -34,6 +34,8 @@ HEADER_SIZE = _HEADER.size
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MIN_MICROS = -62_135_596_800_000_000  # 0001-01-01
+MAX_MICROS = 253_402_300_799_999_999  # 9999-12-31 23:59:59.999999
 _ONE_US = timedelta(microseconds=1)
 _TS_INDEX = COLUMN_NAMES.index("captured_at")
 _DEC_INDEXES = tuple(COLUMN_NAMES.index(c) for c in DECIMAL_COLUMNS)
@@ -52,12 +54,13 @@ def header_record(names: tuple[str, ...] = COLUMN_NAMES) -> bytes:
 
 
 def to_micros(value: Any) -> int | None:
-    """Microseconds since the epoch (UTC); naive datetimes are taken as UTC."""
+    """Microseconds since the epoch (UTC); naive datetimes are taken as UTC. None when the
+    value is no time, or outside years 1..9999."""
     if isinstance(value, datetime):
         aware: datetime = value.replace(tzinfo=UTC) if value.tzinfo is None else value
         return (aware - _EPOCH) // _ONE_US
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
+        return value if MIN_MICROS <= value <= MAX_MICROS else None
     if isinstance(value, str):
         try:
             return to_micros(datetime.fromisoformat(value))
@@ -105,8 +108,9 @@ def encode_row(row: Mapping[str, Any]) -> bytes:
         get = row.get
         values = [get(k) for k in COLUMN_NAMES]
     ts = values[_TS_INDEX]
-    # A row without a time still needs a partition: use the time it was written.
-    values[_TS_INDEX] = time.time_ns() // 1000 if ts is None else to_micros(ts)
+    us = None if ts is None else to_micros(ts)
+    # A row without a (usable) time still needs a partition: use the time it was written.
+    values[_TS_INDEX] = time.time_ns() // 1000 if us is None else us
     for i in _DEC_INDEXES:
         v = values[i]
         if v is not None:

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from melious_impact.store import paths
 from melious_impact.store.backend import Backend, DataFile
+from melious_impact.store.bulk import first_per_key
 from melious_impact.store.catalog import COMPACT_PREFIX, REPLACES_KEY, Catalog
 from melious_impact.store.convert import conform
 from melious_impact.store.health import Health
@@ -66,16 +67,7 @@ def _merged(backend: Backend, catalog: Catalog, inputs: list[DataFile]) -> pa.Ta
             catalog.deep_check([f])  # damaged: set aside; its rows are not readable anyway
             continue
         tables.append(conform(t))
-    table = pa.concat_tables(tables) if tables else conform(pa.table({}))
-    keys = table.column("dedup_key")
-    if keys.null_count < len(keys):
-        seen: set[str] = set()
-        keep = []
-        for k in keys.to_pylist():
-            keep.append(k is None or k not in seen)
-            if k is not None:
-                seen.add(k)
-        table = table.filter(pa.array(keep))
+    table = first_per_key(pa.concat_tables(tables) if tables else conform(pa.table({})))
     # Sorted by time: row-group statistics then let readers skip by captured_at.
     return table.sort_by([("captured_at", "ascending")])
 

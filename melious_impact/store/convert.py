@@ -109,13 +109,19 @@ def _to_str(v: Any) -> str | None:
 _COERCE = {"int": _to_int, "float": _to_float, "bool": _to_bool, "string": _to_str}
 
 
-def column_array(kind: str, typ: pa.DataType, values: list[Any]) -> pa.Array:
-    """An Arrow array for one column; fast path first, value-by-value coercion on failure."""
+def column_array(kind: str, typ: pa.DataType, values: Sequence[Any]) -> pa.Array:
+    """An Arrow array for one column; vectorised fast path first, value-by-value coercion
+    only when the fast path rejects something."""
     if kind == "timestamp":
-        micros = [to_micros(v) if v is not None and not isinstance(v, int) else v for v in values]
-        return pa.array(micros, pa.int64()).cast(typ)
+        try:
+            return pa.array(values, pa.int64()).cast(typ)  # journal rows: µs integers
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+            return pa.array([None if v is None else to_micros(v) for v in values], pa.int64()).cast(typ)
     if kind == "decimal":
-        return pa.array([_to_decimal(v) for v in values], typ)
+        try:  # decimal text (the journal's form) parsed by Arrow, exactly
+            return pa.array(values, pa.string()).cast(typ)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError):
+            return pa.array([_to_decimal(v) for v in values], typ)
     try:
         return pa.array(values, typ)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
@@ -154,12 +160,13 @@ def table_from_tuples(
     position, so converting the same journal segment twice yields identical files.
     """
     index = {n: i for i, n in enumerate(names)}
+    by_column = list(zip(*rows, strict=True)) if rows else [() for _ in names]  # one C-level transpose
     arrays = []
     for col in COLUMNS:
         i = index.get(col.name)
-        values: list[Any] = [None] * len(rows) if i is None else [r[i] for r in rows]
+        values: Sequence[Any] = [None] * len(rows) if i is None else by_column[i]
         fill = _FILL.get(col.name)
-        if fill is not None:
+        if fill is not None and None in values:
             values = [fill if v is None else v for v in values]
         arr = column_array(col.kind, schema().field(col.name).type, values)
         if col.name == "record_id":

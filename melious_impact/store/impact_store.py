@@ -225,7 +225,7 @@ class ImpactStore:
             files = self._catalog.snapshot(first, last)
             con = new_connection()
             try:
-                define_requests(con, files, self._backend)
+                define_requests(con, files, self._backend, self._catalog.signature)
                 return fn(con)
             except _QUERY_ERRORS:
                 raise
@@ -251,7 +251,7 @@ class ImpactStore:
         fail with a missing file: reconnect (``sql()`` and ``to_pandas()`` do that for you).
         """
         con = new_connection()
-        define_requests(con, self._catalog.snapshot(), self._backend)
+        define_requests(con, self._catalog.snapshot(), self._backend, self._catalog.signature)
         return con
 
     def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:

@@ -32,8 +32,13 @@ class Segment:
     sealed: bool = False  # a write failed: no further appends (a torn record may end it)
     _closed: bool = field(default=False, repr=False)
 
+    def __del__(self) -> None:
+        # An abandoned writer must not keep its segment locked for the life of the process:
+        # closing releases the lock, and the rows (still in the file) are recovered.
+        self.close()
+
     @classmethod
-    def create(cls, journal_dir: Path) -> Segment:
+    def create(cls, journal_dir: Path, *, fsync: bool = False) -> Segment:
         paths.ensure_private_dir(journal_dir)
         seg_id = paths.new_segment_id()
         path = journal_dir / f"{seg_id}{paths.SEGMENT_SUFFIX}"
@@ -47,6 +52,12 @@ class Segment:
             if os.write(fd, head) != len(head):
                 raise OSError(28, "short write of the segment header")
             os.rename(tmp, path)
+            if fsync:  # the new name must survive power loss too
+                dfd = os.open(journal_dir, os.O_RDONLY)
+                try:
+                    os.fsync(dfd)
+                finally:
+                    os.close(dfd)
         except BaseException:
             os.close(fd)
             with contextlib.suppress(OSError):

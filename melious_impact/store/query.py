@@ -12,7 +12,7 @@ the deduplication costs nothing on a store of live captures.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import duckdb
 import pandas as pd
@@ -44,15 +44,34 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _raw_relation(con: duckdb.DuckDBPyConnection, files: Sequence[DataFile], backend: Backend) -> None:
+def _raw_relation(
+    con: duckdb.DuckDBPyConnection,
+    files: Sequence[DataFile],
+    backend: Backend,
+    signature: Callable[[DataFile], str | None] | None = None,
+) -> None:
     """Define ``_requests_raw`` over the files (or an empty table with the schema)."""
     if not files:
         con.register("_requests_raw", empty_table())
         return
     if backend.is_local:
-        rel = con.read_parquet([backend.full_path(f.relpath) for f in files], union_by_name=True)
-        present = set(rel.columns)
-        rel.create_view("_requests_files")
+        # Files with one schema are scanned as one group without union_by_name (which reads
+        # every footer on every query); groups of different schemas (older versions) are
+        # then unioned by name. Unknown schemas go in a union_by_name group of their own.
+        groups: dict[str | None, list[str]] = {}
+        for f in files:
+            groups.setdefault(signature(f) if signature else None, []).append(backend.full_path(f.relpath))
+        present: set[str] = set()
+        names = []
+        for n, (sig, group) in enumerate(groups.items()):
+            rel = con.read_parquet(group, union_by_name=sig is None or len(group) == 1)
+            present |= set(rel.columns)
+            rel.create_view(f"_requests_files_{n}")
+            names.append(f"_requests_files_{n}")
+        con.execute(
+            "CREATE OR REPLACE VIEW _requests_files AS "
+            + " UNION ALL BY NAME ".join(f"SELECT * FROM {v}" for v in names)
+        )
         source = "_requests_files"
     else:
         # An explicit schema makes older files (fewer columns) read with nulls.
@@ -74,9 +93,14 @@ def _raw_relation(con: duckdb.DuckDBPyConnection, files: Sequence[DataFile], bac
     con.execute(f"CREATE OR REPLACE VIEW _requests_raw AS SELECT {cols} FROM {source}")
 
 
-def define_requests(con: duckdb.DuckDBPyConnection, files: Sequence[DataFile], backend: Backend) -> None:
+def define_requests(
+    con: duckdb.DuckDBPyConnection,
+    files: Sequence[DataFile],
+    backend: Backend,
+    signature: Callable[[DataFile], str | None] | None = None,
+) -> None:
     """(Re)define the ``requests`` view on ``con`` over ``files``."""
-    _raw_relation(con, files, backend)
+    _raw_relation(con, files, backend, signature)
     con.execute(
         """
         CREATE OR REPLACE VIEW requests AS

@@ -129,7 +129,7 @@ class RowWriter:
     # -- background work ---------------------------------------------------------------
     def _open_segment(self) -> None:
         try:
-            self._segment = Segment.create(self._journal_dir)
+            self._segment = Segment.create(self._journal_dir, fsync=self._fsync)
         except OSError as exc:
             self._health.problem("opening a journal segment", exc)
 
@@ -143,7 +143,7 @@ class RowWriter:
             if cur is not None and cur.rows == 0 and not self._pending:
                 return
         try:
-            new = Segment.create(self._journal_dir)
+            new = Segment.create(self._journal_dir, fsync=self._fsync)
         except OSError as exc:
             self._health.problem("opening a journal segment", exc)
             return  # keep appending to the current segment (if any); retried next interval

@@ -487,3 +487,23 @@ def test_transport_kinds() -> None:
     assert rec.transport(s) is s
     with pytest.raises(TypeError, match="transport"):
         rec.transport(object())
+
+
+def test_record_ids_are_unique_uuid4_and_differ_after_fork() -> None:
+    import os
+    import uuid
+
+    from melious_impact.capture.exchange import new_record_id
+
+    ids = [new_record_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000 and all(uuid.UUID(i).version == 4 for i in ids)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(w, new_record_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(r, 64).decode()
+    os.close(r)
+    os.close(w)
+    assert child != new_record_id() and uuid.UUID(child).version == 4

@@ -108,11 +108,12 @@ def catalogue_server() -> Iterator[dict[str, Any]]:
         thread.join(5)
 
 
-@pytest.fixture
+# Session-scoped (they are pure functions) so module-scoped fixtures can use them too.
+@pytest.fixture(scope="session")
 def make_rows() -> RowsFactory:
     return rows_from_daily
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def synth() -> Callable[..., np.ndarray]:
     return synthetic_series

@@ -19,12 +19,10 @@ SEEDS = range(12)
 
 
 @pytest.fixture(scope="module")
-def backtest() -> pd.DataFrame:
+def backtest(make_rows: Callable[..., pd.DataFrame], synth: Callable[..., np.ndarray]) -> pd.DataFrame:
     """Forecast 12 known series (trend x weekly pattern + noise) 28 days past their history."""
-    from conftest import rows_from_daily, synthetic_series  # type: ignore[import-not-found]
-
-    full = {f"team{s:02d}": synthetic_series(s, HISTORY + H) for s in SEEDS}
-    history = rows_from_daily({k: v[:HISTORY] for k, v in full.items()})
+    full = {f"team{s:02d}": synth(s, HISTORY + H) for s in SEEDS}
+    history = make_rows({k: v[:HISTORY] for k, v in full.items()})
     fc = mi.forecast(history, metric="carbon_g_co2", horizon_days=H, level=0.8)
     rows = []
     for team, g in fc.groupby("team"):
@@ -167,3 +165,21 @@ def test_intervals_are_ordered_and_non_negative(
     v = fc[["low", "mean", "high"]].to_numpy()
     assert np.isfinite(v).all() and (v >= 0).all()
     assert (v[:, 0] <= v[:, 1] + 1e-9).all() and (v[:, 1] <= v[:, 2] + 1e-9).all()
+
+
+def test_mi_forecast_is_callable_whatever_was_imported_first(make_rows: Callable[..., pd.DataFrame]) -> None:
+    # Importing melious_impact.forecast.<anything> binds the *package* to mi.forecast; the
+    # package forwards calls to the function, so both spellings work.
+    import melious_impact.forecast.costs  # noqa: F401
+    from melious_impact.forecast.forecast import forecast
+
+    rows = make_rows({"a": [1.0, 2.0, 3.0]})
+    pd.testing.assert_frame_equal(mi.forecast(rows, horizon_days=2), forecast(rows, horizon_days=2))
+
+
+@pytest.mark.slow
+def test_parallel_fits_give_the_same_forecast(
+    make_rows: Callable[..., pd.DataFrame], synth: Callable[..., np.ndarray]
+) -> None:
+    rows = make_rows({f"t{i}": synth(i, 90) for i in range(3)})
+    pd.testing.assert_frame_equal(mi.forecast(rows, n_jobs=2), mi.forecast(rows))

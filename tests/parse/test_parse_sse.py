@@ -160,3 +160,20 @@ def test_impact_in_first_event_only() -> None:
     data = b'data: {"id": "x", "environment_impact": ' + str(IMPACT).replace("'", '"').encode() + b"}\n\n"
     p = run(data)
     assert p.out["impact_reported"] is True and not p.done
+
+
+def test_only_marked_events_are_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Content deltas (with include_usage's ``"usage": null``) are never JSON-decoded."""
+    from melious_impact.parse import sse
+
+    decoded = []
+    real = sse.loads
+    monkeypatch.setattr(sse, "loads", lambda data: decoded.append(data) or real(data))
+    for spaced in (True, False):
+        decoded.clear()
+        data = openai_stream(300)
+        if not spaced:
+            data = data.replace(b'": ', b'":').replace(b", ", b",")
+        p = run(data, 97)
+        assert p.out["output_tokens"] == 300 and p.done
+        assert len(decoded) == 2  # the first event (id, model) and the usage chunk

@@ -9,6 +9,8 @@ Modes (argv[1]):
 ``capture ROOT LOG WORKER BASE_URL [STREAM_EVERY]``
     call the emulator's loopback server through the real OpenAI SDK with a Recorder's
     client; after each SDK call returns, log the response id.
+``compact ROOT LOG``
+    compact the store in a loop (to be killed in the middle of a compaction).
 ``rlimit ROOT LOG LIMIT_BYTES N``
     like ``store`` but under ``RLIMIT_FSIZE`` (SIGXFSZ ignored, so writes fail with EFBIG like
     a full disk); then raises the limit again ("space returns"), flushes, and prints the
@@ -28,7 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 MAX_SECONDS = 300  # a child nobody kills still ends
-BURST = 200  # store mode: rows between short pauses (~20k rows/s: heavy load, bounded volume)
+BURST = 50  # store mode: rows between 10 ms pauses (up to ~5k rows/s per process: load, bounded volume)
 
 
 def _row(worker: str, i: int) -> dict[str, Any]:
@@ -63,7 +65,9 @@ def _log(fd: int, text: str) -> None:
 def run_store(root: str, log: str, worker: str) -> None:
     from melious_impact.store.impact_store import ImpactStore
 
-    writer = ImpactStore(root).writer()
+    # MELIOUS_TEST_FLUSH_S: convert often, so that many small files exist to compact
+    interval = float(os.environ.get("MELIOUS_TEST_FLUSH_S", "5"))
+    writer = ImpactStore(root, flush_interval_s=interval).writer()
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     _log(fd, "#ready")
     deadline = time.monotonic() + MAX_SECONDS
@@ -108,6 +112,19 @@ def run_capture(root: str, log: str, worker: str, base_url: str, stream_every: i
         _log(fd, response_id or "#noid")
 
 
+def run_compact(root: str, log: str) -> None:
+    from melious_impact.store.impact_store import ImpactStore
+
+    store = ImpactStore(root)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    _log(fd, "#ready")
+    deadline = time.monotonic() + MAX_SECONDS
+    while time.monotonic() < deadline:
+        result = store.compact(min_files=2)
+        _log(fd, "#compacted " + json.dumps(result, default=str))
+        time.sleep(0.02)
+
+
 def run_rlimit(root: str, log: str, limit: int, n: int) -> None:
     import resource
     import signal
@@ -139,6 +156,8 @@ def main(argv: list[str]) -> None:
         run_store(argv[2], argv[3], argv[4])
     elif mode == "capture":
         run_capture(argv[2], argv[3], argv[4], argv[5], int(argv[6]) if len(argv) > 6 else 3)
+    elif mode == "compact":
+        run_compact(argv[2], argv[3])
     elif mode == "rlimit":
         run_rlimit(argv[2], argv[3], int(argv[4]), int(argv[5]))
     else:

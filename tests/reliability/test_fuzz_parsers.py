@@ -16,6 +16,7 @@ so CI is reproducible; set ``MELIOUS_FUZZ_RANDOM=1`` for a fresh random campaign
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
 import os
@@ -39,6 +40,17 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 COUNTS: Counter[str] = Counter()
+
+# Bugs this suite found in parse/ (reported to the lead; owned by the capture engineer).
+# Non-strict xfail keeps CI green meanwhile; remove each marker once its bug is fixed.
+RECURSION_BUG = pytest.mark.xfail(
+    raises=RecursionError,
+    strict=False,
+    reason="parse/body.py JsonBody.fields: RecursionError on deeply nested JSON under 48 KB (row lost)",
+)
+RANGE_BUG = pytest.mark.xfail(
+    strict=False, reason="parse/fields.py to_float: pue < 1 and renewable_percent > 100 are stored as truth"
+)
 
 # ------------------------------------------------------------------ strategies
 
@@ -123,7 +135,8 @@ def assert_physical(out: dict[str, Any]) -> None:
         v = out.get(name)
         if v is not None:
             assert isinstance(v, Decimal) and v.is_finite() and v >= 0, (name, v)
-            assert v == v.quantize(Decimal(1).scaleb(-18)) and len(v.as_tuple().digits) <= 38, (name, v)
+            with decimal.localcontext(decimal.Context(prec=80)):  # the default 28 digits are too few
+                assert v == v.quantize(Decimal(1).scaleb(-18)) and len(v.as_tuple().digits) <= 38, (name, v)
     for name in ("request_id", "model", "provider_id", "location", "billing_paid_with", "error_code"):
         v = out.get(name)
         assert v is None or isinstance(v, str), (name, v)
@@ -188,6 +201,7 @@ def test_body_random_bytes(data: bytes) -> None:
     assert_physical(out)
 
 
+@RECURSION_BUG
 @FUZZ
 @given(st.integers(min_value=1, max_value=40), st.sampled_from([b"[", b'{"a":']))
 def test_body_deep_nesting_small(depth_k: int, opener: bytes) -> None:
@@ -217,9 +231,9 @@ def test_body_deep_nesting_large() -> None:
         ({"energy_kwh": 1e400, "carbon_g_co2": 1.0}, "energy_kwh"),
         ({"energy_kwh": 1.0, "carbon_g_co2": "-Infinity"}, "carbon_g_co2"),
         ({"energy_kwh": 1.0, "water_liters": [1]}, "water_liters"),
-        ({"energy_kwh": 1.0, "pue": 0.5}, "pue"),
+        pytest.param({"energy_kwh": 1.0, "pue": 0.5}, "pue", marks=RANGE_BUG),
         ({"energy_kwh": 1.0, "pue": -1.2}, "pue"),
-        ({"energy_kwh": 1.0, "renewable_percent": 250}, "renewable_percent"),
+        pytest.param({"energy_kwh": 1.0, "renewable_percent": 250}, "renewable_percent", marks=RANGE_BUG),
         ({"energy_kwh": 1.0, "renewable_percent": -3}, "renewable_percent"),
     ],
 )
@@ -318,6 +332,48 @@ def test_sse_deep_nesting_event() -> None:
     # the deep event is skipped; the events around it still count
     assert parser.out.get("input_tokens") == 5
     assert parser.out.get("energy_kwh") == 0.5
+
+
+# ------------------------------------------------------------------ batch output files
+
+batch_line = st.one_of(
+    st.builds(
+        lambda i, cid, doc, status: {
+            "id": i,
+            "custom_id": cid,
+            "response": {"status_code": status, "request_id": cid, "body": doc},
+            "error": None,
+        },
+        weird_values,
+        weird_values,
+        response_doc,
+        weird_values,
+    ),
+    weird_values,
+)
+
+
+def _jsonl(lines: list[Any], junk: list[bytes]) -> bytes:
+    out = [_dumps(line) for line in lines] + junk
+    return b"\n".join(out) + b"\n"
+
+
+@FUZZ
+@given(
+    st.lists(batch_line, max_size=6),
+    st.lists(st.one_of(st.binary(max_size=40), st.just(b'{"id": "x", "response": ')), max_size=3),
+)
+def test_batch_output_lines(lines: list[Any], junk: list[bytes]) -> None:
+    batch = pytest.importorskip("melious_impact.parse.batch")
+    COUNTS["batch_files"] += 1
+    data = _jsonl(lines, junk)
+    first = batch.parse_batch_output(data, batch_id="file-1")
+    again = batch.parse_batch_output(data, batch_id="file-1")
+    for row in first.rows:
+        assert_physical(row)
+        assert row["source"] == "batch"
+    # the same file seen twice gives the same identities: importing it twice counts once
+    assert [r["dedup_key"] for r in first.rows] == [r["dedup_key"] for r in again.rows]
 
 
 def test_fuzz_figures(figures: dict[str, Any]) -> None:

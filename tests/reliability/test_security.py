@@ -239,6 +239,8 @@ def test_no_keys_or_prompts_anywhere_in_the_store(
 
         asyncio.run(async_calls())
         calls += 1
+        oa.close()
+        an.close()
         searches.append(_search_store(root, canaries))  # journal phase: rows not yet in Parquet
         rec.flush()
         searches.append(_search_store(root, canaries))

@@ -55,6 +55,17 @@ def main() -> None:
         write_threads(store, n, threads, tag)
         print("READY", flush=True)
         time.sleep(3600)
+    elif mode == "ack":  # write forever; print i after write(i) returned (every 10 rows)
+        tag = args[0]
+        store = ImpactStore(root, flush_interval_s=0.05, buffer_rows=200)
+        w = store.writer()
+        i = 0
+        while True:
+            w.write(make_row(i, tag))
+            if i % 10 == 9:
+                sys.stdout.write(f"{i}\n")
+                sys.stdout.flush()
+            i += 1
     elif mode == "worker":  # N rows x threads, then a clean exit (atexit flushes)
         n, threads, tag = int(args[0]), int(args[1]), args[2]
         store = ImpactStore(root, flush_interval_s=0.2, buffer_rows=500)

@@ -199,3 +199,24 @@ def test_date_bounds_use_utc(store: ImpactStore) -> None:
     assert len(store.to_pandas(start=date(2026, 3, 1), end=date(2026, 3, 1))) == 1
     assert len(store.to_pandas(end=datetime(2026, 3, 1, 12, tzinfo=UTC))) == 0
     assert os.environ["MELIOUS_IMPACT_HOME"]
+
+
+def test_fsync_mode_and_context_manager(tmp_path: Path) -> None:
+    with ImpactStore(tmp_path / "s", fsync=True, flush_interval_s=3600) as s:
+        for i in range(20):
+            s.writer().write(make_row(i))
+    assert len(ImpactStore(tmp_path / "s")) == 20
+
+
+def test_bad_arguments_say_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="flush_interval_s"):
+        ImpactStore(tmp_path / "s", flush_interval_s=0)
+
+
+def test_public_names() -> None:
+    import melious_impact as mi
+    import melious_impact.store as st
+
+    assert mi.ImpactStore is st.ImpactStore and mi.default_store_path is st.default_store_path
+    assert callable(mi.import_batch_output)
+    assert set(st.__all__) == {"ImpactStore", "RowWriter", "default_store_path"}

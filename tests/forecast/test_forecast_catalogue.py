@@ -91,3 +91,22 @@ def test_bad_bodies_are_clear() -> None:
         catalogue_prices("<html>")
     with pytest.raises(ForecastError, match="'data' list"):
         catalogue_prices('{"object": "list"}')
+
+
+def test_history_side_never_seen_falls_back_to_the_catalogue(catalogue_server: dict[str, Any]) -> None:
+    with httpx.Client(base_url=catalogue_server["url"]) as client:
+        catalogue = fetch_catalogue(client)
+    # glm-4.7 seen only without output tokens: its input price from history, output from the catalogue.
+    history = pd.DataFrame(
+        {
+            "model": ["glm-4.7"] * 3,
+            "input_tokens": [1_000_000, 2_000_000, 500_000],
+            "output_tokens": [0, 0, 0],
+            "billing_paid_with": ["credits"] * 3,
+            "billing_credits": [Decimal("0.5"), Decimal("1.0"), Decimal("0.25")],
+        }
+    )
+    workload = pd.DataFrame({"model": ["glm-4.7"], "input_tokens": [1_000_000], "output_tokens": [1_000_000]})
+    out = mi.cost_of(workload, history=history, catalogue=catalogue)
+    assert out["price_basis"].iloc[0] == "history+catalogue"
+    assert out["cost_eur"].iloc[0] == Decimal("0.5") + Decimal("1.9")

@@ -133,7 +133,9 @@ def test_bad_budget_files_say_what_is_wrong(tmp_path: Path, name: str, text: str
         mi.load_budgets(path)
 
 
-def test_p_exceed_is_calibrated(synth: Callable[..., np.ndarray], make_rows: Callable[..., pd.DataFrame]) -> None:
+def test_p_exceed_is_calibrated(
+    synth: Callable[..., np.ndarray], make_rows: Callable[..., pd.DataFrame]
+) -> None:
     """Across known series, the predicted overrun probabilities match how often overruns happen."""
     history, remaining = 365, 28
     start = pd.Timestamp("2025-03-03") - pd.Timedelta(days=history - 1)  # last day: March 3

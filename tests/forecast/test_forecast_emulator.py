@@ -19,7 +19,10 @@ def test_catalogue_served_by_the_emulator_has_its_list_prices() -> None:
     with server.serve(seed=0) as url, httpx.Client(base_url=url, headers={"Authorization": "Bearer t"}) as c:
         prices = catalogue_prices(fetch_catalogue(c))
     for model_id, spec in emulator_catalogue.MODELS.items():
-        assert prices[model_id] == (Decimal(str(spec.eur_per_million_input)), Decimal(str(spec.eur_per_million_output)))
+        assert prices[model_id] == (
+            Decimal(str(spec.eur_per_million_input)),
+            Decimal(str(spec.eur_per_million_output)),
+        )
 
 
 def test_cost_of_from_history_reproduces_observed_costs_exactly() -> None:
@@ -27,7 +30,9 @@ def test_cost_of_from_history_reproduces_observed_costs_exactly() -> None:
     history = simulate.simulate_requests(days=5, seed=0, noise_sigma=0, paid_with="energy", both_nonzero=True)
     priced = mi.add_cost_eur(history)
     assert set(priced["cost_basis"].dropna()) <= {"energy", "missing"}
-    sample = priced[(priced["cost_basis"] == "energy") & (priced["input_tokens"] > 0)].sample(200, random_state=1)
+    sample = priced[(priced["cost_basis"] == "energy") & (priced["input_tokens"] > 0)].sample(
+        200, random_state=1
+    )
     plan = mi.cost_of(sample[["model", "provider_id", "input_tokens", "output_tokens"]], history=history)
     assert set(plan["price_basis"]) == {"history_provider"}
     assert list(plan["cost_eur"]) == list(sample["cost_eur"])  # exact, to the last digit

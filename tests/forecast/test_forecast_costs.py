@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import melious_impact as mi
 from melious_impact.errors import ForecastError
-from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT, fit_prices_from_history
+from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT, fit_prices_from_history, row_cost_eur
 
 
 def _billing(rows: list[tuple[object, object, object]]) -> pd.DataFrame:
@@ -150,3 +152,22 @@ def test_cost_of_prefers_explicit_prices_and_names_unpriced_models() -> None:
         mi.cost_of(pd.DataFrame({"model": ["glm-4.7"], "input_tokens": [1.5], "output_tokens": [1]}), PRICES)
     with pytest.raises(ValueError, match="missing"):
         mi.cost_of(pd.DataFrame({"model": ["glm-4.7"]}), PRICES)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    amount=st.decimals(min_value=0, max_value=10**9, places=18, allow_nan=False, allow_infinity=False),
+    other=st.decimals(min_value=0, max_value=10**9, places=18, allow_nan=False, allow_infinity=False),
+    rate=st.decimals(min_value=0, max_value=1, places=8, allow_nan=False, allow_infinity=False),
+    paid_with=st.sampled_from(["credits", "energy"]),
+)
+def test_cost_is_exactly_the_charged_field(
+    amount: Decimal, other: Decimal, rate: Decimal, paid_with: str
+) -> None:
+    credits, energy = (amount, other) if paid_with == "credits" else (other, amount)
+    cost, basis = row_cost_eur(paid_with, credits, energy, rate)
+    assert basis == paid_with
+    with localcontext() as ctx:
+        ctx.prec = 80
+        expected = amount if paid_with == "credits" else amount * rate
+    assert cost == expected

@@ -14,10 +14,10 @@ is robust to the machine getting faster or slower during the run. Then records/s
 sustained into the store: rows through ``store.writer().write`` alone, and whole SDK
 calls through the recorder.
 
-Both CPU time (of the whole process, the store's background writer included) and wall
-time are reported. On a quiet machine they agree; on a shared one, wall time also
-counts other processes' time slices, and CPU time is the faithful measure of what
-capture costs.
+Three measures are reported: CPU time of the whole process (the store's background
+writer included), CPU time of the calling thread (what the caller itself pays), and wall
+time. On a quiet machine they agree; on a shared one, wall time also counts other
+processes' time slices, and CPU time is the faithful measure of what capture costs.
 
     python benchmarks/capture_overhead.py            # full run (about a minute)
     python benchmarks/capture_overhead.py --quick    # a few seconds, noisier
@@ -205,26 +205,30 @@ def make_cases(client: OpenAI) -> dict[str, Callable[[], None]]:
     return {"chat": chat, "embeddings": embeddings, "stream": stream}
 
 
-def timed(fn: Callable[[], None], n: int) -> tuple[float, float]:
-    """(wall seconds, process CPU seconds) per call.
+MEASURES = ("cpu", "thread", "wall")
 
-    CPU time (all threads of this process, so the store's background writer counts
-    too) is what capture costs; wall time also holds whatever else the machine was
-    doing, which on a shared machine can dwarf a few percent.
+
+def timed(fn: Callable[[], None], n: int) -> tuple[float, float, float]:
+    """(process CPU, caller-thread CPU, wall) seconds per call.
+
+    Process CPU counts every thread, so the store's background writer is included;
+    caller-thread CPU is what the calling thread itself pays; wall time also holds
+    whatever else the machine was doing, which on a shared machine can dwarf a few
+    percent.
     """
     gc.collect()
-    w0, c0 = time.perf_counter(), time.process_time()
+    c0, t0, w0 = time.process_time(), time.thread_time(), time.perf_counter()
     for _ in range(n):
         fn()
-    return (time.perf_counter() - w0) / n, (time.process_time() - c0) / n
+    return (time.process_time() - c0) / n, (time.thread_time() - t0) / n, (time.perf_counter() - w0) / n
 
 
 def compare(bare: Callable[[], None], wrapped: Callable[[], None], n: int, rounds: int) -> dict[str, float]:
     for _ in range(max(2, n // 4)):  # warm both paths (imports, caches, pydantic models)
         bare()
         wrapped()
-    tb: list[tuple[float, float]] = []
-    tw: list[tuple[float, float]] = []
+    tb: list[tuple[float, float, float]] = []
+    tw: list[tuple[float, float, float]] = []
     for r in range(rounds):
         if r % 2 == 0:
             b, w = timed(bare, n), timed(wrapped, n)
@@ -233,11 +237,9 @@ def compare(bare: Callable[[], None], wrapped: Callable[[], None], n: int, round
         tb.append(b)
         tw.append(w)
     out: dict[str, float] = {}
-    for i, kind in enumerate(("wall", "cpu")):
-        mb = statistics.median(t[i] for t in tb)
-        mw = statistics.median(t[i] for t in tw)
-        out[f"bare_{kind}_ms"] = mb * 1e3
-        out[f"wrapped_{kind}_ms"] = mw * 1e3
+    for i, kind in enumerate(MEASURES):
+        out[f"bare_{kind}_ms"] = statistics.median(t[i] for t in tb) * 1e3
+        out[f"wrapped_{kind}_ms"] = statistics.median(t[i] for t in tw) * 1e3
         # Per-round ratios cancel slow drifts of the machine; their median is the figure.
         out[f"ratio_{kind}"] = statistics.median(w[i] / b[i] for b, w in zip(tb, tw, strict=True) if b[i] > 0)
     return out
@@ -318,17 +320,15 @@ def main(argv: list[str] | None = None) -> int:
             f"stream: {len(transport.sse)} chunks"
         )
         print()
-        print(f"{'':<12}{'--------- CPU time ---------':>32}{'--------- wall time --------':>32}")
-        print(
-            f"{'case':<12}{'bare ms':>10}{'wrapped ms':>12}{'ratio':>10}{'bare ms':>10}{'wrapped ms':>12}{'ratio':>10}"
-        )
+        print(f"{'':<12}{'process CPU ms':>22}{'wrapped/bare ratio':>32}")
+        print(f"{'case':<12}{'bare':>11}{'wrapped':>11}{'process CPU':>13}{'caller thread':>15}{'wall':>8}")
         results: dict[str, Any] = {}
         for name in ("chat", "embeddings", "stream"):
             res = compare(bare_cases[name], wrapped_cases[name], per_round[name], rounds)
             results[name] = res
             print(
-                f"{name:<12}{res['bare_cpu_ms']:>10.3f}{res['wrapped_cpu_ms']:>12.3f}{res['ratio_cpu']:>10.3f}"
-                f"{res['bare_wall_ms']:>10.3f}{res['wrapped_wall_ms']:>12.3f}{res['ratio_wall']:>10.3f}"
+                f"{name:<12}{res['bare_cpu_ms']:>11.3f}{res['wrapped_cpu_ms']:>11.3f}{res['ratio_cpu']:>13.3f}"
+                f"{res['ratio_thread']:>15.3f}{res['ratio_wall']:>8.3f}"
             )
 
         captured_before = rec.stats.captured

@@ -91,7 +91,9 @@ def main() -> int:
         print(f"set-up: {args.rows:,} simulated requests written to a store in {setup:.1f} s")
         cases = {
             "baseline (SQL aggregates, no rendering)": BASELINE.format(root=str(root)),
-            "report (mi.report, interactive HTML)": REPORT.format(root=str(root), out=str(Path(tmp) / "r.html")),
+            "report (mi.report, interactive HTML)": REPORT.format(
+                root=str(root), out=str(Path(tmp) / "r.html")
+            ),
             "dashboard (mi.dashboard, all teams)": DASHBOARD.format(root=str(root), out=str(Path(tmp) / "d")),
         }
         results: dict[str, list[float]] = {name: [] for name in cases}

@@ -43,12 +43,28 @@ def _row(i: int) -> dict[str, object]:
 
     row = empty_row()
     row.update(
-        captured_at=datetime.now(UTC), endpoint="/v1/chat/completions", status_code=200,
-        request_id=f"chatcmpl-{i}", model="gpt-oss-120b", input_tokens=812, output_tokens=164,
-        energy_kwh=0.000412, carbon_g_co2=0.021, water_liters=0.0007, renewable_percent=71.0,
-        pue=1.18, provider_id="ovhcloud", location="FR", impact_reported=True,
-        billing_energy=Decimal("4.12"), billing_credits=Decimal("0.000412"), billing_paid_with="credits",
-        latency_ms=812.4, team=TEAMS[i % 8], project="rag", tags='{"feature": "x"}',
+        captured_at=datetime.now(UTC),
+        endpoint="/v1/chat/completions",
+        status_code=200,
+        request_id=f"chatcmpl-{i}",
+        model="gpt-oss-120b",
+        input_tokens=812,
+        output_tokens=164,
+        energy_kwh=0.000412,
+        carbon_g_co2=0.021,
+        water_liters=0.0007,
+        renewable_percent=71.0,
+        pue=1.18,
+        provider_id="ovhcloud",
+        location="FR",
+        impact_reported=True,
+        billing_energy=Decimal("4.12"),
+        billing_credits=Decimal("0.000412"),
+        billing_paid_with="credits",
+        latency_ms=812.4,
+        team=TEAMS[i % 8],
+        project="rag",
+        tags='{"feature": "x"}',
     )
     return row
 
@@ -93,8 +109,11 @@ def bench_capture(procs: int, n: int, repeats: int) -> dict[str, float]:
         s = ImpactStore(root)
         assert len(s) == total, (len(s), total)
         shutil.rmtree(root)
-    return {"rows_per_s": statistics.median(rates), "write_calls_per_s": statistics.median(wr),
-            "write_call_us": statistics.median(call_us)}
+    return {
+        "rows_per_s": statistics.median(rates),
+        "write_calls_per_s": statistics.median(wr),
+        "write_call_us": statistics.median(call_us),
+    }
 
 
 def synthetic_table(n: int, seed: int = 7, days: int = 90) -> pa.Table:
@@ -111,17 +130,21 @@ def synthetic_table(n: int, seed: int = 7, days: int = 90) -> pa.Table:
     limbs = np.zeros((n, 2), dtype=np.int64)
     limbs[:, 0] = nano_eur * 1_000_000_000
     credits = pa.Array.from_buffers(pa.decimal128(38, 18), n, [None, pa.py_buffer(limbs.tobytes())])
-    return pa.table({
-        "captured_at": pa.array(micros, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-        "endpoint": pa.array(["/v1/chat/completions"] * 1, pa.string()).take(np.zeros(n, dtype=np.int64)),
-        "status_code": pa.array(np.full(n, 200, dtype=np.int64)),
-        "input_tokens": pa.array(inp), "output_tokens": pa.array(out),
-        "energy_kwh": pa.array(energy), "carbon_g_co2": pa.array(energy * 55.0),
-        "water_liters": pa.array(energy * 1.8),
-        "billing_credits": credits,
-        "team": pa.array(TEAMS, pa.string()).take(team_idx),
-        "impact_reported": pa.array(np.ones(n, dtype=bool)),
-    })
+    return pa.table(
+        {
+            "captured_at": pa.array(micros, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+            "endpoint": pa.array(["/v1/chat/completions"] * 1, pa.string()).take(np.zeros(n, dtype=np.int64)),
+            "status_code": pa.array(np.full(n, 200, dtype=np.int64)),
+            "input_tokens": pa.array(inp),
+            "output_tokens": pa.array(out),
+            "energy_kwh": pa.array(energy),
+            "carbon_g_co2": pa.array(energy * 55.0),
+            "water_liters": pa.array(energy * 1.8),
+            "billing_credits": credits,
+            "team": pa.array(TEAMS, pa.string()).take(team_idx),
+            "impact_reported": pa.array(np.ones(n, dtype=bool)),
+        }
+    )
 
 
 ROLLUP_SQL = """
@@ -135,9 +158,13 @@ ROLLUP_COLUMNS = ["captured_at", "team", "energy_kwh", "carbon_g_co2", "water_li
 
 def pandas_rollup(df):  # type: ignore[no-untyped-def]
     g = df.assign(day=df["captured_at"].dt.floor("D")).groupby(["day", "team"], sort=True)
-    return g.agg(requests=("team", "size"), energy_kwh=("energy_kwh", "sum"),
-                 carbon_g_co2=("carbon_g_co2", "sum"), water_liters=("water_liters", "sum"),
-                 billing_credits=("billing_credits", "sum"))
+    return g.agg(
+        requests=("team", "size"),
+        energy_kwh=("energy_kwh", "sum"),
+        carbon_g_co2=("carbon_g_co2", "sum"),
+        water_liters=("water_liters", "sum"),
+        billing_credits=("billing_credits", "sum"),
+    )
 
 
 def _median_time(fn, repeats: int) -> tuple[float, object]:  # type: ignore[no-untyped-def]
@@ -164,20 +191,24 @@ def main() -> None:
     print(f"{'processes':>9} {'rows/s (to Parquet)':>20} {'write() calls/s':>16} {'median write() µs':>18}")
     for procs in (1, 2, 4):
         r = bench_capture(procs, args.capture_rows, args.repeats)
-        print(f"{procs:>9} {r['rows_per_s']:>20,.0f} {r['write_calls_per_s']:>16,.0f} {r['write_call_us']:>18.1f}")
+        print(
+            f"{procs:>9} {r['rows_per_s']:>20,.0f} {r['write_calls_per_s']:>16,.0f} {r['write_call_us']:>18.1f}"
+        )
 
     work = Path(tempfile.mkdtemp(prefix="mi-bench-"))
     try:
         n_imp = min(args.rows, 1_000_000)
         table = synthetic_table(n_imp, seed=1)
-        t_append, _ = _median_time(lambda: ImpactStore(work / f"a{time.perf_counter_ns()}").append(table),
-                                   args.repeats)
+        t_append, _ = _median_time(
+            lambda: ImpactStore(work / f"a{time.perf_counter_ns()}").append(table), args.repeats
+        )
         import pyarrow.parquet as pq
 
         src = work / "import.parquet"
         pq.write_table(table, src)
-        t_import, _ = _median_time(lambda: ImpactStore(work / f"i{time.perf_counter_ns()}").import_file(src),
-                                   args.repeats)
+        t_import, _ = _median_time(
+            lambda: ImpactStore(work / f"i{time.perf_counter_ns()}").import_file(src), args.repeats
+        )
         print(f"\n## bulk ({n_imp:,} rows)")
         print(f"store.append(Arrow table)     {n_imp / t_append:>12,.0f} rows/s")
         print(f"store.import_file(Parquet)    {n_imp / t_import:>12,.0f} rows/s  (content-hash dedup keys)")
@@ -188,8 +219,10 @@ def main() -> None:
         chunk = 2_000_000
         for k in range(0, args.rows, chunk):
             store.append(synthetic_table(min(chunk, args.rows - k), seed=100 + k), dedup=False)
-        print(f"generated + written in {time.perf_counter() - t:.1f} s "
-              f"({len(list((work / 'rollup').rglob('*.parquet')))} files)")
+        print(
+            f"generated + written in {time.perf_counter() - t:.1f} s "
+            f"({len(list((work / 'rollup').rglob('*.parquet')))} files)"
+        )
         t_duck, duck = _median_time(lambda: store.sql(ROLLUP_SQL), args.repeats)
         t_load, df = _median_time(lambda: store.to_pandas(columns=ROLLUP_COLUMNS), 1)
         t_pd, pdres = _median_time(lambda: pandas_rollup(df), args.repeats)

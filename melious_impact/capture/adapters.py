@@ -65,9 +65,8 @@ def build(lib: ModuleType) -> Adapter:
 
         def __del__(self) -> None:
             # Dropped without being read to the end or closed: still one row.
-            ex = getattr(self, "_ex", None)
-            if ex is not None and not ex.finished:
-                ex.finish(False)
+            if not self._ex.finished:
+                self._ex.finish(False)
 
     class AsyncRecordingStream(lib.AsyncByteStream):  # type: ignore[misc,name-defined]
         def __init__(self, inner: Any, ex: Exchange) -> None:
@@ -96,9 +95,8 @@ def build(lib: ModuleType) -> Adapter:
             await self._inner.aclose()
 
         def __del__(self) -> None:
-            ex = getattr(self, "_ex", None)
-            if ex is not None and not ex.finished:
-                ex.finish(False)
+            if not self._ex.finished:
+                self._ex.finish(False)
 
     class _Base:
         """Shared delegation: the inner transport keeps its own lifecycle."""

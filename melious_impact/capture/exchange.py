@@ -77,6 +77,7 @@ class Exchange:
         "req_stream",
         "requested_model",
         "size",
+        "sse",
         "status",
         "t0",
         "t_first",
@@ -108,6 +109,7 @@ class Exchange:
         self.status: int | None = None
         self.headers: dict[str, str] = {}
         self.mode = _MODE_SKIP
+        self.sse = False
         self.size = 0
         self._parts: list[bytes] = []
         self._pending = 0
@@ -133,6 +135,7 @@ class Exchange:
             self._target = BatchLines(batch_id=self.endpoint.file_id)
         elif "event-stream" in ctype:
             self.mode = _MODE_SSE
+            self.sse = True
             self._target = SSEParser()
         elif "json" in ctype:
             self.mode = _MODE_JSON
@@ -145,9 +148,10 @@ class Exchange:
             self.mode = _MODE_JSON
             self._target = JsonBody()
             self._sniff = True
-        if self.mode != _MODE_SKIP:
+        encoding = headers.get("content-encoding")
+        if encoding and self.mode != _MODE_SKIP:
             try:
-                self._decoder = make_decoder(headers.get("content-encoding"))
+                self._decoder = make_decoder(encoding)
             except DecodeError:
                 self.warnings.add("unsupported_content_encoding")
                 self.mode, self._target = _MODE_SKIP, None
@@ -197,6 +201,9 @@ class Exchange:
                 self._push(piece)
         except DecodeError:
             self._give_up("decode_error")
+        except Exception as exc:
+            self.rec._failed("parse", exc)
+            self._give_up("parse_error")
 
     def _push(self, piece: bytes) -> None:
         if self.mode is _MODE_BATCH:
@@ -218,6 +225,10 @@ class Exchange:
         self.finished = True
         try:
             t_end = perf_counter()
+            if not eof:
+                # Closed right after the last byte, before asking for more: still whole.
+                length = self.headers.get("content-length")
+                eof = length is not None and length.isdigit() and self.size >= int(length) > 0
             small = None
             if (
                 self.mode is _MODE_JSON
@@ -281,7 +292,7 @@ class Exchange:
             completed = target.done
             if not completed and eof:
                 w.add("sse_truncated")
-        elif self.mode is _MODE_SSE:
+        elif self.sse:  # a stream whose body could not be decoded
             completed = False
         if kind is Kind.OTHER and not (
             out.get("impact_reported")
@@ -311,7 +322,7 @@ class Exchange:
         row["flavor"] = flavor
         if row["api_shape"] is None:
             row["api_shape"] = _SHAPE_OF_KIND.get(kind, "openai")
-        row["stream"] = self.mode is _MODE_SSE
+        row["stream"] = self.sse
         row["stream_completed"] = completed
         row["latency_ms"] = (t_end - self.t0) * 1000.0
         if self.t_first is not None:

@@ -229,10 +229,9 @@ class Recorder:
         environment (HTTP_PROXY, ...) and ``proxy=`` mounts; wrapping what it built keeps
         every routing decision the user's.
         """
-        client._transport = self.transport(client._transport)
-        client._mounts = {
-            pattern: (None if t is None else self.transport(t)) for pattern, t in client._mounts.items()
-        }
+        c: Any = client
+        c._transport = self.transport(c._transport)
+        c._mounts = {pattern: (None if t is None else self.transport(t)) for pattern, t in c._mounts.items()}
         return client
 
     # -- capture internals (called by the adapters) --------------------------------------
@@ -290,8 +289,12 @@ class Recorder:
     def _now(self) -> datetime:
         if self._clock is None:
             return datetime.now(UTC)
-        when = self._clock()
-        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        try:
+            when = self._clock()
+            return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        except Exception as exc:  # a broken clock must not cost the row
+            self._failed("clock", exc)
+            return datetime.now(UTC)
 
     def _emit(self, row: dict[str, Any]) -> None:
         if self._closed:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final, TypeAlias
 
 import altair as alt
 import pandas as pd
@@ -19,7 +19,10 @@ METRICS: dict[str, tuple[str, str]] = {
 }
 
 #: Colour scheme used for categorical series (colour-blind safe, 10 hues).
-SCHEME = "tableau10"
+SCHEME: Final = "tableau10"
+
+#: What the chart functions return: any top-level Altair chart.
+ChartLike: TypeAlias = alt.Chart | alt.LayerChart | alt.HConcatChart | alt.VConcatChart | alt.FacetChart
 WIDTH = 560
 HEIGHT = 260
 
@@ -67,9 +70,10 @@ def floats(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 def empty_chart(message: str) -> alt.Chart:
     """A chart that says there is nothing to show, instead of an empty axis box."""
-    return (
+    chart: alt.Chart = (
         alt.Chart(pd.DataFrame({"message": [message]}))
         .mark_text(size=14, color="#666")
         .encode(text="message:N")
         .properties(width=WIDTH, height=60)
     )
+    return chart

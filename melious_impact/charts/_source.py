@@ -65,13 +65,16 @@ def to_utc(value: date | datetime | str | None) -> datetime | None:
     """A bound as an aware UTC datetime; a bare date means its midnight UTC."""
     if value is None:
         return None
+    when: datetime
     if isinstance(value, str):
-        value = pd.Timestamp(value).to_pydatetime()
-    if not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+        when = pd.Timestamp(value).to_pydatetime()
+    elif isinstance(value, datetime):
+        when = value
+    else:
+        when = datetime(value.year, value.month, value.day)
+    if when.tzinfo is None:
+        return when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
 
 
 def frame_to_arrow(df: pd.DataFrame) -> pa.Table:
@@ -117,11 +120,15 @@ class Facts:
         self.team: str | None = None
         self.con = connect(data, eur_per_energy_unit=eur_per_energy_unit)
         self.con.sql("CREATE TABLE facts_all AS SELECT * FROM facts ORDER BY captured_at")
+        #: For a store, this connection also has the store's raw ``requests`` view: rows for
+        #: the model part are read through it instead of opening a new connection each time.
+        self.raw_con = self.con if _is_store(data) else None
 
     def for_team(self, team: str) -> Facts:
         """The same table seen through one team (as labelled: untagged rows are ``(untagged)``)."""
         view = object.__new__(Facts)
         view.eur_per_energy_unit, view.con, view.team = self.eur_per_energy_unit, self.con, str(team)
+        view.raw_con = self.raw_con
         return view
 
     def cursor(self, start: datetime | None, end: datetime | None) -> duckdb.DuckDBPyConnection:
@@ -154,6 +161,7 @@ def connect(
         if eur_per_energy_unit is not None and eur_per_energy_unit != data.eur_per_energy_unit:
             raise ValueError("these Facts were built with another eur_per_energy_unit")
         return data.cursor(to_utc(start), to_utc(end))
+    con: duckdb.DuckDBPyConnection
     if _is_store(data):
         con = data.connect()
     elif isinstance(data, pd.DataFrame | pa.Table):

@@ -8,7 +8,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from melious_impact.charts._common import SCHEME, WIDTH, empty_chart, floats
+from melious_impact.charts._common import SCHEME, WIDTH, ChartLike, empty_chart, floats
 from melious_impact.charts._source import connect, query
 
 # Names a grid profile frame may use for its intensity column (model part, issue 3).
@@ -61,7 +61,7 @@ def _mark_cleanest(df: pd.DataFrame, n: int = 3) -> pd.DataFrame:
 
 def grid_intensity_by_hour(
     data: Any, *, start: date | datetime | str | None = None, end: date | datetime | str | None = None
-) -> alt.LayerChart | alt.Chart:
+) -> ChartLike:
     """Heat map of grid intensity (g CO2e/kWh) by location and UTC hour; dots mark the 3 cleanest hours."""
     df = grid_by_hour(data, start=start, end=end)
     if df.empty:
@@ -110,7 +110,7 @@ def provider_factors(
 
 def provider_renewables_pue(
     data: Any, *, start: date | datetime | str | None = None, end: date | datetime | str | None = None
-) -> alt.HConcatChart | alt.Chart:
+) -> ChartLike:
     """Renewable share (%) and PUE by provider, both weighted by the energy each provider used."""
     df = provider_factors(data, start=start, end=end)
     if df.empty:

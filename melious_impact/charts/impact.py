@@ -8,7 +8,15 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from melious_impact.charts._common import HEIGHT, SCHEME, WIDTH, check_metric, empty_chart, metric_title
+from melious_impact.charts._common import (
+    HEIGHT,
+    SCHEME,
+    WIDTH,
+    ChartLike,
+    check_metric,
+    empty_chart,
+    metric_title,
+)
 from melious_impact.charts._source import connect, fetch_one, query
 
 STACKABLE = (
@@ -75,7 +83,7 @@ def impact_over_time(
     freq: str = "auto",
     start: date | datetime | str | None = None,
     end: date | datetime | str | None = None,
-) -> alt.Chart:
+) -> ChartLike:
     """Stacked ``metric`` per period (hour/day/week/month, UTC) and ``by`` group.
 
     ``metric`` is ``energy_kwh``, ``carbon_g_co2``, ``water_liters`` or ``cost_eur`` (or a
@@ -95,7 +103,7 @@ def impact_over_time(
     # Bars stack clearly for a few dozen periods; beyond that an area reads better.
     n_periods = df["period"].nunique()
     mark = alt.Chart(df).mark_bar() if n_periods <= 90 else alt.Chart(df).mark_area()
-    return mark.encode(
+    chart: ChartLike = mark.encode(
         x=alt.X(f"{time_unit}(period):T", title=f"{freq_used.capitalize()} (UTC)"),
         y=alt.Y("sum(value):Q", title=metric_title(metric), stack="zero"),
         color=alt.Color(f"{by}:N", title=by.replace("_", " "), scale=alt.Scale(scheme=SCHEME)),
@@ -106,3 +114,4 @@ def impact_over_time(
             alt.Tooltip("sum(value):Q", title=metric_title(metric), format=",.4~g"),
         ],
     ).properties(width=WIDTH, height=HEIGHT, title=f"{metric_title(metric)} by {by.replace('_', ' ')}")
+    return chart

@@ -8,7 +8,15 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from melious_impact.charts._common import SCHEME, WIDTH, as_frame, empty_chart, floats, require_columns
+from melious_impact.charts._common import (
+    SCHEME,
+    WIDTH,
+    ChartLike,
+    as_frame,
+    empty_chart,
+    floats,
+    require_columns,
+)
 from melious_impact.charts._source import connect, query
 
 _TABLE_COLUMNS = (
@@ -39,10 +47,13 @@ def _long_intensity(table: pd.DataFrame) -> pd.DataFrame:
         parts.append(part)
     out = pd.concat(parts, ignore_index=True)
     out["cell"] = out["provider_id"].astype(str) + " · " + out["location"].astype(str)
-    return out
+    out["row"] = out["model"].astype(str) + "  " + out["cell"]
+    # A log axis (models differ a hundredfold) has no place for zero or missing estimates,
+    # e.g. output tokens of an embedding model.
+    return out[out["wh"] > 0].reset_index(drop=True)
 
 
-def energy_per_1k_tokens(table: Any) -> alt.FacetChart | alt.Chart:
+def energy_per_1k_tokens(table: Any) -> ChartLike:
     """Energy (Wh) per 1k input and per 1k output tokens by model x provider x location.
 
     ``table`` is ``fit_intensity(df).table()`` (or the fitted model itself). Points are
@@ -54,13 +65,22 @@ def energy_per_1k_tokens(table: Any) -> alt.FacetChart | alt.Chart:
         return empty_chart("No intensity estimates")
     require_columns(df, _TABLE_COLUMNS, "energy_per_1k_tokens")
     long = _long_intensity(df)
+    # One row per (model, provider, location) that exists, rather than a band per model
+    # with a slot for every provider: the chart stays as tall as the table it shows.
     base = alt.Chart().encode(
-        y=alt.Y("model:N", title=None),
-        yOffset=alt.YOffset("cell:N"),
+        y=alt.Y("row:N", title=None, sort="ascending"),
         color=alt.Color("cell:N", title="provider · location", scale=alt.Scale(scheme=SCHEME)),
     )
-    rule = base.mark_rule(strokeWidth=2).encode(
-        x=alt.X("wh_low:Q", title="Wh (PUE included)"), x2="wh_high:Q"
+    # An interval reaching zero (or missing) has no place on a log axis: draw only the point.
+    rule = (
+        base.transform_filter(
+            "isValid(datum.wh_low) && isValid(datum.wh_high) && datum.wh_low > 0 && datum.wh_high > 0"
+        )
+        .mark_rule(strokeWidth=2)
+        .encode(
+            x=alt.X("wh_low:Q", title="Wh (PUE included), log scale", scale=alt.Scale(type="log")),
+            x2="wh_high:Q",
+        )
     )
     point = base.mark_point(filled=True, size=50).encode(
         x="wh:Q",
@@ -76,15 +96,16 @@ def energy_per_1k_tokens(table: Any) -> alt.FacetChart | alt.Chart:
             alt.Tooltip("wh_high:Q", format=".4~g", title="90% high"),
         ],
     )
-    return (
+    chart: ChartLike = (
         alt.layer(rule, point, data=long)
-        .properties(width=WIDTH // 2 - 20)
+        .properties(width=WIDTH // 2 - 40, height=alt.Step(14))
         .facet(
             column=alt.Column("tokens:N", title=None, sort=["per 1k input tokens", "per 1k output tokens"])
         )
         .resolve_scale(x="independent")
         .properties(title="Energy per 1k tokens, with 90% intervals")
     )
+    return chart
 
 
 def model_efficiency(
@@ -134,7 +155,7 @@ def efficiency_frontier(
     *,
     start: date | datetime | str | None = None,
     end: date | datetime | str | None = None,
-) -> alt.LayerChart | alt.Chart:
+) -> ChartLike:
     """Cost (EUR) against carbon (g CO2e) per 1k tokens by model, with the frontier drawn."""
     df = model_efficiency(data, start=start, end=end)
     if df.empty:

@@ -13,6 +13,7 @@ from melious_impact.charts._common import (
     METRICS,
     SCHEME,
     WIDTH,
+    ChartLike,
     empty_chart,
     floats,
     metric_title,
@@ -62,7 +63,7 @@ def forecast_chart(
     group: str | None = None,
     budget: float | None = None,
     period_start: date | str | None = None,
-) -> alt.LayerChart | alt.Chart:
+) -> ChartLike:
     """Forecast mean with its interval band, the history before it, and the budget line.
 
     ``fc`` is ``mi.forecast(...)``: ``date``, the ``by`` column, ``mean``, ``low``, ``high``.
@@ -167,7 +168,7 @@ def _savings_frame(scenarios: pd.DataFrame, metric: str) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def scenario_savings(scenarios: pd.DataFrame, metric: str = "carbon_g_co2") -> alt.LayerChart | alt.Chart:
+def scenario_savings(scenarios: pd.DataFrame, metric: str = "carbon_g_co2") -> ChartLike:
     """Savings (the negated delta) of ``metric`` per scenario, with its 90% interval.
 
     ``scenarios`` is one or more ``mi.scenario(...)`` results concatenated, each with a
@@ -197,7 +198,7 @@ def scenario_savings(scenarios: pd.DataFrame, metric: str = "carbon_g_co2") -> a
     )
 
 
-def anomalies_chart(anomalies: pd.DataFrame) -> alt.Chart:
+def anomalies_chart(anomalies: pd.DataFrame) -> ChartLike:
     """Flagged rows over time: reported against expected, coloured by the likely reason."""
     if anomalies.empty:
         return empty_chart("No anomalies flagged")
@@ -217,7 +218,7 @@ def anomalies_chart(anomalies: pd.DataFrame) -> alt.Chart:
     ]
     keep = list(dict.fromkeys(keep))
     df = floats(df[keep], [y])
-    return (
+    chart: ChartLike = (
         alt.Chart(df)
         .mark_point(filled=True, size=45)
         .encode(
@@ -234,3 +235,4 @@ def anomalies_chart(anomalies: pd.DataFrame) -> alt.Chart:
         )
         .properties(width=WIDTH, height=HEIGHT, title=f"Anomalies ({len(df)} flagged rows)")
     )
+    return chart

@@ -14,58 +14,97 @@ _STORE_HELP = f"store folder or URI (s3://bucket/prefix); default: ${ENV_HOME} o
 def _add_store(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", metavar="DIR", default=None, help=_STORE_HELP)
     p.add_argument(
-        "--storage-option", metavar="KEY=VALUE", action="append", default=[],
+        "--storage-option",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
         help="object-store option as in pandas/fsspec (key, secret, endpoint_url, region_name); repeatable",
     )
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("path", help="print the default store folder", description=(
-        f"Print the folder the store uses by default (${ENV_HOME}, else the per-user data folder)."))
+    p = subparsers.add_parser(
+        "path",
+        help="print the default store folder",
+        description=(
+            f"Print the folder the store uses by default (${ENV_HOME}, else the per-user data folder)."
+        ),
+    )
     p.set_defaults(func=run, store_cmd="path")
 
-    p = subparsers.add_parser("info", help="summarise a store: rows, files, dates, dropped rows",
-                              description="Rows, files, bytes, date range, pending journal and dropped counts.")
+    p = subparsers.add_parser(
+        "info",
+        help="summarise a store: rows, files, dates, dropped rows",
+        description="Rows, files, bytes, date range, pending journal and dropped counts.",
+    )
     _add_store(p)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=run, store_cmd="info")
 
-    p = subparsers.add_parser("import", help="import rows from Parquet, CSV or JSONL (twice counts once)",
-                              description="Import rows; a file imported twice is stored once.")
+    p = subparsers.add_parser(
+        "import",
+        help="import rows from Parquet, CSV or JSONL (twice counts once)",
+        description="Import rows; a file imported twice is stored once.",
+    )
     _add_store(p)
     p.add_argument("files", nargs="+", metavar="FILE", help="files to import")
-    p.add_argument("--format", choices=("parquet", "csv", "jsonl"), help="file format (default: from the suffix)")
-    p.add_argument("--batch-output", action="store_true",
-                   help="the files are Melious batch output JSONL (one response a line)")
+    p.add_argument(
+        "--format", choices=("parquet", "csv", "jsonl"), help="file format (default: from the suffix)"
+    )
+    p.add_argument(
+        "--batch-output",
+        action="store_true",
+        help="the files are Melious batch output JSONL (one response a line)",
+    )
     p.add_argument("--batch-id", help="batch id recorded on rows imported with --batch-output")
     p.set_defaults(func=run, store_cmd="import")
 
-    p = subparsers.add_parser("export", help="export rows to Parquet, CSV or JSONL",
-                              description="Write the requests table (optionally filtered) to a file.")
+    p = subparsers.add_parser(
+        "export",
+        help="export rows to Parquet, CSV or JSONL",
+        description="Write the requests table (optionally filtered) to a file.",
+    )
     _add_store(p)
     p.add_argument("output", metavar="FILE", help="file to write")
-    p.add_argument("--format", choices=("parquet", "csv", "jsonl"), help="file format (default: from the suffix)")
+    p.add_argument(
+        "--format", choices=("parquet", "csv", "jsonl"), help="file format (default: from the suffix)"
+    )
     p.add_argument("--start", help="first day or time included (ISO 8601, UTC)")
     p.add_argument("--end", help="last day included, or exclusive end time (ISO 8601, UTC)")
     p.add_argument("--team", action="append", dest="teams", help="only this team; repeatable")
     p.set_defaults(func=run, store_cmd="export")
 
-    p = subparsers.add_parser("compact", help="merge each partition's small files into one",
-                              description="Merge small files; safe while writers and readers work.")
+    p = subparsers.add_parser(
+        "compact",
+        help="merge each partition's small files into one",
+        description="Merge small files; safe while writers and readers work.",
+    )
     _add_store(p)
-    p.add_argument("--min-files", type=int, default=2, help="compact partitions with at least this many files")
-    p.add_argument("--grace-seconds", type=float, default=0.0,
-                   help="keep merged-away files this long for open connections (default 0)")
+    p.add_argument(
+        "--min-files", type=int, default=2, help="compact partitions with at least this many files"
+    )
+    p.add_argument(
+        "--grace-seconds",
+        type=float,
+        default=0.0,
+        help="keep merged-away files this long for open connections (default 0)",
+    )
     p.set_defaults(func=run, store_cmd="compact")
 
-    p = subparsers.add_parser("retention", help="delete partitions older than N days",
-                              description="Drop whole date partitions older than --max-age-days (UTC).")
+    p = subparsers.add_parser(
+        "retention",
+        help="delete partitions older than N days",
+        description="Drop whole date partitions older than --max-age-days (UTC).",
+    )
     _add_store(p)
     p.add_argument("--max-age-days", type=int, required=True, help="keep this many days before today")
     p.set_defaults(func=run, store_cmd="retention")
 
-    p = subparsers.add_parser("recover", help="convert journals left by dead processes to Parquet",
-                              description="Done on every open too; useful after a crash, before a copy.")
+    p = subparsers.add_parser(
+        "recover",
+        help="convert journals left by dead processes to Parquet",
+        description="Done on every open too; useful after a crash, before a copy.",
+    )
     _add_store(p)
     p.set_defaults(func=run, store_cmd="recover")
 
@@ -94,8 +133,17 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(info, indent=2, default=str))
             else:
-                for key in ("root", "rows", "files", "bytes", "partitions", "first_date", "last_date",
-                            "journal_segments", "quarantined_files"):
+                for key in (
+                    "root",
+                    "rows",
+                    "files",
+                    "bytes",
+                    "partitions",
+                    "first_date",
+                    "last_date",
+                    "journal_segments",
+                    "quarantined_files",
+                ):
                     print(f"{key:18} {info[key]}")
                 for key, value in sorted(info["stats"].items()):
                     print(f"{key:18} {value}")
@@ -122,8 +170,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"dropped {len(dropped)} partition(s)" + (f": {', '.join(dropped)}" if dropped else ""))
         elif cmd == "recover":
             rep = store.recover()
-            print(f"recovered {rep.rows} rows from {rep.segments} segment(s); "
-                  f"{rep.damaged_records} torn record(s) dropped; {rep.failed} failed")
+            print(
+                f"recovered {rep.rows} rows from {rep.segments} segment(s); "
+                f"{rep.damaged_records} torn record(s) dropped; {rep.failed} failed"
+            )
             return 1 if rep.failed else 0
     finally:
         store.close()

@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from melious_impact.export._rows import as_utc, iter_rows, to_frame
+from melious_impact.export._rows import to_frame
 from melious_impact.export.focus_spec import FOCUS_COLUMN_NAMES, FOCUS_COLUMNS
 from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT
 from melious_impact.records import DECIMAL_PRECISION, DECIMAL_SCALE
@@ -55,12 +55,6 @@ def _row_costs(frame: Any, eur_per_energy_unit: Decimal) -> list[Decimal | None]
     return [_decimal(c) for c in costs]
 
 
-def _period_start(when: datetime, granularity: str) -> datetime:
-    if granularity == "hour":
-        return when.replace(minute=0, second=0, microsecond=0)
-    return when.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 def _month_bounds(when: datetime) -> tuple[datetime, datetime]:
     start = when.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = (
@@ -86,19 +80,6 @@ def _tags_json(row: Mapping[str, Any]) -> str:
         if row.get(key):
             tags[key] = row[key]
     return json.dumps(tags, sort_keys=True, ensure_ascii=False)
-
-
-def _finite_float(value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return number if number == number and abs(number) != float("inf") else 0.0
-
-
-def _count(value: Any) -> int:
-    number = _finite_float(value)
-    return int(number) if number >= 0 else 0
 
 
 @dataclass
@@ -127,25 +108,6 @@ class _Group:
     carbon_g_co2: float = 0.0
     water_liters: float = 0.0
     endpoints: set[str] = field(default_factory=set)
-
-    def add(self, row: Mapping[str, Any], cost: Decimal | None) -> None:
-        self.requests += 1
-        status = row.get("status_code")
-        if row.get("error_code") or (status is not None and _finite_float(status) >= 400):
-            self.errors += 1
-        if row.get("impact_reported"):
-            self.impact_reported += 1
-        # A wide context: 28 significant digits could round a sum of 18-decimal amounts.
-        self.cost = _MONEY.add(self.cost, cost or _ZERO)
-        self.billing_energy = _MONEY.add(self.billing_energy, _decimal(row.get("billing_energy")) or _ZERO)
-        self.billing_credits = _MONEY.add(self.billing_credits, _decimal(row.get("billing_credits")) or _ZERO)
-        self.input_tokens += _count(row.get("input_tokens"))
-        self.output_tokens += _count(row.get("output_tokens"))
-        self.energy_kwh += _finite_float(row.get("energy_kwh"))
-        self.carbon_g_co2 += _finite_float(row.get("carbon_g_co2"))
-        self.water_liters += _finite_float(row.get("water_liters"))
-        if row.get("endpoint"):
-            self.endpoints.add(str(row["endpoint"]))
 
 
 @dataclass(frozen=True)
@@ -247,41 +209,148 @@ def to_focus(
     )
 
     frame = to_frame(source)
-    costs = _row_costs(frame, rate) if len(frame) else []
-    groups: dict[tuple[Any, ...], _Group] = {}
-    for index, row in enumerate(iter_rows(frame)):
-        _group_for(groups, row, index, granularity).add(row, costs[index])
-    out = pd.DataFrame([_focus_row(g, account) for g in groups.values()], columns=list(FOCUS_COLUMN_NAMES))
+    groups = _groups(frame, _row_costs(frame, rate), granularity) if len(frame) else []
+    out = pd.DataFrame([_focus_row(g, account) for g in groups], columns=list(FOCUS_COLUMN_NAMES))
     return _typed(out)
 
 
-def _group_for(
-    groups: dict[tuple[Any, ...], _Group], row: Mapping[str, Any], index: int, granularity: str
-) -> _Group:
-    when = as_utc(row.get("captured_at"))
-    if when is None:
+def _column(frame: Any, name: str) -> Any:
+    import pandas as pd
+
+    return (
+        frame[name]
+        if name in frame.columns
+        else pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    )
+
+
+def _numbers(frame: Any, name: str) -> Any:
+    """Finite, non-negative numbers of a column as float64 (missing and nonsense count 0)."""
+    import numpy as np
+    import pandas as pd
+
+    values = pd.to_numeric(_column(frame, name), errors="coerce").astype("float64").to_numpy()
+    return np.where(np.isfinite(values) & (values >= 0), values, 0.0)
+
+
+def _texts(frame: Any, name: str) -> list[str | None]:
+    return [None if v is None or v != v or v == "" else str(v) for v in _column(frame, name).tolist()]
+
+
+def _groups(frame: Any, costs: list[Decimal | None], granularity: str) -> list[_Group]:
+    """The FOCUS groups of ``frame``: keys found with pandas, exact decimal sums in Python.
+
+    Vectorised because stores hold millions of rows; only the decimal sums (which numpy
+    cannot do exactly) walk the rows one by one.
+    """
+    import numpy as np
+    import pandas as pd
+
+    n = len(frame)
+    when = pd.to_datetime(_column(frame, "captured_at"), utc=True)
+    if when.isna().any():
         raise ValueError("a row has no captured_at: FOCUS needs a charge period for every charge")
+    when = when.astype("datetime64[us, UTC]")
+    models = [m or r for m, r in zip(_texts(frame, "model"), _texts(frame, "requested_model"), strict=True)]
+    teams, projects = _texts(frame, "team"), _texts(frame, "project")
+    cache: dict[tuple[Any, ...], str] = {}
+    tags: list[str | None] = []
+    for raw, team, project in zip(_column(frame, "tags").tolist(), teams, projects, strict=True):
+        key = (raw if isinstance(raw, str) else None, team, project)
+        text = cache.get(key)
+        if text is None:
+            text = cache[key] = _tags_json({"tags": key[0], "team": team, "project": project})
+        tags.append(text)
+    dims: dict[str, list[str | None]] = {
+        "model": models,
+        "location": _texts(frame, "location"),
+        "provider_id": _texts(frame, "provider_id"),
+        "paid_with": _texts(frame, "billing_paid_with"),
+        "team": teams,
+        "project": projects,
+        "tags": tags,
+    }
     if granularity == "request":
-        latency = _finite_float(row.get("latency_ms"))
-        start = when - timedelta(milliseconds=latency) if latency > 0 else when
+        start_at = when - pd.to_timedelta(_numbers(frame, "latency_ms"), unit="ms")
         # FOCUS periods are [start, end): a zero-length request still needs end > start.
-        end = when if when > start else when + timedelta(microseconds=1)
-        key: tuple[Any, ...] = (index,)
+        end_at = when.where(when > start_at, when + timedelta(microseconds=1))
+        gid = np.arange(n)
     else:
-        start = _period_start(when, granularity)
-        end = start + (timedelta(hours=1) if granularity == "hour" else timedelta(days=1))
-    model = row.get("model") or row.get("requested_model")
-    dims = (model, row.get("location"), row.get("provider_id"), row.get("billing_paid_with"))
-    tag_dims = (row.get("team"), row.get("project"), _tags_json(row))
-    if granularity != "request":
-        key = (start, *dims, *tag_dims)
-    group = groups.get(key)
-    if group is None:
-        group = _Group(start, end, *dims, *tag_dims)
-        if granularity == "request":
-            group.request_id = row.get("request_id")
-        groups[key] = group
-    return group
+        start_at = when.dt.floor("h" if granularity == "hour" else "D")
+        end_at = start_at + (timedelta(hours=1) if granularity == "hour" else timedelta(days=1))
+        keys = pd.DataFrame({"start": start_at.to_numpy(), **dims})
+        gid = keys.groupby(list(keys.columns), dropna=False, sort=False).ngroup().to_numpy()
+    count = int(gid.max()) + 1
+    first = np.full(count, n, dtype=np.int64)
+    np.minimum.at(first, gid, np.arange(n))
+    # Python datetimes only for the groups' first rows: converting every row is slow.
+    group_starts = start_at.iloc[first].dt.to_pydatetime().tolist()
+    group_ends = end_at.iloc[first].dt.to_pydatetime().tolist()
+
+    def total(values: Any) -> Any:
+        return np.bincount(gid, weights=values, minlength=count)
+
+    status = _numbers(frame, "status_code")
+    errors = np.array([bool(v) for v in _texts(frame, "error_code")]) | (status >= 400)
+    reported = np.array([v is True or v == 1 for v in _column(frame, "impact_reported").tolist()])
+    sums = {
+        "requests": np.bincount(gid, minlength=count),
+        "errors": total(errors.astype(float)),
+        "impact_reported": total(reported.astype(float)),
+        "input_tokens": total(np.floor(_numbers(frame, "input_tokens"))),
+        "output_tokens": total(np.floor(_numbers(frame, "output_tokens"))),
+        "energy_kwh": total(_numbers(frame, "energy_kwh")),
+        "carbon_g_co2": total(_numbers(frame, "carbon_g_co2")),
+        "water_liters": total(_numbers(frame, "water_liters")),
+    }
+    money = {name: [_ZERO] * count for name in ("cost", "billing_energy", "billing_credits")}
+    energy_units = _column(frame, "billing_energy").tolist()
+    credit_units = _column(frame, "billing_credits").tolist()
+    add = _MONEY.add  # a wide context: 28 significant digits could round 18-decimal sums
+    for g, cost, energy, credit in zip(gid.tolist(), costs, energy_units, credit_units, strict=True):
+        if cost is not None:
+            money["cost"][g] = add(money["cost"][g], cost)
+        if energy is not None:
+            money["billing_energy"][g] = add(money["billing_energy"][g], _decimal(energy) or _ZERO)
+        if credit is not None:
+            money["billing_credits"][g] = add(money["billing_credits"][g], _decimal(credit) or _ZERO)
+    endpoints: dict[int, set[str]] = {}
+    for g, endpoint in set(zip(gid.tolist(), _texts(frame, "endpoint"), strict=True)):
+        if endpoint:
+            endpoints.setdefault(g, set()).add(endpoint)
+    request_ids = _texts(frame, "request_id")
+    groups = []
+    for g in range(count):
+        i = int(first[g])
+        model, location, provider_id, paid_with, team, project, tag_text = (dims[k][i] for k in dims)
+        group = _Group(
+            group_starts[g],
+            group_ends[g],
+            model,
+            location,
+            provider_id,
+            paid_with,
+            team,
+            project,
+            tag_text or "{}",
+        )
+        group.request_id = request_ids[i] if granularity == "request" else None
+        group.cost, group.billing_energy, group.billing_credits = (
+            money["cost"][g],
+            money["billing_energy"][g],
+            money["billing_credits"][g],
+        )
+        group.requests = int(sums["requests"][g])
+        group.errors = int(sums["errors"][g])
+        group.impact_reported = int(sums["impact_reported"][g])
+        group.input_tokens = int(sums["input_tokens"][g])
+        group.output_tokens = int(sums["output_tokens"][g])
+        group.energy_kwh = float(sums["energy_kwh"][g])
+        group.carbon_g_co2 = float(sums["carbon_g_co2"][g])
+        group.water_liters = float(sums["water_liters"][g])
+        group.endpoints = endpoints.get(g, set())
+        groups.append(group)
+    return groups
 
 
 def _typed(frame: Any) -> Any:

@@ -130,7 +130,7 @@ def row_from_line(
     if isinstance(body, str | bytes):
         try:
             body = loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             w.add("body_not_json")
             body = None
     kind: Kind | None = None
@@ -229,7 +229,7 @@ class BatchLines:
             return
         try:
             obj = loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             self.result.broken_lines += 1
             return
         if not isinstance(obj, dict):

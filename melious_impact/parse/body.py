@@ -88,7 +88,7 @@ def apply_json(
     """Parse a whole (small) body and apply its fields; False when it is not a JSON object."""
     try:
         obj = loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         # Cut short, or an integer Python refuses to convert: salvage the small objects
         # if they are there.
         obj = extract_windows(data[:window], data[-window:])
@@ -122,7 +122,7 @@ def _value_after(text: str, pattern: re.Pattern[str], last: bool) -> tuple[bool,
     for m in reversed(matches) if last else matches:
         try:
             value, _ = raw_decode(text, m.end())
-        except ValueError:
+        except (ValueError, RecursionError):
             continue  # cut by the window edge, or not a JSON value: try another match
         return True, value
     return False, None

@@ -69,6 +69,15 @@ def apply_impact(out: dict[str, Any], obj: Any, w: Warnings) -> bool:
                 vals[f] = x
                 continue
         vals[f] = to_float(v, f, w)
+    # Bounds that hold by definition: a PUE below 1 or a renewable share above 100 %
+    # is not a measurement, whatever sent it.
+    pue, share = vals["pue"], vals["renewable_percent"]
+    if pue is not None and pue < 1.0:
+        vals["pue"] = None
+        w.add("invalid_pue")
+    if share is not None and share > 100.0:
+        vals["renewable_percent"] = None
+        w.add("invalid_renewable_percent")
     if vals["energy_kwh"] is None and vals["carbon_g_co2"] is None and vals["water_liters"] is None:
         w.add("unusable_environment_impact")
         return False

@@ -48,7 +48,7 @@ def apply_impact_headers(out: dict[str, Any], headers: Mapping[str, str], w: War
         if rest in ("environment-impact", "impact", "billing-cost", "billing"):
             try:
                 obj = loads(value)
-            except ValueError:
+            except (ValueError, RecursionError):
                 w.add("invalid_impact_header")
                 continue
             target = billing if rest.startswith("billing") else impact

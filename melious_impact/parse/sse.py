@@ -181,7 +181,7 @@ class SSEParser:
             return
         try:
             obj = loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             # At close, the last event may simply have been cut off.
             self.warnings.add("sse_partial_event" if self._closing else "sse_bad_json")
             return

@@ -46,6 +46,19 @@ class Figure:
     previous: float | Decimal | int | None
 
     @property
+    def change_text(self) -> str:
+        """The change against the previous period: relative, or in points for a share."""
+        if self.value is None or self.previous is None:
+            return "no earlier data"
+        if self.unit == "%":  # a share: a relative change of a percentage misleads
+            diff = float(self.value) - float(self.previous)
+            return f"{'+' if diff > 0 else ''}{diff:.1f} pp vs previous period"
+        pct = self.change_percent
+        if pct is None:
+            return "no earlier data"
+        return f"{'+' if pct > 0 else ''}{pct:.1f}% vs previous period"
+
+    @property
     def change_percent(self) -> float | None:
         if self.value is None or self.previous is None or float(self.previous) == 0:
             return None
@@ -99,7 +112,7 @@ def per_token(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                count(*) AS requests,
                1e6 * sum(energy_kwh) / nullif(sum(input_tokens + output_tokens), 0) AS wh_per_1k_tokens,
                1000 * sum(carbon_g_co2) / nullif(sum(input_tokens + output_tokens), 0) AS g_co2e_per_1k_tokens,
-               1000 * sum(water_liters) / nullif(sum(input_tokens + output_tokens), 0) AS ml_water_per_1k_tokens,
+               1e6 * sum(water_liters) / nullif(sum(input_tokens + output_tokens), 0) AS ml_water_per_1k_tokens,
                sum(carbon_g_co2) / nullif(sum(energy_kwh), 0) AS grid_g_per_kwh
         FROM facts WHERE impact_reported
         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3

@@ -42,7 +42,9 @@ def vega_bundle() -> str:
         if not _BUNDLE:
             import vl_convert
 
-            bundle = str(vl_convert.javascript_bundle(vl_version=vl_version()))
+            # The snippet puts the three libraries on window, for the page's own script to call.
+            snippet = "window.vegaEmbed = vegaEmbed; window.vegaLite = vegaLite; window.vega = vega;"
+            bundle = str(vl_convert.javascript_bundle(snippet=snippet, vl_version=vl_version()))
             # Inline <script> ends at the first "</script": never let the bundle contain one.
             _BUNDLE.append(bundle.replace("</script", "<\\/script"))
         return _BUNDLE[0]
@@ -123,13 +125,6 @@ def fmt_money(value: Any) -> str:
     return f"{f:,.2f}" if abs(f) >= 1 else f"{f:,.4f}"
 
 
-def fmt_change(value: Any) -> str:
-    f = _num(value)
-    if f is None:
-        return "no earlier data"
-    return f"{'+' if f > 0 else ''}{f:.1f}% vs previous period"
-
-
 def raw(value: Any) -> str:
     """The exact value for a ``data-value`` attribute (tests compare it with the store)."""
     if value is None:
@@ -160,7 +155,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(fmt=fmt, whole=fmt_count, money=fmt_money, change=fmt_change, raw=raw)
+    env.filters.update(fmt=fmt, whole=fmt_count, money=fmt_money, raw=raw)
     env.globals["csp"] = CSP
     return env
 

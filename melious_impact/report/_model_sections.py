@@ -93,6 +93,14 @@ def anomalies_section(model: Section, period_rows: pd.DataFrame, n_period: int) 
     return guarded("anomalies", "Anomalies", build)
 
 
+BASIS_TEXT = {
+    "measured": "estimated from the fitted intensity of its own model, provider and location",
+    "pooled": "estimated by borrowing from related cells (same model elsewhere, same provider's PUE)",
+    "prior": "estimated from public priors only (model size, grid and provider factors)",
+    "unknown": "not estimated: no tokens (errors, speech) or a model of unknown size",
+}
+
+
 def estimates_section(model: Section, period_rows: pd.DataFrame) -> Section:
     """Rows without reported impact, estimated by ``fill_missing`` (kept out of the totals).
 
@@ -111,16 +119,20 @@ def estimates_section(model: Section, period_rows: pd.DataFrame) -> Section:
             carbon_kg=float(est["carbon_g_co2"].sum()) / 1000,
             water_l=float(est["water_liters"].sum()),
         )
-        # impact_basis: reported, or how an estimate was made (measured cell, pooled, prior), or unknown.
+        # impact_basis says how each unreported request was handled.
         basis = (
             filled.groupby("impact_basis")
             .size()
             .reset_index(name="rows")
             .rename(columns={"impact_basis": "basis"})
         )
+        basis["how"] = basis["basis"].map(BASIS_TEXT).fillna("")
         basis = basis.sort_values("rows", ascending=False)
         sec.tables["basis"] = table(
-            "estimate-basis", basis, [("basis", "Basis", "text"), ("rows", "Rows", "int")], key="basis"
+            "estimate-basis",
+            basis,
+            [("basis", "Basis", "text"), ("how", "How", "text"), ("rows", "Requests", "int")],
+            key="basis",
         )
 
     return guarded("estimates", "Estimates", build)
@@ -271,6 +283,7 @@ def budget_metrics(budgets: Any) -> tuple[Any, set[str]]:
 
 def run_all(
     rows_source: Any,
+    facts: Any,
     period_con: Any,
     history_con: Any,
     lo: Any,
@@ -286,12 +299,15 @@ def run_all(
     from melious_impact.report._aggregate import MAX_MODEL_ROWS, daily_rows, hourly_workload
     from melious_impact.report.rows import history_rows
 
-    fit_rows = history_rows(rows_source, end=hi, limit=MAX_MODEL_ROWS)
-    sampled = len(fit_rows) == MAX_MODEL_ROWS and count_facts(history_con) > MAX_MODEL_ROWS
+    raw = getattr(facts, "raw_con", None)
+    fit_rows = history_rows(rows_source, end=hi, limit=MAX_MODEL_ROWS, con=raw)
+    sampled = count_facts(history_con) > MAX_MODEL_ROWS
     model = model_section(fit_rows, sampled)
     aggregated = n_period > MAX_MODEL_ROWS
     period_rows = (
-        history_rows(rows_source, start=lo, end=hi, limit=MAX_MODEL_ROWS) if n_period else fit_rows.iloc[0:0]
+        history_rows(rows_source, start=lo, end=hi, limit=MAX_MODEL_ROWS, con=raw)
+        if n_period
+        else fit_rows.iloc[0:0]
     )
     workload = hourly_workload(period_con) if aggregated else period_rows
     try:
@@ -301,7 +317,7 @@ def run_all(
     # Forecasts sum rows per day: pre-summed daily rows give the same series, unless a
     # request count is wanted (a pre-summed row would count once).
     needs_rows = "requests" in metrics or forecast_metric == "requests"
-    daily = history_rows(rows_source, end=hi) if needs_rows else daily_rows(history_con)
+    daily = history_rows(rows_source, end=hi, con=raw) if needs_rows else daily_rows(history_con)
     if n_period:
         grid = grid_section(model, period_rows)
     else:

@@ -97,9 +97,7 @@ def dashboard(
     except Exception as exc:  # a bad budget file fails the budget parts only
         spec, metrics = exc, set()
     # Forecasts and budgets sum rows per day: pre-summed daily rows give the same answer.
-    daily = (
-        history_rows(data, end=hi) if "requests" in metrics else daily_rows(connect(facts, end=hi))
-    )
+    daily = history_rows(data, end=hi) if "requests" in metrics else daily_rows(connect(facts, end=hi))
     status = _budget_status(daily, spec)
     fc = _forecast(daily)
     common = {

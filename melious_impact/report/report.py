@@ -160,6 +160,7 @@ def build_context(
 
     sections = _model_sections.run_all(
         data,
+        facts,
         con,
         connect(source, end=hi),
         lo,

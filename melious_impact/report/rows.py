@@ -26,14 +26,16 @@ def history_rows(
     end: datetime | None = None,
     unreported_only: bool = False,
     limit: int | None = None,
+    con: Any = None,
 ) -> pd.DataFrame:
     """Rows of ``data`` (frame, Arrow table or store) captured in ``[start, end)``, all columns.
 
     ``unreported_only`` keeps rows whose impact was not reported; ``limit`` caps the rows
-    at a seeded random sample of that size (time order kept).
+    at a sample of about that size (time order kept). ``con``, for a store, is a DuckDB
+    connection that already has its ``requests`` view (e.g. ``Facts.con``).
     """
     if _is_store(data):
-        return _store_rows(data, start, end, unreported_only, limit)
+        return _store_rows(data, start, end, unreported_only, limit, con)
     if isinstance(data, pa.Table):
         data = data.to_pandas()
     if not isinstance(data, pd.DataFrame):
@@ -60,8 +62,15 @@ def history_rows(
 
 
 def _store_rows(
-    store: Any, start: datetime | None, end: datetime | None, unreported_only: bool, limit: int | None
+    store: Any,
+    start: datetime | None,
+    end: datetime | None,
+    unreported_only: bool,
+    limit: int | None,
+    con: Any = None,
 ) -> pd.DataFrame:
+    """Rows from a store; ``con`` (a connection with the store's ``requests`` view) saves
+    opening a new one per call."""
     where, params = [], []
     if start is not None:
         where.append("captured_at >= ?")
@@ -71,16 +80,28 @@ def _store_rows(
         params.append(end)
     if unreported_only:
         where.append("NOT coalesce(impact_reported, FALSE)")
+    if limit is not None:
+        total = _count(store, con, where, params)
+        if total > limit:
+            # A deterministic sample by row identity: a hash filter reads the files once, where a
+            # seeded reservoir sample costs several times more on a million rows.
+            k = -(-total // limit)
+            where.append(f"hash(coalesce(record_id, dedup_key, CAST(captured_at AS VARCHAR))) % {k} = 0")
     clause = f" WHERE {' AND '.join(where)}" if where else ""
-    if limit is None:
-        sql = f"SELECT * FROM requests{clause} ORDER BY captured_at"
-    else:
-        # Reservoir sampling in DuckDB: a seeded sample without reading every row into Python.
-        sql = (
-            f"SELECT * FROM (SELECT * FROM requests{clause}) "
-            f"USING SAMPLE reservoir({int(limit)} ROWS) REPEATABLE ({SAMPLE_SEED}) ORDER BY captured_at"
-        )
-    return pd.DataFrame(store.sql(sql, params))
+    sql = f"SELECT * FROM requests{clause} ORDER BY captured_at"
+    if con is None:
+        return pd.DataFrame(store.sql(sql, params))
+    rel = con.sql(sql, params=params or None)
+    return rel.to_arrow_table().to_pandas() if rel is not None else pd.DataFrame()
+
+
+def _count(store: Any, con: Any, where: list[str], params: list[Any]) -> int:
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    sql = f"SELECT count(*) AS n FROM requests{clause}"
+    if con is None:
+        return int(store.sql(sql, params)["n"].iloc[0])
+    rel = con.sql(sql, params=params or None)
+    return int(rel.fetchall()[0][0]) if rel is not None else 0
 
 
 def count_rows(con: Any) -> int:

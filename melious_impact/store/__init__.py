@@ -11,7 +11,28 @@ capture path), ``convert`` (rows -> Arrow), ``commit`` (segment -> Parquet), ``r
 
 from __future__ import annotations
 
-from melious_impact.store.impact_store import ImpactStore, default_store_path
-from melious_impact.store.writer import RowWriter
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["ImpactStore", "RowWriter", "default_store_path"]
+
+# Loaded lazily, so `melious_impact.store.paths` (used by the CLI) stays free of DuckDB,
+# pyarrow and pandas.
+_EXPORTS = {
+    "ImpactStore": "melious_impact.store.impact_store",
+    "RowWriter": "melious_impact.store.writer",
+    "default_store_path": "melious_impact.store.paths",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'melious_impact.store' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from melious_impact.store.impact_store import ImpactStore
+    from melious_impact.store.paths import default_store_path
+    from melious_impact.store.writer import RowWriter

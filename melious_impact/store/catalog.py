@@ -32,14 +32,28 @@ REPLACES_KEY = b"melious_impact.replaces"
 COMPACT_PREFIX = "compact-"
 
 
+def _has_dedup_keys(meta: pq.FileMetaData) -> bool:
+    names = meta.schema.names
+    if "dedup_key" not in names:
+        return False
+    idx = names.index("dedup_key")
+    for g in range(meta.num_row_groups):
+        rg = meta.row_group(g)
+        st = rg.column(idx).statistics
+        if st is None or not st.has_null_count or st.null_count != rg.num_rows:
+            return True
+    return False
+
+
 class Catalog:
     def __init__(self, backend: Backend, health: Health) -> None:
         self.backend = backend
         self.health = health
         self._lock = threading.Lock()
         self._replaces: dict[str, frozenset[str]] = {}  # compacted relpath -> names (immutable files)
-        # (relpath, size, mtime) of files whose footer was read -> their schema's signature
-        self._checked: dict[tuple[str, int, int], str] = {}
+        # (relpath, size, mtime) of files whose footer was read -> (schema signature,
+        # whether any row carries a dedup_key, from the column statistics)
+        self._checked: dict[tuple[str, int, int], tuple[str, bool]] = {}
 
     # -- reading footers -------------------------------------------------------------
     def _metadata(self, f: DataFile) -> pq.FileMetaData:
@@ -109,7 +123,9 @@ class Catalog:
             if key in self._checked:
                 return True
         try:
-            signature = str(self._metadata(f).schema.to_arrow_schema().remove_metadata())
+            meta = self._metadata(f)
+            signature = str(meta.schema.to_arrow_schema().remove_metadata())
+            keyed = _has_dedup_keys(meta)
         except FileNotFoundError:
             return False  # gone since the listing (compaction or retention): not damage
         except (ValueError, OSError) as exc:
@@ -117,14 +133,22 @@ class Catalog:
                 self._set_aside(f, f"unreadable footer: {exc}"[:200])
             return False
         with self._lock:
-            self._checked[key] = signature
+            self._checked[key] = (signature, keyed)
         return True
 
     def signature(self, f: DataFile) -> str | None:
         """The schema of a checked file (None when not read yet): files sharing one are
         scanned together without DuckDB's costly per-query schema unification."""
         with self._lock:
-            return self._checked.get((f.relpath, f.size, f.mtime_ns))
+            found = self._checked.get((f.relpath, f.size, f.mtime_ns))
+        return None if found is None else found[0]
+
+    def may_have_dedup_keys(self, f: DataFile) -> bool:
+        """False only when the footer statistics show no row of the file has a dedup_key
+        (live captures): the view then skips deduplication for it."""
+        with self._lock:
+            found = self._checked.get((f.relpath, f.size, f.mtime_ns))
+        return True if found is None else found[1]
 
     def deep_check(self, files: Iterable[DataFile]) -> list[DataFile]:
         """Read every page of the files; set aside and return those that fail."""

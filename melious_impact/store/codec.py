@@ -94,9 +94,19 @@ def _plain(value: Any) -> Any:
         except (TypeError, ValueError):
             pass
     if isinstance(value, bool | int | float | str):  # subclasses (IntEnum, str enums)
-        return value.value if hasattr(value, "value") and type(value.value) in _PLAIN_TYPES else (
-            bool(value) if isinstance(value, bool) else int(value) if isinstance(value, int)
-            else float(value) if isinstance(value, float) else str(value))
+        return (
+            value.value
+            if hasattr(value, "value") and type(value.value) in _PLAIN_TYPES
+            else (
+                bool(value)
+                if isinstance(value, bool)
+                else int(value)
+                if isinstance(value, int)
+                else float(value)
+                if isinstance(value, float)
+                else str(value)
+            )
+        )
     return str(value)
 
 

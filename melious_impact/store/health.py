@@ -49,7 +49,9 @@ class Health:
             first = kind not in self._logged
             self._logged.add(kind)
         if first:
-            logger.warning("melious_impact store: %s failed (%s: %s); counting and retrying", where, kind, exc)
+            logger.warning(
+                "melious_impact store: %s failed (%s: %s); counting and retrying", where, kind, exc
+            )
         return kind
 
     def recovered(self, where: str) -> None:

@@ -135,7 +135,6 @@ class ImpactStore:
         self._catalog = Catalog(self._backend, self._health)
         self._writer: RowWriter | None = None
         self._writer_lock = threading.Lock()
-        self._closed = False
         _OPEN_STORES.add(self)
         if recover_on_open:
             self.recover()
@@ -147,22 +146,27 @@ class ImpactStore:
     def writer(self) -> RowWriter:
         """This process's RowWriter for this store (created on first use; thread-safe)."""
         w = self._writer
-        if w is not None and w._pid == os.getpid() and not w.closed:
+        if w is not None and w.pid == os.getpid() and not w.closed:
             return w
         with self._writer_lock:
             w = self._writer
-            if w is None or w._pid != os.getpid() or w.closed:
+            if w is None or w.pid != os.getpid() or w.closed:
                 # After fork the parent's writer (and its journal segment) is not ours.
                 w = RowWriter(
-                    self._backend, self._journal_dir, self._health,
-                    buffer_rows=self._buffer_rows, flush_interval_s=self._flush_interval_s,
-                    max_pending_rows=self._max_pending_rows, fsync=self._fsync,
+                    self._backend,
+                    self._journal_dir,
+                    self._health,
+                    buffer_rows=self._buffer_rows,
+                    flush_interval_s=self._flush_interval_s,
+                    max_pending_rows=self._max_pending_rows,
+                    fsync=self._fsync,
                 )
                 self._writer = w
-                self._closed = False
             return w
 
-    def append(self, rows: Iterable[Mapping[str, Any]] | pa.Table | pd.DataFrame, *, dedup: bool = True) -> int:
+    def append(
+        self, rows: Iterable[Mapping[str, Any]] | pa.Table | pd.DataFrame, *, dedup: bool = True
+    ) -> int:
         """Write rows straight to Parquet; returns how many were stored (after deduplication
         of rows whose ``dedup_key`` or own ``record_id`` is already in the store)."""
         if isinstance(rows, pd.DataFrame):
@@ -183,15 +187,14 @@ class ImpactStore:
     def flush(self) -> None:
         """Everything written so far by this process is in Parquet and visible to queries."""
         w = self._writer
-        if w is not None and w._pid == os.getpid():
+        if w is not None and w.pid == os.getpid():
             w.flush()
 
     def close(self) -> None:
         """Flush and stop the background writer. Idempotent; also run at interpreter exit."""
         w = self._writer
-        if w is not None and w._pid == os.getpid():
+        if w is not None and w.pid == os.getpid():
             w.close()
-        self._closed = True
 
     def __enter__(self) -> ImpactStore:
         return self
@@ -217,15 +220,21 @@ class ImpactStore:
         return out
 
     # -- reading -----------------------------------------------------------------------
-    def _with_snapshot(self, fn: Callable[[duckdb.DuckDBPyConnection], T],
-                       start: datetime | None = None, end: datetime | None = None) -> T:
+    def _with_snapshot(
+        self,
+        fn: Callable[[duckdb.DuckDBPyConnection], T],
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> T:
         first = start.date() if start else None
         last = end.date() if end else None
         for attempt in range(_QUERY_ATTEMPTS):
             files = self._catalog.snapshot(first, last)
             con = new_connection()
             try:
-                define_requests(con, files, self._backend, self._catalog.signature)
+                define_requests(
+                    con, files, self._backend, self._catalog.signature, self._catalog.may_have_dedup_keys
+                )
                 return fn(con)
             except _QUERY_ERRORS:
                 raise
@@ -251,7 +260,13 @@ class ImpactStore:
         fail with a missing file: reconnect (``sql()`` and ``to_pandas()`` do that for you).
         """
         con = new_connection()
-        define_requests(con, self._catalog.snapshot(), self._backend, self._catalog.signature)
+        define_requests(
+            con,
+            self._catalog.snapshot(),
+            self._backend,
+            self._catalog.signature,
+            self._catalog.may_have_dedup_keys,
+        )
         return con
 
     def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
@@ -298,7 +313,8 @@ class ImpactStore:
         )
         return self._with_snapshot(
             lambda con: con.sql(query, params=params).to_arrow_table(),
-            lo, hi,
+            lo,
+            hi,
         )
 
     def to_pandas(
@@ -325,8 +341,9 @@ class ImpactStore:
         see :mod:`melious_impact.store.compaction`)."""
         from melious_impact.store.compaction import compact
 
-        return compact(self._backend, self._catalog, self._health, self._local_root,
-                       min_files=min_files, grace_s=grace_s)
+        return compact(
+            self._backend, self._catalog, self._health, self._local_root, min_files=min_files, grace_s=grace_s
+        )
 
     def retain(self, max_age_days: int, *, today: date | None = None) -> list[str]:
         """Delete partitions older than ``max_age_days`` (by UTC date); returns their names."""
@@ -376,7 +393,9 @@ class ImpactStore:
 
 def _fill_record_ids(table: pa.Table) -> pa.Table:
     filled = fill_record_ids(table.column("record_id"), None)
-    return table.set_column(table.schema.get_field_index("record_id"), table.schema.field("record_id"), filled)
+    return table.set_column(
+        table.schema.get_field_index("record_id"), table.schema.field("record_id"), filled
+    )
 
 
 # Close every open store at interpreter exit, flushing what the background threads hold.

@@ -25,8 +25,14 @@ from melious_impact.store.convert import conform, fill_record_ids, table_from_di
 from melious_impact.store.query import quote_ident
 
 FORMATS = ("parquet", "csv", "jsonl")
-_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl",
-             ".ndjson": "jsonl", ".json": "jsonl"}
+_SUFFIXES = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
 
 
 def detect_format(path: Path, format: str | None) -> str:
@@ -37,7 +43,9 @@ def detect_format(path: Path, format: str | None) -> str:
         return fmt
     fmt2 = _SUFFIXES.get(path.suffix.lower())
     if fmt2 is None:
-        raise ValueError(f"cannot tell the format of {path.name!r} from its suffix; pass format= one of {FORMATS}")
+        raise ValueError(
+            f"cannot tell the format of {path.name!r} from its suffix; pass format= one of {FORMATS}"
+        )
     return fmt2
 
 
@@ -71,15 +79,20 @@ def _content_keys(table: pa.Table) -> pa.Table:
     parts = ", ".join(
         f"coalesce(CAST({'epoch_us(' + quote_ident(c) + ')' if c == 'captured_at' else quote_ident(c)}"
         " AS VARCHAR), '\\N')"
-        for c in COLUMN_NAMES if c not in ("record_id", "dedup_key")
+        for c in COLUMN_NAMES
+        if c not in ("record_id", "dedup_key")
     )
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone='UTC'")
         con.register("_import", table)
-        keys = con.sql(
-            f"SELECT coalesce(dedup_key, 'import:' || md5(concat_ws(chr(31), {parts}))) AS k FROM _import"
-        ).to_arrow_table().column(0)
+        keys = (
+            con.sql(
+                f"SELECT coalesce(dedup_key, 'import:' || md5(concat_ws(chr(31), {parts}))) AS k FROM _import"
+            )
+            .to_arrow_table()
+            .column(0)
+        )
     finally:
         con.close()
     return table.set_column(table.schema.get_field_index("dedup_key"), "dedup_key", keys.cast(pa.string()))

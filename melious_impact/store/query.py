@@ -98,9 +98,14 @@ def define_requests(
     files: Sequence[DataFile],
     backend: Backend,
     signature: Callable[[DataFile], str | None] | None = None,
+    may_have_keys: Callable[[DataFile], bool] | None = None,
 ) -> None:
     """(Re)define the ``requests`` view on ``con`` over ``files``."""
     _raw_relation(con, files, backend, signature)
+    if may_have_keys is not None and not any(may_have_keys(f) for f in files):
+        # No file has a dedup_key (known from footer statistics): nothing to deduplicate.
+        con.execute("CREATE OR REPLACE VIEW requests AS SELECT * FROM _requests_raw")
+        return
     con.execute(
         """
         CREATE OR REPLACE VIEW requests AS

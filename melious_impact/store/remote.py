@@ -32,8 +32,15 @@ _S3_ALIASES = {
     "anon": "anonymous",
     "anonymous": "anonymous",
 }
-_S3_PASSTHROUGH = {"scheme", "endpoint_override", "connect_timeout", "request_timeout",
-                   "allow_bucket_creation", "force_virtual_addressing", "role_arn"}
+_S3_PASSTHROUGH = {
+    "scheme",
+    "endpoint_override",
+    "connect_timeout",
+    "request_timeout",
+    "allow_bucket_creation",
+    "force_virtual_addressing",
+    "role_arn",
+}
 
 
 def is_remote(root: str | Path) -> bool:

@@ -70,8 +70,10 @@ class RowWriter:
         self._counts = collections.Counter[str]()
         self._open_segment()
         self._thread = threading.Thread(
-            target=_run, args=(weakref.ref(self), self._wake, self._stop, self._interval),
-            name="melious-impact-store-writer", daemon=True,
+            target=_run,
+            args=(weakref.ref(self), self._wake, self._stop, self._interval),
+            name="melious-impact-store-writer",
+            daemon=True,
         )
         self._thread.start()
 
@@ -98,14 +100,17 @@ class RowWriter:
                     n = os.write(seg.fd, record)
                     if n != len(record):
                         raise OSError(28, "short write to the journal")
-                    if self._fsync:
-                        os.fsync(seg.fd)
                 except OSError as exc:
                     self._seal_broken(seg, exc)
-                    self._queue(record)
+                    self._queue(record)  # torn or absent there: write it again elsewhere
                 else:
                     seg.rows += 1
                     wake = seg.rows >= self._buffer_rows
+                    if self._fsync:
+                        try:
+                            os.fsync(seg.fd)
+                        except OSError as exc:  # the record is whole in the file: no retry
+                            self._health.problem("syncing the journal", exc)
             else:
                 # No usable segment: the background thread retries every interval (not
                 # on every row, which would spin while the disk is full).
@@ -231,6 +236,11 @@ class RowWriter:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def pid(self) -> int:
+        """The process this writer belongs to (a forked child must make its own)."""
+        return self._pid
 
     @property
     def stats(self) -> dict[str, int]:

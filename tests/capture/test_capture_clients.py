@@ -187,12 +187,28 @@ def test_capture_headers_and_clock(server: Any) -> None:
     assert "s=1" not in json.dumps(row, default=str)
 
 
-def test_default_store_is_owned_and_closed(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_store_is_owned_and_closed(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, server: Any
+) -> None:
     monkeypatch.setenv("MELIOUS_IMPACT_HOME", str(tmp_path / "home"))
+    closed: list[object] = []
+    real_close = mi.ImpactStore.close
+
+    def spy(self: Any) -> None:
+        closed.append(self)
+        real_close(self)
+
+    monkeypatch.setattr(mi.ImpactStore, "close", spy)
     rec = Recorder()
     assert isinstance(rec.store, mi.ImpactStore)
+    with rec.http_client(base_url=server.url) as c:
+        c.post("/v1/chat/completions", json={"model": "m"})
     rec.close()
-    assert rec.closed and rec.store._closed
+    rec.close()
+    assert rec.closed and closed == [rec.store]
+    reopened = mi.ImpactStore(rec.store.root)
+    assert len(reopened.to_pandas()) == 1  # the row was flushed before the store closed
+    reopened.close()
 
 
 def test_atexit_hook_closes_and_lets_the_recorder_be_collected() -> None:

@@ -362,3 +362,21 @@ def test_query_by_team_with_duckdb(rec: Recorder, store: ImpactStore, base_url: 
     assert list(top["team"]) == ["ads", "search"] and list(top["n"]) == [2, 1]
     assert (top["c"] > 0).all()
     assert httpx2.__name__ == "httpx2"
+
+
+def test_sdk_retries_are_rows_with_their_attempt_number(
+    rec: Recorder, store: ImpactStore, base_url: str
+) -> None:
+    http = rec.http_client()
+    client = OpenAI(base_url=base_url + "/v1", api_key="sk-test", max_retries=1, http_client=http)
+    from openai import InternalServerError
+
+    with pytest.raises(InternalServerError):
+        client.chat.completions.create(
+            model="glm-4.7",
+            messages=[{"role": "user", "content": "x"}],
+            extra_headers={"x-emulator-error": "INFERENCE_3103"},
+        )
+    df = rows(store)
+    assert list(df["attempt"]) == [0, 1]
+    assert list(df["status_code"]) == [502, 502] and set(df["error_code"]) == {"INFERENCE_3103"}

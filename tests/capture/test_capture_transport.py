@@ -507,3 +507,38 @@ def test_record_ids_are_unique_uuid4_and_differ_after_fork() -> None:
     os.close(r)
     os.close(w)
     assert child != new_record_id() and uuid.UUID(child).version == 4
+
+
+def test_json_closed_right_after_its_last_byte_is_whole_but_cut_short_is_not() -> None:
+    chunks = split_every(CHAT, 100)
+    for take, complete in ((len(chunks), True), (len(chunks) - 1, False)):
+        _rec, sink, t = make(
+            httpx2,
+            {("POST", "/v1/chat/completions"): (200, [*JSON, ("content-length", str(len(CHAT)))], chunks)},
+        )
+        with httpx2.Client(transport=t) as c, c.stream("POST", "http://m/v1/chat/completions", json={}) as r:
+            it = r.iter_raw()
+            for _ in range(take):
+                next(it)
+        [row] = sink.rows
+        assert ("body_incomplete" not in row["parse_warnings"]) is complete
+        # cut short inside billing_cost: what did arrive whole is still salvaged, nothing more
+        assert row["input_tokens"] == 12 and row["impact_reported"] is True
+        assert (row["billing_energy"] is not None) is complete
+
+
+def test_broken_clock_and_undecodable_stream_keep_their_rows() -> None:
+    def clock() -> Any:
+        raise RuntimeError("no time")
+
+    rec, sink, t = make(
+        httpx2,
+        {("POST", "/v1/chat/completions"): (200, [*SSE, ("content-encoding", "gzip")], [b"not gzip at all"])},
+        clock=clock,
+    )
+    with httpx2.Client(transport=t) as c, c.stream("POST", "http://m/v1/chat/completions", json={}) as r:
+        assert b"".join(r.iter_raw()) == b"not gzip at all"
+    [row] = sink.rows
+    assert row["stream"] is True and row["stream_completed"] is False
+    assert "decode_error" in row["parse_warnings"]
+    assert row["captured_at"] is not None and rec.stats.capture_errors == 1

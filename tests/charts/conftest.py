@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth import own_requests, tiny_frame  # noqa: E402
+from synth import own_requests, tiny_frame
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 UPDATE_ENV = "MI_UPDATE_SNAPSHOTS"
@@ -113,7 +113,12 @@ def scenario_frame() -> pd.DataFrame:
     """Two ``mi.scenario`` results (one row per metric) with a scenario_name column."""
     rows = []
     for name, d in (("routed with flavor 'eco'", -40.0), ("shifted to the cleanest hour of each day", -10.0)):
-        for metric, scale in (("energy_kwh", 0.01), ("carbon_g_co2", 1.0), ("water_liters", 0.1), ("cost_eur", 0.0)):
+        for metric, scale in (
+            ("energy_kwh", 0.01),
+            ("carbon_g_co2", 1.0),
+            ("water_liters", 0.1),
+            ("cost_eur", 0.0),
+        ):
             rows.append(
                 {
                     "scenario_name": name,

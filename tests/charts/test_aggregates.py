@@ -81,7 +81,9 @@ def test_grid_by_hour_marks_three_cleanest(requests_df: pd.DataFrame) -> None:
     g = grid_by_hour(requests_df)
     df = requests_df[requests_df["impact_reported"]]
     fr = df[df["location"] == "FR"]
-    hourly = fr.groupby(fr["captured_at"].dt.hour).apply(lambda x: x["carbon_g_co2"].sum() / x["energy_kwh"].sum())
+    hourly = fr.groupby(fr["captured_at"].dt.hour).apply(
+        lambda x: x["carbon_g_co2"].sum() / x["energy_kwh"].sum()
+    )
     got = g[g["location"] == "FR"].set_index("hour")["grid_g_per_kwh"]
     np.testing.assert_allclose(got.sort_index().to_numpy(), hourly.sort_index().to_numpy(), rtol=1e-12)
     assert g.groupby("location")["cleanest"].sum().eq(3).all()
@@ -161,7 +163,12 @@ def test_forecast_budget_running_total(forecast_frame: pd.DataFrame, requests_df
     hist = next(d for d in data if d and "value" in d[0])
     october = requests_df[(requests_df["team"] == "search")]
     spent = float(sum(Decimal(str(c)) for c in october["billing_credits"].dropna()))
-    spent += float(sum(Decimal(str(e)) * Decimal("0.0001") for e in october.loc[october["billing_paid_with"] == "energy", "billing_energy"].dropna()))
+    spent += float(
+        sum(
+            Decimal(str(e)) * Decimal("0.0001")
+            for e in october.loc[october["billing_paid_with"] == "energy", "billing_energy"].dropna()
+        )
+    )
     assert hist[-1]["value"] == pytest.approx(spent, rel=1e-9)
     # The forecast is clipped at the end of October (the budget's month) and runs on from spent.
     assert len(fc) == 3

@@ -18,7 +18,9 @@ def test_impact_over_time_each_metric(tiny: pd.DataFrame, snapshot: Snap) -> Non
 
 
 def test_impact_over_time_by_model_daily(tiny: pd.DataFrame, snapshot: Snap) -> None:
-    snapshot("impact_over_time_by_model_day", charts.impact_over_time(tiny, "carbon_g_co2", by="model", freq="day"))
+    snapshot(
+        "impact_over_time_by_model_day", charts.impact_over_time(tiny, "carbon_g_co2", by="model", freq="day")
+    )
 
 
 def test_energy_per_1k_tokens(intensity_table: pd.DataFrame, snapshot: Snap) -> None:

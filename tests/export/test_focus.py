@@ -11,6 +11,8 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from melious_impact.export.focus import focus_arrow_schema, to_focus, write_focus
 from melious_impact.export.focus_spec import (
@@ -252,3 +254,53 @@ def test_cli_export_focus(
     back = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert sum(Decimal(v) for v in back["BilledCost"]) == _exact_total_cost(rows)
     assert "FOCUS rows" in capsys.readouterr().out
+
+
+_money = st.one_of(st.none(), st.decimals(min_value=0, max_value=10**6, places=18, allow_nan=False))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "minutes": st.integers(min_value=0, max_value=60 * 24 * 70),
+                "credits": _money,
+                "energy": _money,
+                "paid_with": st.sampled_from([None, "credits", "energy", "CREDITS", "other"]),
+                "team": st.sampled_from([None, "a", "b", "ü/../x"]),
+                "tokens": st.one_of(st.none(), st.integers(min_value=0, max_value=10**6)),
+                "latency": st.one_of(st.none(), st.floats(min_value=0, max_value=1e6)),
+            }
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_totals_do_not_depend_on_granularity(specs: list[dict[str, Any]]) -> None:
+    from melious_impact.export._rows import as_utc
+    from melious_impact.records import empty_row
+
+    rows = []
+    for i, spec in enumerate(specs):
+        row = empty_row()
+        row.update(
+            captured_at=as_utc("2026-01-30T20:00:00") + timedelta(minutes=spec["minutes"]),
+            model="m",
+            request_id=f"r{i}",
+            billing_credits=spec["credits"],
+            billing_energy=spec["energy"],
+            billing_paid_with=spec["paid_with"],
+            team=spec["team"],
+            input_tokens=spec["tokens"],
+            latency_ms=spec["latency"],
+        )
+        rows.append(row)
+    expected = _exact_total_cost(rows)
+    for granularity in ("hour", "day", "request"):
+        df = to_focus(rows, granularity=granularity)
+        assert sum(df["BilledCost"], Decimal(0)) == expected
+        assert df["x_Requests"].sum() == len(rows)
+        assert sum(df["ConsumedQuantity"]) == sum(r["input_tokens"] or 0 for r in rows)
+        assert (df["ChargePeriodEnd"] > df["ChargePeriodStart"]).all()
+        assert (df["ChargePeriodStart"] >= df["BillingPeriodStart"]).all()

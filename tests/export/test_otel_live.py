@@ -87,6 +87,7 @@ def test_recorder_tees_rows_to_otel(tmp_path: Path) -> None:
         assert a["melious.team"] == "search"
         assert a["melious.tag.feature"] == "faq"
         assert a["server.address"] == "api.melious.ai"
+    client.close()
     rec.close()
     tracer_provider.shutdown()
     meter_provider.shutdown()

@@ -300,3 +300,25 @@ def test_sniffing_untyped_bodies() -> None:
     jb = JsonBody()
     jb.feed(b"1\n00:00:00,000 --> 00:00:01,000\nHallo\n")
     assert not jb.looks_like_object()
+
+
+@pytest.mark.parametrize("opener", ["[", '{"a": '])
+def test_absurd_nesting_in_a_small_body_keeps_the_row(opener: str) -> None:
+    closer = "]" if opener == "[" else "}"
+    body = '{"id": "deep", "x": ' + opener * 5_000 + "1" + closer * 5_000 + ', "usage": {"prompt_tokens": 3}}'
+    assert len(body) < FULL_PARSE_BYTES
+    out, w = parse(body)
+    assert out["request_id"] == "deep" and out["input_tokens"] == 3
+    assert w == ["body_malformed"]
+
+
+def test_physically_meaningless_pue_and_share_are_rejected() -> None:
+    body = (
+        '{"environment_impact": {"energy_kwh": 0.1, "pue": 0.8, "renewable_percent": 140},'
+        ' "billing_cost": null}'
+    )
+    out, w = parse(body)
+    assert out["energy_kwh"] == 0.1 and out["pue"] is None and out["renewable_percent"] is None
+    assert {"invalid_pue", "invalid_renewable_percent"} <= set(w)
+    out, _ = parse('{"environment_impact": {"energy_kwh": 0.1, "pue": 1, "renewable_percent": 100}}')
+    assert (out["pue"], out["renewable_percent"]) == (1.0, 100.0)

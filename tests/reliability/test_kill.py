@@ -180,7 +180,7 @@ def test_sigkill_recorder_through_openai_sdk(
     figures.update(
         processes=campaign["spawned"], requests=len(returned), kills=campaign["kills"], seed=SEED, **result
     )
-    assert len(returned) > 30
+    assert len(returned) > 20, "children made too few SDK calls for the test to mean anything"
 
 
 @pytest.mark.slow

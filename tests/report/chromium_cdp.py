@@ -7,6 +7,7 @@ and a host resolver that resolves nothing, so any fetch shows up as a failed req
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -74,20 +75,16 @@ class Browser:
         self.events: list[dict[str, Any]] = []
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # already gone
             self.send("Browser.close", timeout=5)
-        except Exception:  # already gone
-            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
         for fd in (self._to_chrome, self._from_chrome):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         self._profile.cleanup()
 
     def __enter__(self) -> Browser:
@@ -111,8 +108,14 @@ class Browser:
         raw, self._buf = self._buf.split(b"\0", 1)
         return json.loads(raw)  # type: ignore[no-any-return]
 
-    def send(self, method: str, params: dict[str, Any] | None = None, *, session: str | None = None,
-             timeout: float = 30) -> dict[str, Any]:
+    def send(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        session: str | None = None,
+        timeout: float = 30,
+    ) -> dict[str, Any]:
         self._next_id += 1
         msg: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
@@ -159,14 +162,20 @@ class Browser:
             if state["ready"] == "complete" and (static or state["rendered"] == state["charts"]):
                 break
         self.pump(0.5)
-        result = PageResult(state.get("charts", 0), state.get("rendered", 0), state.get("graphics", 0),
-                            title=state.get("title", ""))
+        result = PageResult(
+            state.get("charts", 0),
+            state.get("rendered", 0),
+            state.get("graphics", 0),
+            title=state.get("title", ""),
+        )
         for ev in self.events:
             if ev.get("sessionId") != session:
                 continue
             method, params = ev.get("method"), ev.get("params", {})
             if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-                result.errors.append("console: " + " ".join(str(a.get("value", a.get("description"))) for a in params["args"]))
+                result.errors.append(
+                    "console: " + " ".join(str(a.get("value", a.get("description"))) for a in params["args"])
+                )
             elif method == "Runtime.exceptionThrown":
                 result.errors.append("exception: " + json.dumps(params.get("exceptionDetails", {}))[:500])
             elif method == "Log.entryAdded" and params["entry"].get("level") == "error":

@@ -34,7 +34,9 @@ def browser() -> Iterator[Browser]:
 
 def _check(result: PageResult, page: Path) -> None:
     assert result.charts > 0, f"{page.name}: no chart containers"
-    assert result.with_graphics == result.charts, f"{page.name}: {result.charts - result.with_graphics} charts not drawn"
+    assert result.with_graphics == result.charts, (
+        f"{page.name}: {result.charts - result.with_graphics} charts not drawn"
+    )
     assert not result.errors, f"{page.name}: {result.errors}"
     foreign = [u for u in result.requests if not u.startswith(("file://", "data:", "blob:", "about:"))]
     assert not foreign, f"{page.name} requested {foreign}"
@@ -55,7 +57,9 @@ def test_static_report_renders_offline(browser: Browser, sim: pd.DataFrame, tmp_
 
 
 @needs_chromium
-def test_every_dashboard_page_renders_offline(browser: Browser, store: mi.ImpactStore, tmp_path: Path) -> None:
+def test_every_dashboard_page_renders_offline(
+    browser: Browser, store: mi.ImpactStore, tmp_path: Path
+) -> None:
     index = mi.dashboard(store, tmp_path / "dash", budgets={"search": {"cost_eur": 5, "carbon_g_co2": 800}})
     pages = sorted(index.parent.glob("*.html"))
     assert len(pages) >= 7  # index + 6 teams (ops has only errors)
@@ -72,7 +76,9 @@ def test_pdf(sim: pd.DataFrame, tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*.print.html"))  # the printable page is cleaned up
 
 
-def test_pdf_without_chromium_says_what_to_do(sim: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pdf_without_chromium_says_what_to_do(
+    sim: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MELIOUS_IMPACT_CHROMIUM", str(tmp_path / "no-such-chromium"))
     with pytest.raises(FileNotFoundError, match="Chromium not found"):
         mi.report(sim.head(200), tmp_path / "r.html", pdf=True)

@@ -32,7 +32,9 @@ def test_team_page_numbers_equal_the_store(dash: Path, sim: pd.DataFrame) -> Non
     rows = sim[sim["team"] == team]
     reported = rows[rows["impact_reported"].astype(bool)]
     assert num(values.by_id["kpi-requests"]["data-value"]) == len(rows)
-    assert num(values.by_id["kpi-carbon_kg_co2e"]["data-value"]) == pytest.approx(reported["carbon_g_co2"].sum() / 1000, rel=1e-9)
+    assert num(values.by_id["kpi-carbon_kg_co2e"]["data-value"]) == pytest.approx(
+        reported["carbon_g_co2"].sum() / 1000, rel=1e-9
+    )
     for model, g in rows.groupby("model"):
         key = ("top-models", model, "requests")
         if key in values.cells:

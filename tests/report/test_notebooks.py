@@ -30,7 +30,9 @@ def test_notebook_is_committed_without_outputs(path: Path) -> None:
     book = nbformat.read(path, as_version=4)
     for cell in book.cells:
         if cell.cell_type == "code":
-            assert not cell.outputs and cell.execution_count is None, f"{path.name}: clear outputs before committing"
+            assert not cell.outputs and cell.execution_count is None, (
+                f"{path.name}: clear outputs before committing"
+            )
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
@@ -48,6 +50,8 @@ def test_notebook_runs(path: Path) -> None:
                         "from melious_impact.emulator import Emulator, SimClock, make_transport  # stands in for api.melious.ai",
                     ), line
     t0 = time.perf_counter()
-    NotebookClient(book, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    NotebookClient(
+        book, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    ).execute()
     took = time.perf_counter() - t0
     assert took < 60, f"{path.name} took {took:.0f} s (keep notebooks under ~20 s)"

@@ -30,7 +30,8 @@ def _expected(df: pd.DataFrame, lo: datetime, hi: datetime) -> dict[str, float]:
         "energy_kwh": r["energy_kwh"].sum(),
         "carbon_kg_co2e": r["carbon_g_co2"].sum() / 1000,
         "water_m3": r["water_liters"].sum() / 1000,
-        "renewable_percent": (with_ren["renewable_percent"] * with_ren["energy_kwh"]).sum() / with_ren["energy_kwh"].sum(),
+        "renewable_percent": (with_ren["renewable_percent"] * with_ren["energy_kwh"]).sum()
+        / with_ren["energy_kwh"].sum(),
         "cost_eur": float(sum(cost, Decimal(0))),
         "requests": len(p),
     }
@@ -39,7 +40,9 @@ def _expected(df: pd.DataFrame, lo: datetime, hi: datetime) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def store_report(store: mi.ImpactStore, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report") / "report.html"
-    return mi.report(store, out, start=PERIOD[0], end=PERIOD[1], budgets={"search": {"cost_eur": 5, "carbon_g_co2": 900}})
+    return mi.report(
+        store, out, start=PERIOD[0], end=PERIOD[1], budgets={"search": {"cost_eur": 5, "carbon_g_co2": 900}}
+    )
 
 
 def test_summary_equals_the_store(store_report: Path, sim: pd.DataFrame) -> None:
@@ -64,7 +67,10 @@ def test_breakdowns_equal_the_store(store_report: Path, sim: pd.DataFrame) -> No
         assert num(values.cells[("by-model", model, "requests")]) == len(g)
     text = store_report.read_text(encoding="utf-8")
     reported = int(p["impact_reported"].astype(bool).sum())
-    assert f'<tr data-key="reported"><td>with impact reported by Melious</td><td class="num" data-value="{reported}"' in text
+    assert (
+        f'<tr data-key="reported"><td>with impact reported by Melious</td><td class="num" data-value="{reported}"'
+        in text
+    )
 
 
 def test_report_sections_are_all_there(store_report: Path) -> None:
@@ -91,7 +97,7 @@ def test_page_is_self_contained(store_report: Path) -> None:
     assert "<link" not in text
     assert "@import" not in text
     assert "Content-Security-Policy" in text and "default-src &#39;none&#39;" in text
-    assert text.count("window.vegaEmbed=") == 1
+    assert text.count("window.vegaEmbed=") == 1  # the bundle is inlined once
 
 
 def test_empty_period(sim: pd.DataFrame, tmp_path: Path) -> None:
@@ -109,7 +115,9 @@ def test_empty_frame(sim: pd.DataFrame, tmp_path: Path) -> None:
 
 
 def test_single_day(sim: pd.DataFrame, tmp_path: Path) -> None:
-    day = sim[(sim["captured_at"] >= D(2026, 2, 3, tzinfo=UTC)) & (sim["captured_at"] < D(2026, 2, 4, tzinfo=UTC))]
+    day = sim[
+        (sim["captured_at"] >= D(2026, 2, 3, tzinfo=UTC)) & (sim["captured_at"] < D(2026, 2, 4, tzinfo=UTC))
+    ]
     out = mi.report(day, tmp_path / "r.html")
     values = parse_page(out)
     assert values.by_id["period"]["data-start"].startswith("2026-02-03T00:00:00")
@@ -130,15 +138,19 @@ def test_team_with_only_errors(tmp_path: Path) -> None:
     assert 'data-section-status="unavailable"' in text  # the model cannot fit on errors only
 
 
-def test_sections_say_when_a_part_is_missing(sim: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sections_say_when_a_part_is_missing(
+    sim: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = _sections.public
 
     def fake(name: str) -> object:
         if name == "fit_intensity":
             raise ImportError("No module named 'melious_impact.model.fit'")
         if name == "forecast":
+
             def boom(*a: object, **k: object) -> None:
                 raise RuntimeError("boom")
+
             return boom
         return real(name)
 
@@ -173,16 +185,30 @@ def test_bad_arguments(sim: pd.DataFrame, tmp_path: Path) -> None:
 
 def test_budgets_file(sim: pd.DataFrame, tmp_path: Path) -> None:
     budgets = tmp_path / "budgets.toml"
-    budgets.write_text('[search]\ncost_eur = 5\n\n[ops]\nrequests = 100\n', encoding="utf-8")
+    budgets.write_text("[search]\ncost_eur = 5\n\n[ops]\nrequests = 100\n", encoding="utf-8")
     out = mi.report(sim, tmp_path / "r.html", budgets=str(budgets), start="2026-02-01", end="2026-02-12")
     values = parse_page(out)
     assert ("budget-table", "search", "metric") in values.cells
     assert values.cells[("budget-table", "ops", "metric")] == "requests"
 
 
-def test_cli_report_and_dashboard(store: mi.ImpactStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_report_and_dashboard(
+    store: mi.ImpactStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "cli.html"
-    code = main(["report", "--store", str(store.root), "--out", str(out), "--from", "2026-02-01", "--to", "2026-02-07"])
+    code = main(
+        [
+            "report",
+            "--store",
+            str(store.root),
+            "--out",
+            str(out),
+            "--from",
+            "2026-02-01",
+            "--to",
+            "2026-02-07",
+        ]
+    )
     assert code == 0
     assert str(out) in capsys.readouterr().out
     values = parse_page(out)

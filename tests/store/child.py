@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rows import make_row
+from store_support import make_row
 
 from melious_impact.store.impact_store import ImpactStore as _ImpactStore
 

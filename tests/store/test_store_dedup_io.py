@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from rows import make_row
+from store_support import make_row
 
 from melious_impact.store.impact_store import ImpactStore
 
@@ -69,8 +69,17 @@ def test_import_without_ids_twice_counts_once(tmp_path: Path) -> None:
     path = tmp_path / "plain.jsonl"
     with path.open("w") as fh:
         for i in range(20):
-            fh.write(json.dumps({"captured_at": f"2026-02-0{1 + i % 3}T10:00:00Z", "team": "ops",
-                                 "input_tokens": i, "billing_credits": 0.000123456789012345678}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "captured_at": f"2026-02-0{1 + i % 3}T10:00:00Z",
+                        "team": "ops",
+                        "input_tokens": i,
+                        "billing_credits": 0.000123456789012345678,
+                    }
+                )
+                + "\n"
+            )
     s = ImpactStore(tmp_path / "s")
     assert s.import_file(path) == 20
     assert s.import_file(path) == 0
@@ -101,12 +110,21 @@ def test_import_batch_output(tmp_path: Path) -> None:
     lines = []
     for i in range(4):
         body = {
-            "id": f"chatcmpl-{i}", "object": "chat.completion", "model": "gpt-oss-120b",
+            "id": f"chatcmpl-{i}",
+            "object": "chat.completion",
+            "model": "gpt-oss-120b",
             "usage": {"prompt_tokens": 10 + i, "completion_tokens": 5, "total_tokens": 15 + i},
         }
-        lines.append(json.dumps({"id": f"batch_req_{i}", "custom_id": f"c-{i}",
-                                 "response": {"status_code": 200, "request_id": f"r{i}", "body": body},
-                                 "error": None}))
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"batch_req_{i}",
+                    "custom_id": f"c-{i}",
+                    "response": {"status_code": 200, "request_id": f"r{i}", "body": body},
+                    "error": None,
+                }
+            )
+        )
     data = ("\n".join(lines) + "\n").encode()
     s = ImpactStore(tmp_path / "s")
     assert import_batch_output(s, data, batch_id="batch_1") == 4

@@ -10,8 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import child
-from rows import make_row
+from store_support import child, make_row
 
 from melious_impact.store.impact_store import ImpactStore
 
@@ -32,12 +31,14 @@ def test_damaged_file_is_quarantined_rest_readable(
     files = _three_files(store)
     victim = files[1]
     data = victim.read_bytes()
-    victim.write_bytes({
-        "truncate": data[: len(data) // 2],
-        "garbage-footer": data[:-12] + b"\x00" * 8 + b"PAR1",
-        "not-parquet": b"hello, I am not parquet",
-        "empty": b"",
-    }[damage])
+    victim.write_bytes(
+        {
+            "truncate": data[: len(data) // 2],
+            "garbage-footer": data[:-12] + b"\x00" * 8 + b"PAR1",
+            "not-parquet": b"hello, I am not parquet",
+            "empty": b"",
+        }[damage]
+    )
     fresh = ImpactStore(tmp_path / "s")  # a new process-eye view: nothing cached
     with caplog.at_level("WARNING", logger="melious_impact"):
         assert len(fresh) == 200
@@ -122,8 +123,12 @@ def test_read_only_folder_counted_and_resumes(tmp_path: Path) -> None:
 def test_tiny_tmpfs_really_full(tmp_path: Path) -> None:
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("mount not permitted here")
     store = ImpactStore(mnt / "s", flush_interval_s=3600, max_pending_rows=50_000)
     try:

@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import child
+from store_support import child
 
 from melious_impact.store.impact_store import ImpactStore
 
@@ -118,6 +118,8 @@ def test_random_sigkills_under_load(tmp_path: Path) -> None:
     lost = [(tag, i) for tag, last in acked.items() for i in range(last + 1) if f"{tag}-{i}" not in have]
     assert kills == 9 and len(acked) == 9
     assert not lost, f"{len(lost)} acknowledged rows lost, e.g. {lost[:3]}"
-    print(f"processes=9 kills={kills} rows_acknowledged={sum(v + 1 for v in acked.values())} "
-          f"rows_stored={len(ids)} rows_lost=0 duplicates=0")
+    print(
+        f"processes=9 kills={kills} rows_acknowledged={sum(v + 1 for v in acked.values())} "
+        f"rows_stored={len(ids)} rows_lost=0 duplicates=0"
+    )
     assert not list((root / "_journal").glob("*.seg"))

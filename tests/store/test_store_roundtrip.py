@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from rows import BASE, make_row
+from store_support import BASE, make_row
 
 from melious_impact.records import COLUMN_NAMES, COLUMNS, quantize_money
 from melious_impact.store.impact_store import ImpactStore, default_store_path
@@ -63,15 +63,17 @@ def test_dtypes_same_for_empty_and_full_stores(store: ImpactStore, tmp_path: Pat
 def test_missing_keys_are_null_and_odd_types_coerced(store: ImpactStore) -> None:
     w = store.writer()
     w.write({"captured_at": datetime(2026, 1, 2, 3, 4, 5), "status_code": "200"})  # naive = UTC
-    w.write({
-        "captured_at": datetime(2026, 1, 2, 6, 0, tzinfo=timezone(timedelta(hours=2))),
-        "input_tokens": np.int64(7),
-        "energy_kwh": "0.5",
-        "billing_credits": 0.1,
-        "stream": "true",
-        "tags": {"b": 1, "a": 2},
-        "status_code": "not a number",
-    })
+    w.write(
+        {
+            "captured_at": datetime(2026, 1, 2, 6, 0, tzinfo=timezone(timedelta(hours=2))),
+            "input_tokens": np.int64(7),
+            "energy_kwh": "0.5",
+            "billing_credits": 0.1,
+            "stream": "true",
+            "tags": {"b": 1, "a": 2},
+            "status_code": "not a number",
+        }
+    )
     w.write({"endpoint": "/v1/embeddings"})  # no time: stamped at write time
     store.flush()
     df = store.to_pandas()
@@ -94,7 +96,9 @@ def test_filters_and_parameterised_sql(store: ImpactStore) -> None:
     for d in range(4):
         store.append([make_row(i, f"d{d}", day=d, team=("a" if i % 2 else "b")) for i in range(10)])
     assert store.count() == len(store) == 40
-    assert len(store.to_pandas(start=BASE.date() + timedelta(days=1), end=BASE.date() + timedelta(days=2))) == 20
+    assert (
+        len(store.to_pandas(start=BASE.date() + timedelta(days=1), end=BASE.date() + timedelta(days=2))) == 20
+    )
     assert len(store.to_pandas(start="2026-03-02", end="2026-03-02")) == 10
     assert len(store.to_pandas(teams=["a"])) == 20
     assert list(store.to_pandas(columns=["team", "input_tokens"]).columns) == ["team", "input_tokens"]
@@ -145,10 +149,13 @@ def test_older_schema_files_still_read(store: ImpactStore) -> None:
 
     folder = Path(store.root) / "requests" / "date=2025-12-31"
     folder.mkdir(parents=True)
-    old = pa.table({
-        "captured_at": pa.array([datetime(2025, 12, 31, tzinfo=UTC)], pa.timestamp("us", tz="UTC")),
-        "team": ["legacy"], "input_tokens": pa.array([5], pa.int32()),
-    })
+    old = pa.table(
+        {
+            "captured_at": pa.array([datetime(2025, 12, 31, tzinfo=UTC)], pa.timestamp("us", tz="UTC")),
+            "team": ["legacy"],
+            "input_tokens": pa.array([5], pa.int32()),
+        }
+    )
     pq.write_table(old, folder / "old.parquet")
     store.append([make_row(1)])
     df = store.to_pandas()

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rows import make_row
+from store_support import make_row
 
 from melious_impact.records import COLUMN_NAMES
 from melious_impact.store.codec import decode_segment, encode_row, header_record, to_micros
@@ -57,11 +57,22 @@ def test_decoder_never_raises_on_garbage(garbage: bytes, pos: int) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.dictionaries(st.sampled_from(COLUMN_NAMES), st.one_of(
-    st.none(), st.integers(), st.floats(allow_nan=True), st.text(), st.booleans(),
-    st.decimals(allow_nan=False, allow_infinity=False), st.binary(max_size=10),
-    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
-)))
+@given(
+    st.dictionaries(
+        st.sampled_from(COLUMN_NAMES),
+        st.one_of(
+            st.none(),
+            st.integers(),
+            st.floats(allow_nan=True),
+            st.text(),
+            st.booleans(),
+            st.decimals(allow_nan=False, allow_infinity=False),
+            st.binary(max_size=10),
+            st.lists(st.integers(), max_size=3),
+            st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+        ),
+    )
+)
 def test_any_row_encodes_and_decodes(row: dict[str, object]) -> None:
     d = decode_segment(header_record() + encode_row(row))
     assert len(d.rows) == 1
@@ -72,13 +83,20 @@ def test_any_row_encodes_and_decodes(row: dict[str, object]) -> None:
 
 
 _ANY = st.one_of(
-    st.none(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(), st.text(max_size=8),
-    st.booleans(), st.decimals(allow_nan=True), st.datetimes(),
+    st.none(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(),
+    st.text(max_size=8),
+    st.booleans(),
+    st.decimals(allow_nan=True),
+    st.datetimes(),
 )
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(st.tuples(_ANY, st.dictionaries(st.sampled_from(COLUMN_NAMES), _ANY)), min_size=1, max_size=5))
+@given(
+    st.lists(st.tuples(_ANY, st.dictionaries(st.sampled_from(COLUMN_NAMES), _ANY)), min_size=1, max_size=5)
+)
 def test_conversion_never_raises_and_keeps_every_row(rows: list[tuple[object, dict[str, object]]]) -> None:
     """Whatever capture hands over, the background conversion yields one valid row per write."""
     from melious_impact.store.convert import schema, split_by_day, table_from_tuples

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from rows import make_row
+from store_support import make_row
 
 from melious_impact.cli import store_cmds
 from melious_impact.store.impact_store import ImpactStore
@@ -37,8 +37,9 @@ def test_every_command_and_option_has_help() -> None:
             assert action.help, f"{name} {action.option_strings or action.dest}"
 
 
-def test_path_prints_the_env_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_path_prints_the_env_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MELIOUS_IMPACT_HOME", str(tmp_path / "here"))
     assert _run("path") == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "here")
@@ -49,7 +50,9 @@ def test_commands_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     for d in range(3):
         src.append([make_row(i, f"x{d}", day=d) for i in range(10)])
     store = str(tmp_path / "dst")
-    assert _run("export", "--store", str(tmp_path / "src"), str(tmp_path / "out.csv"), "--team", "search") == 0
+    assert (
+        _run("export", "--store", str(tmp_path / "src"), str(tmp_path / "out.csv"), "--team", "search") == 0
+    )
     assert "wrote 30 rows" in capsys.readouterr().out
     assert _run("import", "--store", store, str(tmp_path / "out.csv")) == 0
     assert "imported 30 rows" in capsys.readouterr().out

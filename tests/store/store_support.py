@@ -1,9 +1,14 @@
-"""Row factories shared by the store tests and their child processes."""
+"""Helpers shared by the store tests and their child processes (a unique module name:
+test folders have no __init__.py, so basenames must not collide across folders)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from melious_impact.records import empty_row
@@ -43,3 +48,22 @@ def make_row(i: int, tag: str = "t", *, day: int = 0, team: str = "search") -> d
         stream_completed=True,
     )
     return row
+
+
+HERE = Path(__file__).resolve().parent
+CHILD = HERE / "child.py"
+
+
+def child(*args: object, env: dict[str, str] | None = None, **kw: object) -> subprocess.Popen[str]:
+    """Start tests/store/child.py in a fresh interpreter (``env`` adds variables)."""
+    full_env = {**os.environ, **(env or {})}
+    full_env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent.parent), full_env.get("PYTHONPATH", "")])
+    return subprocess.Popen(  # type: ignore[call-overload,no-any-return]
+        [sys.executable, str(CHILD), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        text=True,
+        env=full_env,
+        **kw,
+    )

@@ -7,7 +7,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from rows import make_row
+from store_support import make_row
 
 from melious_impact.store.impact_store import ImpactStore
 

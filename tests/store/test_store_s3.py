@@ -12,8 +12,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 import pytest
-from conftest import child
-from rows import make_row
+from store_support import child, make_row
 
 from melious_impact.store.impact_store import ImpactStore
 from melious_impact.store.remote import s3_kwargs
@@ -28,8 +27,11 @@ def s3() -> Iterator[dict[str, Any]]:
     srv = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     srv.start()
     host, port = srv.get_host_and_port()
-    opts = {"key": "testing", "secret": "testing",
-            "client_kwargs": {"endpoint_url": f"http://{host}:{port}", "region_name": "us-east-1"}}
+    opts = {
+        "key": "testing",
+        "secret": "testing",
+        "client_kwargs": {"endpoint_url": f"http://{host}:{port}", "region_name": "us-east-1"},
+    }
     fs = pafs.S3FileSystem(**s3_kwargs(opts), allow_bucket_creation=True)
     fs.create_dir("impact")
     yield {"opts": opts, "fs": fs}
@@ -53,16 +55,20 @@ def test_write_read_round_trip(s3: dict[str, Any], tmp_path: Path) -> None:
     a = s.to_pandas(columns=cols).reset_index(drop=True)
     b = local.to_pandas(columns=cols).reset_index(drop=True)
     assert a.equals(b)
-    keys = [i.path for i in s3["fs"].get_file_info(pafs.FileSelector("impact/rt", recursive=True))
-            if i.type == pafs.FileType.File]
+    keys = [
+        i.path
+        for i in s3["fs"].get_file_info(pafs.FileSelector("impact/rt", recursive=True))
+        if i.type == pafs.FileType.File
+    ]
     assert all("/requests/date=2026-03-0" in k for k in keys)
     s.close()
     assert not list((tmp_path / "spool" / "_journal").glob("*.seg"))  # spool emptied
 
 
 def test_many_hosts_write_one_prefix_without_coordination(s3: dict[str, Any], tmp_path: Path) -> None:
-    stores = [_store(s3, "multi", tmp_path / f"host{h}", flush_interval_s=0.05, buffer_rows=40)
-              for h in range(3)]
+    stores = [
+        _store(s3, "multi", tmp_path / f"host{h}", flush_interval_s=0.05, buffer_rows=40) for h in range(3)
+    ]
 
     def work(h: int) -> None:
         w = stores[h].writer()
@@ -101,7 +107,9 @@ def test_damaged_object_is_quarantined(s3: dict[str, Any], tmp_path: Path) -> No
     s = _store(s3, "dmg", tmp_path / "spool")
     s.append([make_row(i, "a") for i in range(10)])
     s.append([make_row(i, "b", day=1) for i in range(10)])
-    (victim,) = [i.path for i in s3["fs"].get_file_info(pafs.FileSelector("impact/dmg/requests/date=2026-03-02"))]
+    (victim,) = [
+        i.path for i in s3["fs"].get_file_info(pafs.FileSelector("impact/dmg/requests/date=2026-03-02"))
+    ]
     with s3["fs"].open_output_stream(victim) as out:
         out.write(b"not parquet at all")
     assert len(_store(s3, "dmg", tmp_path / "spool")) == 10
@@ -111,9 +119,15 @@ def test_damaged_object_is_quarantined(s3: dict[str, Any], tmp_path: Path) -> No
 
 def test_storage_option_spellings() -> None:
     assert s3_kwargs({"key": "a", "secret": "b", "endpoint_url": "http://127.0.0.1:9000"}) == {
-        "access_key": "a", "secret_key": "b", "endpoint_override": "127.0.0.1:9000", "scheme": "http"}
+        "access_key": "a",
+        "secret_key": "b",
+        "endpoint_override": "127.0.0.1:9000",
+        "scheme": "http",
+    }
     assert s3_kwargs({"client_kwargs": {"region_name": "eu-west-3"}, "anon": True}) == {
-        "region": "eu-west-3", "anonymous": True}
+        "region": "eu-west-3",
+        "anonymous": True,
+    }
     with pytest.raises(ValueError, match="unsupported S3 storage option"):
         s3_kwargs({"bogus": 1})
     with pytest.raises(ValueError, match="local folders"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import child
+from store_support import child
 
 from melious_impact.store.impact_store import ImpactStore
 

@@ -17,7 +17,7 @@ when a schema is asked for.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,6 +29,7 @@ SCHEMA_VERSION = 1
 #: Exact decimal type used for billing amounts: 38 digits, 18 after the point.
 DECIMAL_PRECISION = 38
 DECIMAL_SCALE = 18
+_MONEY_QUANTUM = Decimal(1).scaleb(-DECIMAL_SCALE)
 
 
 @dataclass(frozen=True)
@@ -140,8 +141,17 @@ def arrow_schema() -> pa.Schema:
 
 
 def quantize_money(value: Decimal) -> Decimal:
-    """Round a decimal to the stored scale (18 places); raises if it cannot fit 38 digits."""
-    q = value.quantize(Decimal(1).scaleb(-DECIMAL_SCALE))
+    """Round a decimal to the stored scale (18 places); ``ValueError`` if it cannot fit 38 digits."""
+    if not value.is_finite():
+        raise ValueError(f"billing amount {value!r} is not a finite decimal")
+    # The default context holds 28 digits: quantizing a 20-integer-digit amount to 18 places
+    # needs 38, and would raise InvalidOperation instead of the ValueError callers expect.
+    with localcontext() as ctx:
+        ctx.prec = DECIMAL_PRECISION + 2
+        try:
+            q = value.quantize(_MONEY_QUANTUM)
+        except InvalidOperation as exc:
+            raise ValueError(f"billing amount {value!r} is not a finite decimal") from exc
     if len(q.as_tuple().digits) > DECIMAL_PRECISION:
         raise ValueError(f"billing amount {value} does not fit DECIMAL({DECIMAL_PRECISION},{DECIMAL_SCALE})")
     return q

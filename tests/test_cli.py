@@ -24,6 +24,7 @@ EXPECTED_COMMANDS = {
     "budgets",
     "report",
     "dashboard",
+    "export-focus",
 }
 
 

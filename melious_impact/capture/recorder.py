@@ -88,6 +88,10 @@ class Recorder:
     ``captured_at`` (e.g. an emulator's simulated clock); default: the wall clock.
     ``capture_headers``: names of extra response headers to keep, stored in the
     ``tags`` JSON as ``"header.<name>"``; names that look like credentials are refused.
+    ``sinks``: extra row sinks with the RowWriter interface (``write(row)``, ``flush()``,
+    ``close()``), e.g. ``melious_impact.export.OTelSink``: each row goes to the store
+    first (the record that must survive), then to every sink; a failing sink is counted
+    and logged once, never raised. ``flush()``/``close()`` reach the sinks too.
     """
 
     def __init__(
@@ -97,6 +101,7 @@ class Recorder:
         tags: Mapping[str, TagValue] | None = None,
         clock: Callable[[], datetime] | None = None,
         capture_headers: Iterable[str] = (),
+        sinks: Iterable[Any] = (),
     ) -> None:
         if clock is not None and not callable(clock):
             raise TypeError("clock must be a zero-argument callable returning an aware UTC datetime")
@@ -118,6 +123,10 @@ class Recorder:
                     f"store must have a {verb}() method (an ImpactStore), got {type(store).__name__}"
                 )
         self._store = store
+        self._sinks = tuple(sinks)
+        for sink in self._sinks:
+            if not callable(getattr(sink, "write", None)):
+                raise TypeError(f"sinks must have a write(row) method, got {type(sink).__name__}")
         self._clock = clock
         self._capture_headers = names
         self._lock = threading.Lock()
@@ -125,6 +134,7 @@ class Recorder:
         self._logged: set[tuple[str, str]] = set()
         self._tag_cache: tuple[object, tuple[str | None, str | None, str]] = (object(), (None, None, "{}"))
         self._adapters: dict[type, Adapter] = {}
+        self._last_writer: Any = None  # for its drop count; asking store.writer() could start one
         self._closed = False
         self._atexit = _make_atexit(weakref.ref(self))
         atexit.register(self._atexit)
@@ -194,6 +204,8 @@ class Recorder:
     def flush(self) -> None:
         """Everything captured so far is durable and visible to queries."""
         self._store.flush()
+        for sink in self._sinks:
+            self._call_sink(sink, "flush")
 
     def close(self) -> None:
         """Stop capturing (later responses pass through, counted as dropped) and flush.
@@ -205,6 +217,8 @@ class Recorder:
             return
         self._closed = True
         atexit.unregister(self._atexit)
+        for sink in self._sinks:
+            self._call_sink(sink, "close")
         if self._owns_store:
             self._store.close()
         else:
@@ -302,7 +316,9 @@ class Recorder:
                 self._counts["dropped"] += 1
             return
         try:
-            self._store.writer().write(row)
+            writer = self._store.writer()
+            self._last_writer = writer
+            writer.write(row)
         except Exception as exc:  # the writer promises not to raise; do not trust it blindly
             self._failed("store", exc)
             with self._lock:
@@ -310,6 +326,19 @@ class Recorder:
             return
         with self._lock:
             self._counts["captured"] += 1
+        for sink in self._sinks:
+            try:
+                sink.write(row)
+            except Exception as exc:
+                self._failed("sink", exc)
+
+    def _call_sink(self, sink: Any, verb: str) -> None:
+        fn = getattr(sink, verb, None)
+        if fn is not None:
+            try:
+                fn()
+            except Exception as exc:
+                self._failed(f"sink {verb}", exc)
 
     def _emit_many(self, rows: Iterable[dict[str, Any]]) -> None:
         for row in rows:
@@ -331,13 +360,10 @@ class Recorder:
             self._counts["transport_errors"] += 1
 
     def _store_dropped(self) -> int:
-        # Ask only a writer that exists (writer() would start one) and is still ours.
-        if self._closed or not self._counts["captured"]:
-            return 0
+        stats = getattr(self._last_writer, "stats", None)
         try:
-            stats = getattr(self._store.writer(), "stats", None)
             return int(stats.get("rows_dropped", 0)) if isinstance(stats, Mapping) else 0
-        except Exception:
+        except (TypeError, ValueError):
             return 0
 
 

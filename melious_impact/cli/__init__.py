@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "melious_impact.cli.model_cmds",  # intensity
     "melious_impact.cli.forecast_cmds",  # forecast, budgets
     "melious_impact.cli.report_cmds",  # report, dashboard
+    "melious_impact.cli.export_cmds",  # export-focus
 )
 
 

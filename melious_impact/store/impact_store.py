@@ -259,15 +259,23 @@ class ImpactStore:
         merged away by a compaction disappear when it ends; a long-lived connection may then
         fail with a missing file: reconnect (``sql()`` and ``to_pandas()`` do that for you).
         """
-        con = new_connection()
-        define_requests(
-            con,
-            self._catalog.snapshot(),
-            self._backend,
-            self._catalog.signature,
-            self._catalog.may_have_dedup_keys,
-        )
-        return con
+        for attempt in range(_QUERY_ATTEMPTS):
+            con = new_connection()
+            try:
+                define_requests(
+                    con,
+                    self._catalog.snapshot(),
+                    self._backend,
+                    self._catalog.signature,
+                    self._catalog.may_have_dedup_keys,
+                )
+                return con
+            except _FILE_ERRORS:  # a file vanished between listing and binding: list again
+                con.close()
+                if attempt == _QUERY_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.005 * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run DuckDB SQL against the ``requests`` view; values go in ``params`` (``?`` or

@@ -237,3 +237,47 @@ def test_public_names() -> None:
     with rec:
         pass
     assert rec.closed
+
+
+def test_extra_sinks_get_every_row_after_the_store(server: Any) -> None:
+    order: list[str] = []
+
+    class Store(MemorySink):
+        def write(self, row: dict[str, Any]) -> None:
+            order.append("store")
+            super().write(row)
+
+    class Sink(MemorySink):
+        def write(self, row: dict[str, Any]) -> None:
+            order.append("sink")
+            super().write(row)
+
+    class Broken:
+        def write(self, row: dict[str, Any]) -> None:
+            raise ValueError("collector down")
+
+    store, sink = Store(), Sink()
+    rec = Recorder(store, sinks=[sink, Broken()])
+    with rec.http_client(base_url=server.url) as c:
+        c.post("/v1/chat/completions", json={})
+        c.post("/v1/chat/completions", json={})
+    rec.flush()
+    rec.close()
+    assert order == ["store", "sink", "store", "sink"]
+    assert sink.rows == store.rows and (sink.flushes, sink.closes) == (1, 1)
+    assert rec.stats.captured == 2 and rec.stats.capture_errors == 2
+    with pytest.raises(TypeError, match="write"):
+        Recorder(MemorySink(), sinks=[object()])
+
+
+def test_store_writer_drops_show_in_recorder_stats(server: Any) -> None:
+    class DroppingSink(MemorySink):
+        @property
+        def stats(self) -> dict[str, int]:
+            return {"rows_written": 5, "rows_dropped": 3}
+
+    rec = Recorder(DroppingSink())
+    assert rec.stats.dropped == 0  # no writer asked yet: none is started just to read stats
+    with rec.http_client(base_url=server.url) as c:
+        c.post("/v1/chat/completions", json={})
+    assert (rec.stats.captured, rec.stats.dropped) == (1, 3)

@@ -75,3 +75,20 @@ def test_commands_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_bad_storage_option_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="KEY=VALUE"):
         _run("info", "--store", "s3://b/p", "--storage-option", "novalue")
+
+
+def test_import_batch_output_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("melious_impact.parse.batch")
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": "m",
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }
+    line = {"id": "batch_req_1", "custom_id": "c1", "response": {"status_code": 200, "body": body}}
+    path = tmp_path / "out.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    store = str(tmp_path / "s")
+    for expected in ("imported 1 rows", "imported 0 rows"):
+        assert _run("import", "--store", store, "--batch-output", "--batch-id", "b1", str(path)) == 0
+        assert expected in capsys.readouterr().out

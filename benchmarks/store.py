@@ -182,11 +182,18 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=10_000_000, help="rows for the rollup (default 10 M)")
     ap.add_argument("--capture-rows", type=int, default=200_000, help="rows per process for capture")
     ap.add_argument("--repeats", type=int, default=3, help="runs per figure (median reported)")
+    ap.add_argument("--skip-capture", action="store_true", help="skip the capture and bulk parts")
     args = ap.parse_args()
     if args.quick:
         args.rows, args.capture_rows, args.repeats = 500_000, 20_000, 1
     print(f"# melious_impact store benchmark  (cpus={os.cpu_count()}, python={sys.version.split()[0]})")
 
+    if not args.skip_capture:
+        capture_and_bulk(args)
+    rollup(args)
+
+
+def capture_and_bulk(args: argparse.Namespace) -> None:
     print("\n## capture: RowWriter.write into one folder (until all rows are in Parquet)")
     print(f"{'processes':>9} {'rows/s (to Parquet)':>20} {'write() calls/s':>16} {'median write() µs':>18}")
     for procs in (1, 2, 4):
@@ -212,7 +219,13 @@ def main() -> None:
         print(f"\n## bulk ({n_imp:,} rows)")
         print(f"store.append(Arrow table)     {n_imp / t_append:>12,.0f} rows/s")
         print(f"store.import_file(Parquet)    {n_imp / t_import:>12,.0f} rows/s  (content-hash dedup keys)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
+
+def rollup(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="mi-bench-"))
+    try:
         print(f"\n## daily per-team rollup over {args.rows:,} rows")
         store = ImpactStore(work / "rollup")
         t = time.perf_counter()
@@ -224,21 +237,31 @@ def main() -> None:
             f"({len(list((work / 'rollup').rglob('*.parquet')))} files)"
         )
         t_duck, duck = _median_time(lambda: store.sql(ROLLUP_SQL), args.repeats)
+        float_sql = ROLLUP_SQL.replace("sum(billing_credits)", "sum(CAST(billing_credits AS DOUBLE))")
+        t_duckf, _ = _median_time(lambda: store.sql(float_sql), args.repeats)
         t_load, df = _median_time(lambda: store.to_pandas(columns=ROLLUP_COLUMNS), 1)
         t_pd, pdres = _median_time(lambda: pandas_rollup(df), args.repeats)
         df_float = df.assign(billing_credits=df["billing_credits"].astype(float))
         t_pdf, _ = _median_time(lambda: pandas_rollup(df_float), args.repeats)
         assert len(duck) == len(pdres)
         assert duck["billing_credits"].sum() == pdres["billing_credits"].sum()  # exact, both
-        print(f"{'engine':<46} {'median s':>9} {'vs DuckDB':>10}")
+        t = time.perf_counter()
+        store.compact()
+        t_compact = time.perf_counter() - t
+        t_duckc, duckc = _median_time(lambda: store.sql(ROLLUP_SQL), args.repeats)
+        assert duckc["billing_credits"].sum() == duck["billing_credits"].sum()
+        print(f"compact(): {t_compact:.1f} s ({len(list((work / 'rollup').rglob('*.parquet')))} files after)")
+        print(f"{'engine':<50} {'median s':>9} {'vs DuckDB':>10}")
         rows = [
             ("DuckDB on the Parquet files (store.sql)", t_duck),
+            ("DuckDB, billing summed as DOUBLE", t_duckf),
+            ("DuckDB after compact() (1 file per day)", t_duckc),
             ("pandas groupby, frame in memory (exact Decimal)", t_pd),
             ("pandas groupby, frame in memory (billing float)", t_pdf),
             ("pandas: load from store + groupby (Decimal)", t_load + t_pd),
         ]
         for name, secs in rows:
-            print(f"{name:<46} {secs:>9.2f} {secs / t_duck:>9.1f}x")
+            print(f"{name:<50} {secs:>9.2f} {secs / t_duck:>9.1f}x")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

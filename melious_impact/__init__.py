@@ -46,10 +46,15 @@ _EXPORTS: dict[str, str] = {
     "ForecastError": "melious_impact.errors",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+# public submodules, imported on first use: ``mi.charts.impact_over_time(...)``
+_SUBMODULES = ("charts",)
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"melious_impact.{name}")
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'melious_impact' has no attribute {name!r}")

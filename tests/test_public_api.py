@@ -20,6 +20,7 @@ EXPECTED = {
     "__version__",
     "add_cost_eur",
     "budget_status",
+    "charts",
     "cost_of",
     "current_tags",
     "dashboard",

@@ -4,6 +4,7 @@
 - :mod:`.tags`: :func:`tags` / :func:`current_tags` on contextvars.
 - :mod:`.exchange`: the library-agnostic core of one request/response.
 - :mod:`.adapters`: thin per-library recording streams and transport wrappers.
+- :mod:`.wire`: what is read from httpx/httpx2 request and response objects.
 """
 
 from melious_impact.capture.recorder import Recorder, RecorderStats

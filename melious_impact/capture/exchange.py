@@ -142,6 +142,12 @@ class Exchange:
             self._target = JsonBody()
         elif ctype.startswith(_BINARY_TYPES):
             self.mode = _MODE_SKIP
+        elif self.req_stream and status < 300 and not ctype.startswith("text/html"):
+            # A stream was asked for and no usable type came back (a proxy rewriting
+            # text/event-stream to text/plain, or dropping it): read it as SSE.
+            self.mode = _MODE_SSE
+            self.sse = True
+            self._target = SSEParser()
         else:
             # text/plain transcriptions (text, srt, vtt), or no content type: parse only
             # if it turns out to be a JSON object.

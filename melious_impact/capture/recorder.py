@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from melious_impact.capture.adapters import Adapter, adapter
 from melious_impact.capture.exchange import Exchange
 from melious_impact.capture.tags import TagValue, check_tags, context_tags, resolve
+from melious_impact.capture.wire import header_dict, library_of, request_facts, retry_count
 from melious_impact.parse.endpoints import Kind, classify
-from melious_impact.parse.request import attempt_from_header, model_and_stream, model_from_form
+from melious_impact.parse.request import attempt_from_header
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
@@ -172,7 +173,7 @@ class Recorder:
                 f"transport() needs an httpx/httpx2 transport (with handle_request or "
                 f"handle_async_request), got {type(inner).__name__}"
             )
-        ad = adapter(_library_of(inner))
+        ad = adapter(library_of(inner))
         if has_sync and has_async:
             return ad.both_transport(self, inner)
         return (ad.sync_transport if has_sync else ad.async_transport)(self, inner)
@@ -261,8 +262,8 @@ class Recorder:
                 with self._lock:
                     self._counts["skipped"] += 1
                 return None
-            model, stream = (None, False) if endpoint.kind is Kind.BATCH_OUTPUT else _request_facts(request)
-            attempt = attempt_from_header(_retry_count(request.headers))
+            model, stream = (None, False) if endpoint.kind is Kind.BATCH_OUTPUT else request_facts(request)
+            attempt = attempt_from_header(retry_count(request.headers))
             return Exchange(self, endpoint, method, path, model, stream, attempt, self._tags_now())
         except Exception as exc:
             self._failed("request", exc)
@@ -270,7 +271,7 @@ class Recorder:
 
     def _attach(self, ex: Exchange, response: Any, *, asynchronous: bool) -> None:
         try:
-            headers = _header_dict(response.headers)
+            headers = header_dict(response.headers)
             if not ex.on_response(response.status_code, headers):
                 return
             content = getattr(response, "_content", None)
@@ -282,7 +283,7 @@ class Recorder:
                 return
             ad = self._adapters.get(type(response))
             if ad is None:
-                ad = self._adapters[type(response)] = adapter(_library_of(response))
+                ad = self._adapters[type(response)] = adapter(library_of(response))
             stream_cls = ad.async_stream if asynchronous else ad.sync_stream
             response.stream = stream_cls(response.stream, ex)
         except Exception as exc:
@@ -372,51 +373,3 @@ def _make_atexit(ref: weakref.ref[Recorder]) -> Callable[[], None]:
         _close_at_exit(ref)
 
     return close
-
-
-def _library_of(obj: Any) -> str:
-    """``"httpx2"`` or ``"httpx"`` from an object's class (duck-typed objects: httpx2)."""
-    for cls in type(obj).__mro__:
-        root = cls.__module__.partition(".")[0]
-        if root in ("httpx2", "httpx"):
-            return root
-    return "httpx2"
-
-
-def _header_dict(headers: Any) -> dict[str, str]:
-    """Lowercased name -> value, first occurrence kept.
-
-    Reads the byte pairs: httpx's decoded views go through a Python property per
-    header, which costs more than the rest of the row on a small response. ``_list``
-    (raw name, lowercased name, value) is shared by httpx and httpx2; ``raw`` is the
-    public fallback.
-    """
-    items = getattr(headers, "_list", None)
-    if items is not None and (not items or len(items[0]) == 3):
-        return {k.decode("latin-1"): v.decode("latin-1") for _, k, v in reversed(items)}
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in reversed(headers.raw)}
-
-
-def _retry_count(headers: Any) -> str | None:
-    items = getattr(headers, "_list", None)
-    if items is not None and (not items or len(items[0]) == 3):
-        for _, key, value in items:
-            if key == b"x-stainless-retry-count":
-                return str(value.decode("latin-1"))
-        return None
-    for key, value in headers.raw:
-        if key.lower() == b"x-stainless-retry-count":
-            return str(value.decode("latin-1"))
-    return None
-
-
-def _request_facts(request: Any) -> tuple[str | None, bool]:
-    """(requested model, stream) read from the request body, which is then dropped."""
-    content = getattr(request, "_content", None)
-    if content is not None:
-        return model_and_stream(content)
-    fields = getattr(request.stream, "fields", None)
-    if fields is not None:  # multipart: data fields only, files are never touched
-        data = ((f.name, f.value) for f in fields if hasattr(f, "value") and not hasattr(f, "file"))
-        return model_from_form(data), False
-    return None, False

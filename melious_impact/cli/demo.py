@@ -485,13 +485,28 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+# ---- step 7: the sustainability report and the team dashboards ------------------------------------
+def pages(ctx: DemoContext) -> None:
+    """Write the offline report and dashboards next to the store and print where they are."""
+    import melious_impact as mi
+
+    out = Path(ctx.store_path)
+    budgets = ctx.results.get("budgets")
+    report_path = mi.report(ctx.store, out / "report.html", budgets=budgets)
+    index_path = mi.dashboard(ctx.store, out / "dashboard", budgets=budgets)
+    ctx.results["report"], ctx.results["dashboard"] = report_path, index_path
+    ctx.say()
+    ctx.say(f"Sustainability report: {report_path}")
+    ctx.say(f"Team dashboards:       {index_path}")
+
+
 def close(ctx: DemoContext) -> None:
     ctx.clients["http"].close()
     ctx.recorder.close()
 
 
 #: The demo, in order. Later parts append steps (before ``close``) with ``STEPS.insert(-1, fn)``.
-STEPS: list[Step] = [setup, traffic, batch, summary, intensity, budgets, close]
+STEPS: list[Step] = [setup, traffic, batch, summary, intensity, budgets, pages, close]
 
 
 def _fresh_store_path() -> Path:

@@ -25,6 +25,7 @@ from melious_impact.records import (
     DECIMAL_SCALE,
     SCHEMA_VERSION,
     arrow_schema,
+    quantize_money,
 )
 from melious_impact.store.codec import to_micros
 
@@ -59,13 +60,10 @@ def _to_decimal(v: Any) -> Decimal | None:
     if v is None or isinstance(v, bool):
         return None
     try:
-        d = Decimal(str(v)) if not isinstance(v, Decimal) else v
-        if not d.is_finite():
-            return None
-        q = d.quantize(_QUANTUM)
-    except (InvalidOperation, ValueError, TypeError):
+        d = v if isinstance(v, Decimal) else Decimal(str(v))
+        return quantize_money(d)  # exact, with enough context precision for 38 digits
+    except (InvalidOperation, ValueError, TypeError, ArithmeticError):
         return None
-    return q if len(q.as_tuple().digits) <= _MAX_DECIMAL_DIGITS else None
 
 
 def _to_int(v: Any) -> int | None:

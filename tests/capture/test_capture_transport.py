@@ -542,3 +542,13 @@ def test_broken_clock_and_undecodable_stream_keep_their_rows() -> None:
     assert row["stream"] is True and row["stream_completed"] is False
     assert "decode_error" in row["parse_warnings"]
     assert row["captured_at"] is not None and rec.stats.capture_errors == 1
+
+
+def test_requested_stream_without_event_stream_type_is_still_read_as_sse() -> None:
+    body = openai_stream(4)
+    _rec, sink, t = make(
+        httpx2, {("POST", "/v1/chat/completions"): (200, [("content-type", "text/plain")], [body])}
+    )
+    post(httpx2, t, "/v1/chat/completions", {"model": "glm-4.7", "stream": True})
+    [row] = sink.rows
+    assert row["stream"] is True and row["stream_completed"] is True and row["energy_kwh"] == 0.00031

@@ -1,8 +1,7 @@
 """Small deterministic request frames for chart and report tests.
 
-``requests_frame`` uses the emulator's ``simulate_requests`` when it is importable and a
-tiny generator of its own otherwise, so these tests never wait on another part.
-``tiny_frame`` is hand-written and fixed: chart snapshots are built from it.
+A small generator of its own (not the emulator), so the chart tests pin exact inputs:
+``tiny_frame`` is fixed, and chart snapshots are built from it.
 """
 
 from __future__ import annotations
@@ -81,14 +80,6 @@ def own_requests(
                 row.update(billing_paid_with="energy", billing_energy=Decimal(tin + tout) * Decimal("0.004"))
         rows.append(row)
     return pd.DataFrame(rows, columns=list(COLUMN_NAMES))
-
-
-def requests_frame(n: int = 2000, *, days: int = 28, seed: int = 7) -> pd.DataFrame:
-    try:
-        from melious_impact.emulator.simulate import simulate_requests
-    except ImportError:
-        return own_requests(n, days=days, seed=seed)
-    return simulate_requests(n, days=days, seed=seed)
 
 
 def tiny_frame() -> pd.DataFrame:

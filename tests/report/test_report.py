@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import errors_only_rows, num, parse_page
+from report_helpers import errors_only_rows, num, parse_page
 
 import melious_impact as mi
 from melious_impact.cli import main

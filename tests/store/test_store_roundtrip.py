@@ -227,3 +227,27 @@ def test_public_names() -> None:
     assert mi.ImpactStore is st.ImpactStore and mi.default_store_path is st.default_store_path
     assert callable(mi.import_batch_output)
     assert set(st.__all__) == {"ImpactStore", "RowWriter", "default_store_path"}
+
+
+def test_large_and_odd_billing_amounts_stay_exact(store: ImpactStore) -> None:
+    amounts = [
+        Decimal("12345678901234567890.123456789012345678"),  # 38 digits: the widest that fits
+        Decimal("1E-7"),
+        Decimal("0.0000000000000000004"),  # below 18 places: rounded to the scale
+        "99.5",  # text, as some responses send it
+        1.25,  # a float: converted through its text, not its binary value
+    ]
+    w = store.writer()
+    for i, amount in enumerate(amounts):
+        row = make_row(i)
+        row["billing_credits"] = amount
+        w.write(row)
+    store.flush()
+    got = list(store.to_pandas()["billing_credits"])
+    assert got == [
+        Decimal("12345678901234567890.123456789012345678"),
+        Decimal("0.0000001"),
+        Decimal("0"),
+        Decimal("99.5"),
+        Decimal("1.25"),
+    ]

@@ -206,7 +206,7 @@ def fit_prices_from_history(
     import pandas as pd
     from scipy.optimize import nnls
 
-    from melious_impact.forecast.daily import as_frame
+    from melious_impact.frames import as_frame
 
     df = as_frame(history)
     needed = {*by, "input_tokens", "output_tokens"}
@@ -279,7 +279,7 @@ def cost_of(
     """
     import pandas as pd
 
-    from melious_impact.forecast.daily import as_frame
+    from melious_impact.frames import as_frame
 
     wl = workload.copy() if isinstance(workload, pd.DataFrame) else pd.DataFrame(list(workload))
     needed = {"model", "input_tokens", "output_tokens"}

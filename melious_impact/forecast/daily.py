@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT, add_cost_eur, sum_decimal
+from melious_impact.frames import as_frame
 
 #: Metrics that can be forecast and budgeted.
 METRICS: tuple[str, ...] = (
@@ -34,20 +35,6 @@ METRICS: tuple[str, ...] = (
 
 #: Label used for rows whose group column (e.g. ``team``) is empty.
 UNTAGGED = "(untagged)"
-
-
-def as_frame(data: Any) -> pd.DataFrame:
-    """A DataFrame from a DataFrame or a store (anything with ``.to_pandas()``)."""
-    if isinstance(data, pd.DataFrame):
-        return data
-    to_pandas = getattr(data, "to_pandas", None)
-    if callable(to_pandas):
-        frame = to_pandas()
-        if isinstance(frame, pd.DataFrame):
-            return frame
-    raise TypeError(
-        f"expected a pandas DataFrame of request rows or a store with .to_pandas(), got {type(data).__name__}"
-    )
 
 
 def check_metric(metric: str) -> str:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from melious_impact.model.frames import as_frame, floats, reported_mask
+from melious_impact.frames import as_frame
+from melious_impact.model.frames import floats, reported_mask
 from melious_impact.model.predict import OUTPUT_COLUMNS
 from melious_impact.model.warnings import summarise
 

@@ -19,15 +19,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from melious_impact.frames import as_frame
 from melious_impact.model.cells import fit_cells
-from melious_impact.model.frames import (
-    KeyCodes,
-    as_frame,
-    check_not_empty,
-    floats,
-    require_columns,
-    utc_times,
-)
+from melious_impact.model.frames import KeyCodes, check_not_empty, floats, require_columns, utc_times
 from melious_impact.model.grid import GridProfile, fit_grid
 from melious_impact.model.prices import fit_prices
 from melious_impact.model.priors import Priors

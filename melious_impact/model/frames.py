@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from melious_impact.errors import ModelError
 
 FIT_COLUMNS = ("model", "provider_id", "location", "input_tokens", "output_tokens", "energy_kwh", "pue")
-
-
-def as_frame(data: Any) -> pd.DataFrame:
-    """A pandas frame from a DataFrame or anything with ``to_pandas()`` (an ImpactStore)."""
-    if isinstance(data, pd.DataFrame):
-        return data
-    to_pandas = getattr(data, "to_pandas", None)
-    if callable(to_pandas):
-        frame = to_pandas()
-        if isinstance(frame, pd.DataFrame):
-            return frame
-    raise TypeError(
-        f"expected a pandas DataFrame with the requests columns or an ImpactStore, got {type(data).__name__}"
-    )
 
 
 def require_columns(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:

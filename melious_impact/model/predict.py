@@ -19,7 +19,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from melious_impact.errors import ModelError
-from melious_impact.model.frames import KeyCodes, as_frame, floats, require_columns, utc_times
+from melious_impact.frames import as_frame
+from melious_impact.model.frames import KeyCodes, floats, require_columns, utc_times
 from melious_impact.model.priors import Z90
 from melious_impact.model.warnings import summarise
 

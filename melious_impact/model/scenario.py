@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from melious_impact.frames import as_frame
 from melious_impact.model.frames import (
     KeyCodes,
-    as_frame,
     dense_codes,
     floats,
     reported_mask,

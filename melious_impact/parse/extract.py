@@ -302,76 +302,11 @@ def apply_response(out: dict[str, Any], obj: Any, w: Warnings, *, input_only: bo
 
 # -- fast path --------------------------------------------------------------------------
 #
-# apply_response on a typical body costs more than decoding it, most of it in helper
-# calls that handle what never happens in a clean body. apply_response_fast gives the
-# same result for the common clean body and declines (returns False, nothing touched)
-# as soon as anything is unusual; the caller then runs apply_response. Declining is
-# always safe: tests pin that both paths give identical rows on a corpus of bodies.
-
-_BAD: Any = object()
-
-
-def _clean_str(v: Any, max_len: int = 256) -> Any:
-    """``v`` when None or a string to_str keeps unchanged; _BAD otherwise."""
-    if v is None or (type(v) is str and 0 < len(v) <= max_len and not v[0].isspace() and not v[-1].isspace()):
-        return v
-    return _BAD
-
-
-def _clean_tokens(v: Any) -> Any:
-    """``v`` when None or an int _tokens keeps unchanged; _BAD otherwise."""
-    if v is None or (type(v) is int and 0 <= v <= INT64_MAX):
-        return v
-    return _BAD
-
-
-def _fast_usage(usage: dict[str, Any], input_only: bool) -> tuple[Any, Any, Any, Any] | None:
-    """(input, output, cached, reasoning) as apply_usage computes them; None to decline."""
-    get = usage.get
-    raw_in = get("prompt_tokens")
-    from_prompt = raw_in is not None
-    if raw_in is None:
-        raw_in = get("input_tokens")
-    raw_out = get("completion_tokens")
-    if raw_out is None:
-        raw_out = get("output_tokens")
-    inp = _clean_tokens(raw_in)
-    outp = _clean_tokens(raw_out)
-    cache_read = _clean_tokens(get("cache_read_input_tokens"))
-    if inp is _BAD or outp is _BAD or cache_read is _BAD:
-        return None
-    if inp is not None and not from_prompt:
-        cache_write = _clean_tokens(get("cache_creation_input_tokens"))
-        if cache_write is _BAD:
-            return None
-        inp += (cache_read or 0) + (cache_write or 0)
-    cached = reasoning = None
-    if "prompt_tokens_details" in usage or "input_tokens_details" in usage:
-        cached = _clean_tokens(
-            _first(
-                _sub(usage, "prompt_tokens_details", "cached_tokens"),
-                _sub(usage, "input_tokens_details", "cached_tokens"),
-            )
-        )
-    if cached is None:
-        cached = cache_read
-    if "completion_tokens_details" in usage or "output_tokens_details" in usage:
-        reasoning = _clean_tokens(
-            _first(
-                _sub(usage, "completion_tokens_details", "reasoning_tokens"),
-                _sub(usage, "output_tokens_details", "reasoning_tokens"),
-            )
-        )
-    if cached is _BAD or reasoning is _BAD:
-        return None
-    if input_only:
-        if inp is None:
-            inp = _clean_tokens(get("total_tokens"))
-            if inp is _BAD:
-                return None
-        if outp is None and inp is not None:
-            outp = 0
-    return inp, outp, cached, reasoning
+# apply_response_fast gives apply_response's result for the common clean body in one
+# function, without the helper calls that handle what a clean body never has, and
+# declines (returns False, nothing touched) as soon as anything is unusual: the caller
+# then runs apply_response. Declining is always safe; tests pin that both paths give
+# identical rows on a corpus of bodies.
 
 
 def _fast_impact(obj: Any) -> dict[str, Any] | None:
@@ -379,68 +314,50 @@ def _fast_impact(obj: Any) -> dict[str, Any] | None:
     if type(obj) is not dict:
         return None
     get = obj.get
-    vals: dict[str, Any] = {}
+    vals: dict[str, Any] = {"impact_reported": True}
     for f in IMPACT_FLOAT_FIELDS:
         v = get(f)
-        if v is None:
-            vals[f] = None
-            continue
-        if type(v) is not str and type(v) is not int:
-            return None
-        try:
-            x = float(v)
-        except (ValueError, OverflowError):
-            return None
-        if not 0.0 <= x <= _FLOAT_MAX:  # also true for NaN
-            return None
-        vals[f] = x
+        if v is not None:
+            if type(v) is not str and type(v) is not int:
+                return None
+            try:
+                v = float(v)
+            except (ValueError, OverflowError):
+                return None
+            if not 0.0 <= v <= _FLOAT_MAX:  # also true for NaN
+                return None
+        vals[f] = v
     pue, share = vals["pue"], vals["renewable_percent"]
     if (pue is not None and pue < 1.0) or (share is not None and share > 100.0):
         return None
     if vals["energy_kwh"] is None and vals["carbon_g_co2"] is None and vals["water_liters"] is None:
         return None
     for f in IMPACT_STR_FIELDS:
-        s = _clean_str(get(f))
-        if s is _BAD:
+        s = get(f)
+        if s is not None and not (
+            type(s) is str and 0 < len(s) <= 256 and not s[0].isspace() and not s[-1].isspace()
+        ):
             return None
         vals[f] = s
-    vals["impact_reported"] = True
     return vals
 
 
-def _fast_amount(v: Any) -> Any:
-    """``to_decimal(v)`` when it adds no warning (an exact amount); _BAD otherwise."""
-    if v is None:
-        return None
+def _fast_amount(v: Any) -> Decimal | None:
+    """``to_decimal(v)`` for an exact amount (no warning to give); None otherwise."""
     if type(v) is str:
         try:
             d = Decimal(v.strip())
         except ArithmeticError:
-            return _BAD
+            return None
     elif type(v) is int:
         d = Decimal(v)
     else:
-        return _BAD
+        return None
     if d.is_finite() and not d.is_signed() and d.adjusted() < MONEY_ADJUSTED_MAX:
         q = d.quantize(MONEY_QUANTUM, context=MONEY_CONTEXT)
         if q == d:
             return q
-    return _BAD
-
-
-def _fast_billing(obj: Any) -> tuple[Any, Any, Any] | None:
-    """(energy, credits, paid_with) as apply_billing sets them for a clean block; else None."""
-    if type(obj) is not dict:
-        return None
-    get = obj.get
-    energy = _fast_amount(get("energy"))
-    credits = _fast_amount(get("credits"))
-    paid_with = _clean_str(get("paid_with"), 64)
-    if energy is _BAD or credits is _BAD or paid_with is _BAD:
-        return None
-    if energy is None and credits is None and paid_with is None:
-        return None
-    return energy, credits, paid_with
+    return None
 
 
 def apply_response_fast(out: dict[str, Any], obj: Any, *, input_only: bool = False) -> bool:
@@ -451,18 +368,65 @@ def apply_response_fast(out: dict[str, Any], obj: Any, *, input_only: bool = Fal
     if type(obj) is not dict or "error" in obj or "meta" in obj:
         return False
     get = obj.get
-    rid = _clean_str(get("id"))
-    model = _clean_str(get("model"))
-    if rid is _BAD or model is _BAD:
+    rid = get("id")
+    if rid is not None and not (
+        type(rid) is str and 0 < len(rid) <= 256 and not rid[0].isspace() and not rid[-1].isspace()
+    ):
         return False
+    model = get("model")
+    if model is not None and not (
+        type(model) is str and 0 < len(model) <= 256 and not model[0].isspace() and not model[-1].isspace()
+    ):
+        return False
+
+    # usage (as apply_usage, for plain non-negative int64 counts only)
     usage = get("usage")
-    tokens = None
+    inp = outp = cached = reasoning = None
     if usage is not None:
         if type(usage) is not dict:
             return False
-        tokens = _fast_usage(usage, input_only)
-        if tokens is None:
-            return False
+        uget = usage.get
+        inp = uget("prompt_tokens")
+        from_prompt = inp is not None
+        if inp is None:
+            inp = uget("input_tokens")
+        outp = uget("completion_tokens")
+        if outp is None:
+            outp = uget("output_tokens")
+        cache_read = uget("cache_read_input_tokens")
+        for v in (inp, outp, cache_read):
+            if v is not None and not (type(v) is int and 0 <= v <= INT64_MAX):
+                return False
+        if inp is not None and not from_prompt:
+            cache_write = uget("cache_creation_input_tokens")
+            if cache_write is not None and not (type(cache_write) is int and 0 <= cache_write <= INT64_MAX):
+                return False
+            inp += (cache_read or 0) + (cache_write or 0)
+        if "prompt_tokens_details" in usage or "input_tokens_details" in usage:
+            cached = _first(
+                _sub(usage, "prompt_tokens_details", "cached_tokens"),
+                _sub(usage, "input_tokens_details", "cached_tokens"),
+            )
+            if cached is not None and not (type(cached) is int and 0 <= cached <= INT64_MAX):
+                return False
+        if cached is None:
+            cached = cache_read
+        if "completion_tokens_details" in usage or "output_tokens_details" in usage:
+            reasoning = _first(
+                _sub(usage, "completion_tokens_details", "reasoning_tokens"),
+                _sub(usage, "output_tokens_details", "reasoning_tokens"),
+            )
+            if reasoning is not None and not (type(reasoning) is int and 0 <= reasoning <= INT64_MAX):
+                return False
+        if input_only:
+            if inp is None:
+                inp = uget("total_tokens")
+                if inp is not None and not (type(inp) is int and 0 <= inp <= INT64_MAX):
+                    return False
+            if outp is None and inp is not None:
+                outp = 0
+
+    # environment_impact: top level, or nowhere (a nested one takes the full path)
     impact_vals = None
     if "environment_impact" in obj:
         impact = obj["environment_impact"]
@@ -472,33 +436,49 @@ def apply_response_fast(out: dict[str, Any], obj: Any, *, input_only: bool = Fal
                 return False
     elif find_key(obj, "environment_impact") is not None:
         return False
-    billing_vals = None
-    if "billing_cost" in obj:
-        billing = obj["billing_cost"]
-        if billing is not None:
-            billing_vals = _fast_billing(billing)
-            if billing_vals is None:
-                return False
-    elif find_key(obj, "billing_cost") is not None:
-        return False
-    # Nothing can decline from here on: apply, as apply_response would.
+
+    # billing_cost: the same
+    energy = credits = paid_with = None
+    billing = obj["billing_cost"] if "billing_cost" in obj else find_key(obj, "billing_cost")
+    if billing is not None:
+        if "billing_cost" not in obj or type(billing) is not dict:
+            return False
+        bget = billing.get
+        energy = bget("energy")
+        if energy is not None and (energy := _fast_amount(energy)) is None:
+            return False
+        credits = bget("credits")
+        if credits is not None and (credits := _fast_amount(credits)) is None:
+            return False
+        paid_with = bget("paid_with")
+        if paid_with is not None and not (
+            type(paid_with) is str
+            and 0 < len(paid_with) <= 64
+            and not paid_with[0].isspace()
+            and not paid_with[-1].isspace()
+        ):
+            return False
+        if energy is None and credits is None and paid_with is None:
+            return False  # unusable_billing_cost: a warning to give
+
+    # Nothing can decline from here on: apply, in apply_response's order.
     out["api_shape"] = "openai" if "object" in obj else shape_of(obj)
     if rid is not None:
         out["request_id"] = rid
     if model is not None:
         out["model"] = model
-    if tokens is not None:
-        inp, outp, cached, reasoning = tokens
-        if inp is not None:
-            out["input_tokens"] = inp
-        if outp is not None:
-            out["output_tokens"] = outp
-        if cached is not None:
-            out["cached_tokens"] = cached
-        if reasoning is not None:
-            out["reasoning_tokens"] = reasoning
+    if inp is not None:
+        out["input_tokens"] = inp
+    if outp is not None:
+        out["output_tokens"] = outp
+    if cached is not None:
+        out["cached_tokens"] = cached
+    if reasoning is not None:
+        out["reasoning_tokens"] = reasoning
     if impact_vals is not None:
         out.update(impact_vals)
-    if billing_vals is not None:
-        out["billing_energy"], out["billing_credits"], out["billing_paid_with"] = billing_vals
+    if billing is not None:
+        out["billing_energy"] = energy
+        out["billing_credits"] = credits
+        out["billing_paid_with"] = paid_with
     return True

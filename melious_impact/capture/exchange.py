@@ -337,10 +337,26 @@ class Exchange:
         row["attempt"] = self.attempt
         row["response_bytes"] = self.size
         if headers:
+            lim = headers.get("x-ratelimit-limit-requests")
+            rem = headers.get("x-ratelimit-remaining-requests")
             if (
-                "x-ratelimit-limit-requests" in headers
+                lim is not None
+                and rem is not None
+                and len(lim) < 19
+                and len(rem) < 19
+                and lim.isdigit()
+                and rem.isdigit()
+                and lim.isascii()
+                and rem.isascii()
+            ):
+                # The documented family with plain counts (to_int's own fast case).
+                row["ratelimit_limit_requests"] = int(lim)
+                row["ratelimit_remaining_requests"] = int(rem)
+            elif (
+                lim is not None
+                or rem is not None
                 or "x-ratelimit-limit" in headers
-                or ("x-ratelimit-remaining-requests" in headers or "x-ratelimit-remaining" in headers)
+                or "x-ratelimit-remaining" in headers
             ):
                 limit, remaining = ratelimit_from_headers(headers, w)
                 row["ratelimit_limit_requests"] = limit

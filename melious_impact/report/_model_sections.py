@@ -13,6 +13,17 @@ from melious_impact.charts.grid import grid_by_hour
 from melious_impact.report._sections import Section, guarded, public
 from melious_impact.report._tables import table
 
+BUDGET_COLUMNS = [
+    ("team", "Team", "text"),
+    ("metric", "Metric", "text"),
+    ("budget", "Budget", "num"),
+    ("spent", "Spent", "num"),
+    ("forecast", "Forecast", "num"),
+    ("forecast_low", "low", "num"),
+    ("forecast_high", "high", "num"),
+    ("p_exceed", "P(exceed)", "num"),
+    ("crossing_date", "Crossing date", "text"),
+]
 INTENSITY_COLUMNS = [
     ("model", "Model", "text"),
     ("provider_id", "Provider", "text"),
@@ -256,17 +267,7 @@ def budgets_section(history: pd.DataFrame, budgets: Any) -> Section:
         sec.tables["status"] = table(
             "budget-table",
             st,
-            [
-                ("team", "Team", "text"),
-                ("metric", "Metric", "text"),
-                ("budget", "Budget", "num"),
-                ("spent", "Spent", "num"),
-                ("forecast", "Forecast", "num"),
-                ("forecast_low", "low", "num"),
-                ("forecast_high", "high", "num"),
-                ("p_exceed", "P(exceed)", "num"),
-                ("crossing_date", "Crossing date", "text"),
-            ],
+            BUDGET_COLUMNS,
             key="team",
         )
 

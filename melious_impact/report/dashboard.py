@@ -29,17 +29,7 @@ TEAM_COLUMNS = [
     ("cost_eur", "Cost (EUR)", "money"),
     ("carbon_share_percent", "Share of carbon", "pct"),
 ]
-BUDGET_COLUMNS = [
-    ("team", "Team", "text"),
-    ("metric", "Metric", "text"),
-    ("budget", "Budget", "num"),
-    ("spent", "Spent", "num"),
-    ("forecast", "Forecast", "num"),
-    ("forecast_low", "low", "num"),
-    ("forecast_high", "high", "num"),
-    ("p_exceed", "P(exceed)", "num"),
-    ("crossing_date", "Crossing date", "text"),
-]
+BUDGET_COLUMNS = _model_sections.BUDGET_COLUMNS
 
 
 @dataclass(frozen=True)

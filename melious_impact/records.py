@@ -61,7 +61,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("location", "string", "", "environment_impact.location, ISO-3166 country (as sent)."),
     Column("impact_reported", "bool", "", "False where the response carried no usable environment_impact."),
     Column("billing_energy", "decimal", "energy units", "billing_cost.energy, exact decimal as sent."),
-    Column("billing_credits", "decimal", "EUR", "billing_cost.credits, exact decimal as sent (credits are euros)."),
+    Column(
+        "billing_credits",
+        "decimal",
+        "EUR",
+        "billing_cost.credits, exact decimal as sent (credits are euros).",
+    ),
     Column("billing_paid_with", "string", "", "billing_cost.paid_with: energy or credits."),
     Column("error_code", "string", "", "Melious code (e.g. INFERENCE_3207) or OpenAI/Anthropic-style code."),
     Column("latency_ms", "float", "ms", "From request sent to the last body byte (or stream close)."),
@@ -71,22 +76,58 @@ COLUMNS: tuple[Column, ...] = (
     Column("source", "string", "", "live (captured from a response), batch (a batch output line) or import."),
     Column("custom_id", "string", "", "custom_id of a batch line."),
     # Beyond the issue-2 contract: welcome extras.
-    Column("record_id", "string", "", "Unique id of this row (uuid4 hex); live rows are unique by it.", False),
-    Column("dedup_key", "string", "", "Stable key for batch/imported lines: the same line seen twice counts once.", False),
-    Column("requested_model", "string", "", "Model string sent in the request, flavor suffix included.", False),
-    Column("flavor", "string", "", "Routing flavor from the model suffix (balanced, speed, price, eco, batch).", False),
+    Column(
+        "record_id", "string", "", "Unique id of this row (uuid4 hex); live rows are unique by it.", False
+    ),
+    Column(
+        "dedup_key",
+        "string",
+        "",
+        "Stable key for batch/imported lines: the same line seen twice counts once.",
+        False,
+    ),
+    Column(
+        "requested_model", "string", "", "Model string sent in the request, flavor suffix included.", False
+    ),
+    Column(
+        "flavor",
+        "string",
+        "",
+        "Routing flavor from the model suffix (balanced, speed, price, eco, batch).",
+        False,
+    ),
     Column("method", "string", "", "HTTP method.", False),
     Column("api_shape", "string", "", "openai, anthropic or other: which response family was parsed.", False),
     Column("cached_tokens", "int", "tokens", "Prompt tokens served from cache, where reported.", False),
-    Column("reasoning_tokens", "int", "tokens", "Reasoning tokens inside output_tokens, where reported.", False),
+    Column(
+        "reasoning_tokens", "int", "tokens", "Reasoning tokens inside output_tokens, where reported.", False
+    ),
     Column("error_type", "string", "", "error.type where the envelope has one.", False),
     Column("ttft_ms", "float", "ms", "Time to the first body byte.", False),
-    Column("attempt", "int", "", "Retry number the SDK sent (x-stainless-retry-count), 0 for a first try.", False),
-    Column("ratelimit_limit_requests", "int", "requests", "Rate-limit ceiling header, either header family.", False),
+    Column(
+        "attempt", "int", "", "Retry number the SDK sent (x-stainless-retry-count), 0 for a first try.", False
+    ),
+    Column(
+        "ratelimit_limit_requests",
+        "int",
+        "requests",
+        "Rate-limit ceiling header, either header family.",
+        False,
+    ),
     Column("ratelimit_remaining_requests", "int", "requests", "Rate-limit remaining header.", False),
-    Column("response_bytes", "int", "bytes", "Body bytes received (as sent on the wire, before decoding).", False),
-    Column("stream_completed", "bool", "", "False where a stream was abandoned or cut before its end.", False),
-    Column("parse_warnings", "string", "", "Comma-separated codes of what could not be parsed (never null: '').", False),
+    Column(
+        "response_bytes", "int", "bytes", "Body bytes received (as sent on the wire, before decoding).", False
+    ),
+    Column(
+        "stream_completed", "bool", "", "False where a stream was abandoned or cut before its end.", False
+    ),
+    Column(
+        "parse_warnings",
+        "string",
+        "",
+        "Comma-separated codes of what could not be parsed (never null: '').",
+        False,
+    ),
     Column("batch_id", "string", "", "Batch or output-file id a batch line came from.", False),
     Column("schema_version", "int", "", "SCHEMA_VERSION of the writer.", False),
 )

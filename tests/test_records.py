@@ -9,12 +9,34 @@ import pytest
 
 from melious_impact import records
 
-CONTRACT = (
-    "captured_at endpoint status_code request_id model stream input_tokens output_tokens energy_kwh "
-    "carbon_g_co2 water_liters renewable_percent pue provider_id location impact_reported "
-    "billing_energy billing_credits billing_paid_with error_code latency_ms team project tags source "
-    "custom_id"
-).split()
+CONTRACT = [
+    "captured_at",
+    "endpoint",
+    "status_code",
+    "request_id",
+    "model",
+    "stream",
+    "input_tokens",
+    "output_tokens",
+    "energy_kwh",
+    "carbon_g_co2",
+    "water_liters",
+    "renewable_percent",
+    "pue",
+    "provider_id",
+    "location",
+    "impact_reported",
+    "billing_energy",
+    "billing_credits",
+    "billing_paid_with",
+    "error_code",
+    "latency_ms",
+    "team",
+    "project",
+    "tags",
+    "source",
+    "custom_id",
+]
 
 
 def test_contract_columns_are_all_there_in_order() -> None:

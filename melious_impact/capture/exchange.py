@@ -273,27 +273,29 @@ class Exchange:
         self.rec._emit_many(rows)
 
     def _row(self, eof: bool, t_end: float, small: bytes | None = None) -> dict[str, Any] | None:
-        out: dict[str, Any] = {}
+        # Fields are applied straight onto a copy of the template row: the parse
+        # functions only set columns, and read none but those they set themselves.
+        row = _ROW_TEMPLATE.copy()
         w = self.warnings
         headers = self.headers
         kind = self.endpoint.kind
         if has_impact_headers(headers):
-            apply_impact_headers(out, headers, w)
+            apply_impact_headers(row, headers, w)
         completed: bool | None = None
         target = self._target
         if small is not None:
             if not self._sniff or looks_like_object(small):
-                apply_json(small, out, w, input_only=self.endpoint.input_only)
+                apply_json(small, row, w, input_only=self.endpoint.input_only)
             if not eof:
                 w.add("body_incomplete")
         elif self.mode is _MODE_JSON and target is not None:
             if not self._sniff or target.looks_like_object():
-                target.fields(out, w, input_only=self.endpoint.input_only)
+                target.fields(row, w, input_only=self.endpoint.input_only)
             if not eof:
                 w.add("body_incomplete")
         elif self.mode is _MODE_SSE and target is not None:
             target.close()
-            out.update(target.out)
+            row.update(target.out)
             for code in target.warnings:
                 w.add(code)
             completed = target.done
@@ -302,16 +304,14 @@ class Exchange:
         elif self.sse:  # a stream whose body could not be decoded
             completed = False
         if kind is Kind.OTHER and not (
-            out.get("impact_reported")
-            or out.get("billing_energy") is not None
-            or out.get("billing_credits") is not None
+            row["impact_reported"]
+            or row["billing_energy"] is not None
+            or row["billing_credits"] is not None
         ):
             return None  # an unknown endpoint that carries nothing of ours
         if self.read_error:
             w.add("read_error")
 
-        row = _ROW_TEMPLATE.copy()
-        row.update(out)
         rec = self.rec
         row["captured_at"] = rec._now()
         row["record_id"] = new_record_id()

@@ -304,9 +304,7 @@ class Exchange:
         elif self.sse:  # a stream whose body could not be decoded
             completed = False
         if kind is Kind.OTHER and not (
-            row["impact_reported"]
-            or row["billing_energy"] is not None
-            or row["billing_credits"] is not None
+            row["impact_reported"] or row["billing_energy"] is not None or row["billing_credits"] is not None
         ):
             return None  # an unknown endpoint that carries nothing of ours
         if self.read_error:

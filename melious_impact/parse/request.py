@@ -23,17 +23,20 @@ def model_and_stream(body: bytes | None) -> tuple[str | None, bool]:
         return None, False
     # The substring tests run at C speed and spare the regex searches in the usual case.
     stream = b'"stream"' in body and _STREAM_TRUE.search(body) is not None
-    i = body.find(b'"model":"')
-    if i >= 0 and body.find(b'"model"', 0, i) < 0:
-        # The first "model" key is in compact form with a string value: that is where
-        # the regex's first match would be, so only the plain case is taken here.
-        end = body.find(b'"', i + 9)
-        raw = body[i + 9 : end]
-        if 0 <= end - i - 9 <= 511 and b"\\" not in raw:
-            try:
-                return raw.decode("utf-8"), stream
-            except UnicodeDecodeError:
-                pass
+    i = body.find(b'"model"')
+    if i >= 0:
+        # Where the first "model" key is followed by `:"` or `: "` (json.dumps' two usual
+        # separators), the regex's first match is there: take the plain case directly.
+        after = body[i + 7 : i + 10]
+        start = i + 9 if after[:2] == b':"' else i + 10 if after == b': "' else -1
+        end = body.find(b'"', start) if start > 0 else -1
+        if start > 0 and 0 <= end - start <= 511:
+            raw = body[start:end]
+            if b"\\" not in raw:
+                try:
+                    return raw.decode("utf-8"), stream
+                except UnicodeDecodeError:
+                    pass
     return _search_model(body), stream
 
 

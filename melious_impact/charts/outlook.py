@@ -38,9 +38,10 @@ def daily_history(data: Any, metric: str, by: str | None = "team") -> pd.DataFra
 
 
 def _cumulative(
-    fc: pd.DataFrame, hist: pd.DataFrame, period_start: pd.Timestamp
+    fc: pd.DataFrame, hist: pd.DataFrame, period_start: pd.Timestamp, period_end: pd.Timestamp | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    period_end = period_start + pd.DateOffset(months=1)
+    if period_end is None:
+        period_end = period_start + pd.DateOffset(months=1)
     hist = hist[(hist["date"] >= period_start) & (hist["date"] < period_end)].sort_values("date").copy()
     hist["value"] = hist["value"].cumsum()
     base = float(hist["value"].iloc[-1]) if len(hist) else 0.0
@@ -63,13 +64,15 @@ def forecast_chart(
     group: str | None = None,
     budget: float | None = None,
     period_start: date | str | None = None,
+    period_end: date | str | None = None,
 ) -> ChartLike:
     """Forecast mean with its interval band, the history before it, and the budget line.
 
     ``fc`` is ``mi.forecast(...)``: ``date``, the ``by`` column, ``mean``, ``low``, ``high``.
     ``history`` (request rows or a store) adds the observed daily values. With ``budget``
     the chart shows the running total since ``period_start`` (default: the first day of
-    the month the forecast starts in) against the budget; pick one series with ``group``.
+    the month the forecast starts in) until ``period_end`` (exclusive; default one month
+    later) against the budget; pick one series with ``group``.
     """
     require_columns(fc, ("date", "mean", "low", "high"), "forecast_chart")
     fc = floats(fc, ["mean", "low", "high"])
@@ -95,7 +98,8 @@ def forecast_chart(
             if period_start is not None
             else fc["date"].min().to_period("M").to_timestamp()
         )
-        fc, hist = _cumulative(fc, hist, start)
+        end = pd.Timestamp(period_end) if period_end is not None else None
+        fc, hist = _cumulative(fc, hist, start, end)
         title = f"{title}, running total since {start.date()}"
     color = (
         alt.Color(f"{series}:N", scale=alt.Scale(scheme=SCHEME), title=series)

@@ -204,12 +204,22 @@ def _team_forecast(fc: Section, team: str, rows: pd.DataFrame, status: Section) 
     if frame.empty:
         return None
     budget = None
+    period: dict[str, Any] = {}
     st = status.facts.get("frame")
     if st is not None and len(st):
         match = st[(st["team"] == team) & (st["metric"] == "cost_eur")]
         if len(match):
             budget = float(match["budget"].iloc[0])
-    return charts.forecast_chart(frame, history=rows, metric="cost_eur", by="team", group=team, budget=budget)
+            # Chart the same budget period as the status table beside it: when the data ends
+            # on a period's last day, the table is about that period, not the next one.
+            if {"period_start", "period_end"} <= set(match.columns):
+                period = {
+                    "period_start": match["period_start"].iloc[0],
+                    "period_end": pd.Timestamp(match["period_end"].iloc[0]) + pd.Timedelta(days=1),
+                }
+    return charts.forecast_chart(
+        frame, history=rows, metric="cost_eur", by="team", group=team, budget=budget, **period
+    )
 
 
 def _version() -> str:

@@ -322,8 +322,12 @@ class Exchange:
         flavor = None
         if self.requested_model and ":" in self.requested_model:
             flavor = split_flavor(self.requested_model)[1]
-        if flavor is None and row["model"] and ":" in row["model"]:
-            flavor = split_flavor(row["model"])[1]
+        if row["model"] and ":" in row["model"]:
+            # `model` names the model, not the route: "flux-schnell:price" groups with
+            # "flux-schnell" (the flavor has its own column, requested_model keeps both).
+            base, model_flavor = split_flavor(row["model"])
+            row["model"] = base
+            flavor = flavor or model_flavor
         row["flavor"] = flavor
         if row["api_shape"] is None:
             row["api_shape"] = _SHAPE_OF_KIND.get(kind, "openai")

@@ -57,6 +57,11 @@ def register(subparsers: Any) -> None:
         help="Last simulated day, YYYY-MM-DD (default: yesterday, UTC).",
     )
     p.add_argument("--no-batch", action="store_true", help="Skip the files/batches step.")
+    p.add_argument(
+        "--no-report",
+        action="store_true",
+        help="Skip writing the report and dashboards (e.g. for a small sample store).",
+    )
     p.add_argument("--quiet", action="store_true", help="No progress bar.")
     p.set_defaults(func=run)
 
@@ -72,6 +77,7 @@ class DemoContext:
     start: datetime
     quiet: bool = False
     do_batch: bool = True
+    do_report: bool = True
     store: Any = None
     recorder: Any = None
     emulator: Any = None
@@ -488,6 +494,8 @@ def _cell(value: Any) -> str:
 # ---- step 7: the sustainability report and the team dashboards ------------------------------------
 def pages(ctx: DemoContext) -> None:
     """Write the offline report and dashboards next to the store and print where they are."""
+    if not ctx.do_report:
+        return
     import melious_impact as mi
 
     out = Path(ctx.store_path)
@@ -529,6 +537,7 @@ def run(args: argparse.Namespace) -> int:
         start=start,
         quiet=args.quiet,
         do_batch=not args.no_batch,
+        do_report=not args.no_report,
     )
     ctx.say(
         f"melious-impact demo: {args.days} simulated days from {start:%Y-%m-%d}, seed {args.seed}, "

@@ -167,7 +167,9 @@ def row_from_line(
     row["status_code"] = to_int(status, "status_code", w)
     if row["request_id"] is None:
         row["request_id"] = request_id_s
-    row["flavor"] = split_flavor(row["model"])[1] if row["model"] else None
+    if row["model"]:
+        # as for live rows: `model` names the model, the route goes to `flavor`
+        row["model"], row["flavor"] = split_flavor(row["model"])
     row["captured_at"] = (
         _created_at(body if isinstance(body, dict) else None) or captured_at or datetime.now(UTC)
     )

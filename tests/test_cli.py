@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 
@@ -69,3 +70,20 @@ def test_no_command_prints_usage() -> None:
     )
     assert out.returncode == 2
     assert "usage: melious-impact" in out.stdout
+
+
+def test_a_reader_that_leaves_early_is_not_an_error() -> None:
+    """`melious-impact ... | head` must end quietly, with no traceback and no error line."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "melious_impact", "emulate", "--help"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "40"},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(10)
+    proc.stdout.close()  # the reader leaves before the help text is written out
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and "error" not in err.lower()

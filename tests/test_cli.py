@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
+import io
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -72,18 +73,19 @@ def test_no_command_prints_usage() -> None:
     assert "usage: melious-impact" in out.stdout
 
 
-def test_a_reader_that_leaves_early_is_not_an_error() -> None:
-    """`melious-impact ... | head` must end quietly, with no traceback and no error line."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "melious_impact", "emulate", "--help"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "COLUMNS": "40"},
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.read(10)
-    proc.stdout.close()  # the reader leaves before the help text is written out
-    err = proc.stderr.read().decode()
-    proc.stderr.close()
-    proc.wait(timeout=60)
-    assert "Traceback" not in err and "error" not in err.lower()
+def test_a_reader_that_leaves_early_is_not_an_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`melious-impact path | head -0`: writing to a closed pipe ends quietly with status 0."""
+    with open(tmp_path / "stdout", "w") as real:
+
+        class ClosedPipe(io.TextIOBase):
+            def write(self, text: str) -> int:
+                raise BrokenPipeError(32, "Broken pipe")
+
+            def fileno(self) -> int:
+                return real.fileno()
+
+        monkeypatch.setattr(sys, "stdout", ClosedPipe())
+        assert main(["path"]) == 0
+    assert capsys.readouterr().err == ""

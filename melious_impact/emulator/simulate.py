@@ -191,7 +191,7 @@ def simulate_requests(
     inten, ren = _grid_matrix(countries)
     prov_i = np.empty(n, dtype=np.int64)
     row_model = np.array(model_ids, dtype=object)[usage_i]
-    for mid in set(model_ids):
+    for mid in sorted(set(model_ids)):  # sorted: set order varies with the hash seed
         rows_m = np.flatnonzero(row_model == mid)
         cands = [PROVIDERS[p] for p in SERVING[mid]]
         cidx = np.array([pindex[p.id] for p in cands])

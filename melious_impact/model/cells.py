@@ -211,6 +211,8 @@ def fit_cells(df: pd.DataFrame, keys_: KeyCodes, priors: Priors, min_requests: i
     for col in ("kwh_per_1k_input", "kwh_per_1k_output"):
         cells[col] = cells[col].clip(lower=0.0)
         cells[f"{col}_low"] = cells[f"{col}_low"].clip(lower=0.0)
+        # the interval must still hold the (clipped) estimate: low <= value <= high
+        cells[f"{col}_high"] = np.fmax(cells[f"{col}_high"], cells[col])
     mtable = pd.DataFrame(
         {
             "model": np.asarray(models, dtype=object),

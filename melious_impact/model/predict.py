@@ -115,7 +115,7 @@ def _resolve(m: IntensityModel, model: Any, provider: Any, location: Any) -> Res
     return r
 
 
-GRID_CODES = ("", "grid_slot_filled", "no_timestamp", "prior_grid")
+GRID_CODES = ("", "grid_slot_filled", "no_timestamp", "prior_grid", "grid_unknown")
 MIX_MIN_SHARE = 0.05  # cells below this share of a model's traffic do not widen a mix interval
 BASES = ("measured", "pooled", "prior", "unknown")
 
@@ -243,7 +243,16 @@ def predict_keys(
     if interval == "request":  # one request also scatters around the cell's line
         extra = extra + np.square(key("noise_sd"))
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel2 = np.maximum(var_it, 0) / np.square(mu_it) + extra[inverse]
+        # A fitted cell's coefficient uncertainty (least squares: about normal) enters as the
+        # log of (upper linear bound / mean): for a well-determined cell that is the usual
+        # relative sd, and where a coefficient was clipped to ~0 it stays a linear bound
+        # (mean + 1.645 sd) instead of exploding as exp(1.645 * sd / mean) would.
+        rel_sd = np.sqrt(np.maximum(var_it, 0)) / mu_it
+        # Priors are lognormal by construction (a factor either way), so their relative sd
+        # is used as a log sd as it is.
+        from_prior = np.array([r.basis == "prior" for r in res], dtype=bool)[inverse]
+        coef_log_sd = np.where(from_prior, rel_sd, np.log1p(Z90 * rel_sd) / Z90)
+        rel2 = np.square(coef_log_sd) + extra[inverse]
     rel2[~np.isfinite(rel2)] = 0.0
     # grid: observed profile by (month, hour), else monthly priors, else nothing
     gp = [_grid_params(m, name(location, codes[2][i])) for i in first]
@@ -272,7 +281,8 @@ def predict_keys(
         g[rows] = prior_val[inverse[rows], mo]
         g_sd[rows] = prior_sd[inverse[rows], mo]
         has_prior = np.array([p[3] for p in gp], dtype=bool)[inverse[rows]]
-        grid_code[rows] = np.where(has_prior, 3, 0)
+        # a location with neither observations nor a public prior: carbon is NaN, and says why
+        grid_code[rows] = np.where(has_prior, 3, 4)
     if interval == "mean":  # slot spread is per-request weather; priors stay uncertain
         g_sd = np.where(grid_code == 3, g_sd, 0.0)
     e_sd = np.sqrt(rel2)
@@ -430,7 +440,22 @@ def _predict_mix(
         sel = frame[frame[absent].isna().all(axis=1) & frame[present].notna().all(axis=1)]
         if len(sel):
             parts.append(sel[["row", *on]].merge(shares, on=on, how="inner"))
-    ex = pd.concat(parts, ignore_index=True)
+    ex = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    matched = np.zeros(len(rows), dtype=bool)
+    if len(ex):
+        matched[ex["row"].to_numpy(dtype=np.intp)] = True
+    if not matched.all() and errors == "raise":
+        first = frame.iloc[int(np.flatnonzero(~matched)[0])]
+        where = ", ".join(f"{k}={first[k]!r}" for k in ("provider_id", "location") if first[k] is not None)
+        raise ModelError(
+            f"model {first['model']!r} was never measured with {where}: give both provider_id and "
+            "location for a pooled or prior estimate (or pass errors='coerce' to get NaN with a warning)"
+        )
+    if not len(ex):  # nothing to spread over: every row is unknown, never a silent zero
+        nan = np.full(len(rows), np.nan)
+        values = {c: nan.copy() for c in OUTPUT_COLUMNS}
+        unknown = np.full(len(rows), BASES.index("unknown"), dtype=np.int64)
+        return Part(values, unknown, np.zeros(len(rows), dtype=np.intp), ["routing_mix,no_matching_site"])
     ex["share"] = ex["n_requests"] / ex.groupby("row")["n_requests"].transform("sum")
     r = ex["row"].to_numpy(dtype=np.intp)
     ek = KeyCodes(ex)
@@ -463,4 +488,9 @@ def _predict_mix(
         values[f"{q}_high"] = np.maximum(np.where(np.isfinite(high), high, values[q]), values[q])
     worst = np.zeros(len(rows), dtype=np.int64)
     np.maximum.at(worst, r, part.basis)
-    return Part(values, worst, np.zeros(len(rows), dtype=np.intp), ["routing_mix"])
+    # rows whose site matched no measured cell of their model (errors='coerce'): unknown
+    lost = ~matched
+    for q in values:
+        values[q][lost] = np.nan
+    worst[lost] = BASES.index("unknown")
+    return Part(values, worst, lost.astype(np.intp), ["routing_mix", "routing_mix,no_matching_site"])

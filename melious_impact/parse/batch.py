@@ -12,10 +12,12 @@ Anthropic's message-batch results (``{"custom_id", "result": {"type": "succeeded
 and gives no row. Blank lines are skipped; a line that is not JSON is skipped and
 counted, never raised.
 
-``dedup_key`` is a stable hash of the line's identity (its ``id``, else ``custom_id`` +
-``request_id``, else the line's bytes) and the batch id, so the same line imported or
-downloaded twice counts once. Pass the same ``batch_id`` each time (captured downloads
-use the output *file* id from the URL).
+``dedup_key`` is a stable hash of the line's identity: its ``id``, else ``custom_id`` +
+``request_id``, else the line's bytes. Those are unique on their own, so the same line
+counts once whether it was downloaded through a recorder (which knows the output *file*
+id), imported with the batch id, or imported with no id at all. Only a line with a
+``custom_id`` and nothing else to tell it apart (custom ids repeat across batches) is
+scoped by ``batch_id``.
 """
 
 from __future__ import annotations
@@ -162,7 +164,8 @@ def row_from_line(
     row["stream"] = False
     row["custom_id"] = custom_id
     row["batch_id"] = batch_id
-    row["dedup_key"] = dedup_key(identity, batch_id)
+    weak = identity.startswith("cr:") and not request_id_s
+    row["dedup_key"] = dedup_key(identity, batch_id if weak else None)
     row["record_id"] = uuid.uuid4().hex
     row["status_code"] = to_int(status, "status_code", w)
     if row["request_id"] is None:

@@ -77,10 +77,11 @@ class _Brotli:
     def decode(self, data: bytes) -> Iterator[bytes]:
         try:
             out = self._d.process(data, output_buffer_limit=PIECE_BYTES)
+            # Drain until the decoder has nothing left: with an output limit it can hold
+            # decoded bytes while can_accept_more_data() already says True (brotli 1.2), so
+            # that flag cannot end the loop; an empty piece can.
             while out:
                 yield out
-                if self._d.can_accept_more_data():
-                    break
                 out = self._d.process(b"", output_buffer_limit=PIECE_BYTES)
         except self._brotli.error as exc:
             raise DecodeError(str(exc)) from exc

@@ -57,8 +57,20 @@ def test_dedup_key_is_stable_and_distinct() -> None:
     assert [r["dedup_key"] for r in a] == [r["dedup_key"] for r in b]
     assert a[0]["dedup_key"] != a[1]["dedup_key"]
     assert a[0]["record_id"] != b[0]["record_id"]  # each row is still its own record
-    other = rows_from_batch_output(data, batch_id="b2")
-    assert other[0]["dedup_key"] != a[0]["dedup_key"]
+    # A line id is unique on its own: downloaded under the output file id, imported under
+    # the batch id or with none, the same line counts once.
+    for other_id in ("b2", None):
+        other = rows_from_batch_output(data, batch_id=other_id)
+        assert other[0]["dedup_key"] == a[0]["dedup_key"]
+
+
+def test_custom_id_alone_is_scoped_by_batch() -> None:
+    """Custom ids repeat across batches: with nothing else to tell lines apart, the batch does."""
+    line = json.dumps({"custom_id": "row-1", "response": {"status_code": 200, "body": {"object": "x"}}})
+    k1 = rows_from_batch_output(line, batch_id="b1")[0]["dedup_key"]
+    k2 = rows_from_batch_output(line, batch_id="b2")[0]["dedup_key"]
+    assert k1 != k2
+    assert rows_from_batch_output(line, batch_id="b1")[0]["dedup_key"] == k1
 
 
 def test_dedup_without_line_id_uses_custom_id_and_request_id() -> None:

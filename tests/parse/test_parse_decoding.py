@@ -83,3 +83,21 @@ def test_unknown_encoding_and_corrupt_data() -> None:
     assert d is not None
     with pytest.raises(DecodeError):
         list(d.decode(b"\xff" * 64))
+
+
+def test_brotli_large_body_decodes_whole() -> None:
+    """A 1 MB br body decoded in 64 kB pieces must come out whole (the decoder can hold
+    output while saying it accepts more input)."""
+    import json
+
+    import brotli
+
+    from melious_impact.parse.decoding import make_decoder
+
+    data = json.dumps({"data": [0.0] * 200_000, "usage": {"prompt_tokens": 1}}).encode()
+    packed = brotli.compress(data)
+    for step in (len(packed), 4096, 1):
+        d = make_decoder("br")
+        out = b"".join(b"".join(d.decode(packed[i : i + step])) for i in range(0, len(packed), step))
+        out += b"".join(d.flush())
+        assert out == data, step

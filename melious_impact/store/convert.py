@@ -149,6 +149,66 @@ def fill_record_ids(ids: pa.Array | pa.ChunkedArray, seed: str | None) -> pa.Arr
     return fresh if ids.null_count == len(ids) else pc.coalesce(ids, fresh)
 
 
+#: Physical bounds of the numeric columns (inclusive; None: unbounded). What lies outside
+#: (negative energy, NaN, infinite carbon, a PUE below 1...) is no measurement: it is
+#: stored as null with ``invalid_<column>`` in ``parse_warnings``, whichever way the row
+#: came in (capture already does this; imports, ``append`` and ``writer().write`` too).
+PHYSICAL_BOUNDS: dict[str, tuple[float, float | None]] = {
+    "energy_kwh": (0, None),
+    "carbon_g_co2": (0, None),
+    "water_liters": (0, None),
+    "renewable_percent": (0, 100),
+    "pue": (1, None),
+    "latency_ms": (0, None),
+    "ttft_ms": (0, None),
+    "input_tokens": (0, None),
+    "output_tokens": (0, None),
+    "cached_tokens": (0, None),
+    "reasoning_tokens": (0, None),
+    "response_bytes": (0, None),
+    "billing_energy": (0, None),
+    "billing_credits": (0, None),
+}
+
+
+def _bound(value: float, typ: pa.DataType) -> pa.Scalar:
+    if pa.types.is_decimal(typ):
+        return pa.scalar(Decimal(value), typ)
+    return pa.scalar(value, typ)
+
+
+def reject_unphysical(table: pa.Table) -> pa.Table:
+    """Null out values outside :data:`PHYSICAL_BOUNDS` and say so in ``parse_warnings``."""
+    import pyarrow.compute as pc
+
+    warnings = table.column("parse_warnings").combine_chunks()
+    changed = False
+    for name, (low, high) in PHYSICAL_BOUNDS.items():
+        arr = table.column(name).combine_chunks()
+        if arr.null_count == len(arr):
+            continue
+        bad = pc.less(arr, _bound(low, arr.type))
+        if high is not None:
+            bad = pc.or_(bad, pc.greater(arr, _bound(high, arr.type)))
+        if pa.types.is_floating(arr.type):
+            bad = pc.or_(bad, pc.or_(pc.is_nan(arr), pc.is_inf(arr)))
+        bad = pc.fill_null(bad, False)
+        if not pc.any(bad).as_py():
+            continue
+        changed = True
+        index = table.schema.get_field_index(name)
+        table = table.set_column(
+            index, table.schema.field(index), pc.if_else(bad, pa.scalar(None, arr.type), arr)
+        )
+        code = pa.scalar(f"invalid_{name}")
+        joined = pc.if_else(pc.equal(warnings, ""), code, pc.binary_join_element_wise(warnings, code, ","))
+        warnings = pc.if_else(bad, joined, warnings)
+    if not changed:
+        return table
+    index = table.schema.get_field_index("parse_warnings")
+    return table.set_column(index, table.schema.field(index), warnings)
+
+
 def table_from_tuples(
     names: Sequence[str], rows: Sequence[Sequence[Any]], *, record_id_seed: str | None = None
 ) -> pa.Table:
@@ -170,7 +230,7 @@ def table_from_tuples(
         if col.name == "record_id":
             arr = fill_record_ids(arr, record_id_seed)
         arrays.append(arr)
-    return pa.Table.from_arrays(arrays, schema=schema())
+    return reject_unphysical(pa.Table.from_arrays(arrays, schema=schema()))
 
 
 def table_from_dicts(rows: Iterable[Mapping[str, Any]], *, record_id_seed: str | None = None) -> pa.Table:
@@ -199,7 +259,7 @@ def conform(table: pa.Table) -> pa.Table:
         if fill is not None and arr.null_count:
             arr = arr.fill_null(pa.scalar(fill, typ))
         arrays.append(arr)
-    return pa.Table.from_arrays(arrays, schema=schema())
+    return reject_unphysical(pa.Table.from_arrays(arrays, schema=schema()))
 
 
 def day_of(ts: datetime) -> date:

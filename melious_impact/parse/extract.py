@@ -90,6 +90,8 @@ def apply_impact(out: dict[str, Any], obj: Any, w: Warnings) -> bool:
         vals["renewable_percent"] = None
         w.add("invalid_renewable_percent")
     if vals["energy_kwh"] is None and vals["carbon_g_co2"] is None and vals["water_liters"] is None:
+        # A block with no usable quantity is malformed as a whole and stored as missing
+        # (issue 2's contract), its provider and location included.
         w.add("unusable_environment_impact")
         return False
     for f in IMPACT_STR_FIELDS:
@@ -112,6 +114,14 @@ def apply_billing(out: dict[str, Any], obj: Any, w: Warnings) -> bool:
     if energy is None and credits is None and paid_with is None:
         w.add("unusable_billing_cost")
         return False
+    if energy is None and credits is None and (
+        out.get("billing_energy") is not None or out.get("billing_credits") is not None
+    ):
+        # a later block with no amounts (e.g. only paid_with) must not erase amounts seen
+        # earlier in the stream; it can still say which balance paid
+        if out.get("billing_paid_with") is None:
+            out["billing_paid_with"] = paid_with
+        return True
     out["billing_energy"] = energy
     out["billing_credits"] = credits
     out["billing_paid_with"] = paid_with

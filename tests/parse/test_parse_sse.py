@@ -177,3 +177,21 @@ def test_only_marked_events_are_decoded(monkeypatch: pytest.MonkeyPatch) -> None
         p = run(data, 97)
         assert p.out["output_tokens"] == 300 and p.done
         assert len(decoded) == 2  # the first event (id, model) and the usage chunk
+
+
+def test_a_later_billing_block_without_amounts_keeps_the_earlier_amounts() -> None:
+    from melious_impact.parse.sse import SSEParser
+
+    def chunk(**extra: object) -> bytes:
+        import json
+
+        body = {"id": "s", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": []}
+        return f"data: {json.dumps({**body, **extra})}\n\n".encode()
+
+    p = SSEParser()
+    p.feed(chunk(billing_cost={"energy": "0.5", "credits": "0.00005", "paid_with": "credits"}))
+    p.feed(chunk(billing_cost={"paid_with": "credits"}, usage={"prompt_tokens": 3, "completion_tokens": 2}))
+    p.feed(b"data: [DONE]\n\n")
+    p.close()
+    assert str(p.out["billing_credits"]).rstrip("0") == "0.00005"
+    assert p.out["billing_paid_with"] == "credits"

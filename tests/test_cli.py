@@ -89,3 +89,24 @@ def test_a_reader_that_leaves_early_is_not_an_error(
         monkeypatch.setattr(sys, "stdout", ClosedPipe())
         assert main(["path"]) == 0
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["info", "--store", "{p}"],
+        ["intensity", "--store", "{p}"],
+        ["forecast", "--store", "{p}", "--metric", "cost_eur"],
+        ["report", "--store", "{p}", "--out", "{p}.html"],
+        ["dashboard", "--store", "{p}", "--out", "{p}-pages"],
+        ["export-focus", "--store", "{p}", "{p}.csv"],
+    ],
+)
+def test_read_commands_on_a_missing_store_fail_clearly(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in --store is an error, not an empty report, and creates no folder."""
+    missing = tmp_path / "no-such-store"
+    assert main([a.format(p=missing) for a in argv]) == 1
+    assert "no store at" in capsys.readouterr().err
+    assert not missing.exists()

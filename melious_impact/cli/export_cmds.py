@@ -45,10 +45,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from melious_impact.cli._stores import open_existing
     from melious_impact.export.focus import to_focus, write_focus
-    from melious_impact.store.impact_store import ImpactStore
 
-    store = ImpactStore(args.store)
+    store = open_existing(args.store)
     try:
         rows = store.to_pandas(start=args.start, end=args.end, teams=args.teams)
     finally:

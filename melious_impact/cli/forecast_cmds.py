@@ -84,9 +84,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(store: str | None) -> Any:
-    import melious_impact
+    from melious_impact.cli._stores import open_existing
 
-    return melious_impact.ImpactStore(store).to_pandas()
+    return open_existing(store).to_pandas()
 
 
 def _rate(args: argparse.Namespace) -> Any:

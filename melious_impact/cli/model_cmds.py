@@ -40,10 +40,10 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from melious_impact.cli._stores import open_existing
     from melious_impact.model.fit import fit_intensity
-    from melious_impact.store.impact_store import ImpactStore
 
-    store = ImpactStore(args.store)
+    store = open_existing(args.store)
     try:
         model = fit_intensity(store, min_requests=args.min_requests)
     finally:

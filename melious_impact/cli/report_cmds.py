@@ -64,9 +64,9 @@ def register(subparsers: Any) -> None:
 
 
 def _open_store(path: str | None) -> Any:
-    from melious_impact import ImpactStore
+    from melious_impact.cli._stores import open_existing
 
-    return ImpactStore(path) if path else ImpactStore()
+    return open_existing(path or None)
 
 
 def _end(args: argparse.Namespace) -> date | None:

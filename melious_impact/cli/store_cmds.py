@@ -110,6 +110,7 @@ def register(subparsers: Any) -> None:
 
 
 def _open(args: argparse.Namespace) -> Any:
+    from melious_impact.cli._stores import require_existing
     from melious_impact.store.impact_store import ImpactStore
 
     opts: dict[str, Any] = {}
@@ -118,6 +119,8 @@ def _open(args: argparse.Namespace) -> Any:
         if not sep:
             raise ValueError(f"--storage-option needs KEY=VALUE, got {kv!r}")
         opts[key] = value
+    if args.store_cmd != "import":  # only an import may start a new store
+        require_existing(args.store)
     return ImpactStore(args.store, storage_options=opts or None)
 
 

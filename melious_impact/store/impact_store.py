@@ -303,6 +303,8 @@ class ImpactStore:
         if isinstance(teams, str):
             teams = [teams]
         lo, hi = _as_bound(start, end=False), _as_bound(end, end=True)
+        if lo is not None and hi is not None and lo >= hi:
+            raise ValueError(f"start ({start}) must come before end ({end})")
         where: list[str] = []
         params: list[Any] = []
         if lo is not None:

@@ -71,5 +71,8 @@ def test_budgets_command(store_dir: Path, tmp_path: Path, capsys: pytest.Capture
 
 
 def test_empty_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from melious_impact import ImpactStore
+
+    ImpactStore(tmp_path / "empty").close()  # a store with no rows yet (a missing one is an error)
     assert main(["forecast", "--store", str(tmp_path / "empty")]) == 0
     assert "nothing to forecast" in capsys.readouterr().out

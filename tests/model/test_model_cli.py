@@ -40,6 +40,9 @@ def test_intensity_csv_and_text(tmp_path, small_df):
 
 
 def test_intensity_empty_store_is_a_clear_error(tmp_path, capsys):
+    from melious_impact import ImpactStore
+
+    ImpactStore(tmp_path / "empty").close()  # exists, holds no rows
     assert main(["intensity", "--store", str(tmp_path / "empty")]) == 1
     assert "nothing to fit" in capsys.readouterr().err
 

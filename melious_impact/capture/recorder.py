@@ -253,6 +253,14 @@ class Recorder:
 
     def _begin(self, request: Any) -> Exchange | None:
         if self._closed:
+            # the call goes through untouched; an inference response it would have
+            # recorded is a lost row, and counted as such (close() documents this)
+            try:
+                if classify(request.method, request.url.path).kind is not Kind.NONE:
+                    with self._lock:
+                        self._counts["dropped"] += 1
+            except Exception:  # never let accounting break the call
+                pass
             return None
         try:
             method = request.method

@@ -39,3 +39,18 @@ def test_flavor_suffix_is_split_off_for_every_endpoint(tmp_path: Path) -> None:
     emb = rows.loc["/v1/embeddings"]
     assert emb["model"] == "bge-m3" and pd.isna(emb["flavor"])
     rec.close()
+
+
+def test_calls_after_close_pass_through_and_count_as_dropped(tmp_path: Path) -> None:
+    store = mi.ImpactStore(tmp_path / "store")
+    rec = mi.Recorder(store)
+    http = httpx2.Client(transport=rec.transport(make_transport(Emulator(seed=1), "httpx2")))
+    oa = OpenAI(base_url="http://emulator.local/v1", api_key="sk-test", http_client=http, max_retries=0)
+    msgs = [{"role": "user", "content": "x"}]
+    oa.chat.completions.create(model="glm-4.7", messages=msgs)  # type: ignore[arg-type]
+    rec.close()
+    reply = oa.chat.completions.create(model="glm-4.7", messages=msgs)  # type: ignore[arg-type]
+    assert reply.choices  # the caller is served as before
+    oa.models.list()  # not an inference call: nothing lost
+    assert (rec.stats.captured, rec.stats.dropped) == (1, 1)
+    assert len(mi.ImpactStore(tmp_path / "store")) == 1

@@ -53,7 +53,9 @@ class Resolved:
     error: str = ""
 
 
-def _resolve(m: IntensityModel, model: Any, provider: Any, location: Any) -> Resolved:
+def _resolve(
+    m: IntensityModel, model: Any, provider: Any, location: Any, params_billions: float | None = None
+) -> Resolved:
     r = Resolved()
     if not isinstance(model, str):
         r.error = "rows without a model cannot be estimated"
@@ -78,7 +80,7 @@ def _resolve(m: IntensityModel, model: Any, provider: Any, location: Any) -> Res
             r.codes.append("pooled_energy")
         else:
             try:
-                p_in, p_out = m.priors.energy(model)
+                p_in, p_out = m.priors.energy(model, params_billions)
             except ModelError as exc:
                 r.error = str(exc)
                 r.codes.append("unknown")
@@ -207,15 +209,26 @@ def predict_keys(
     times: Times,
     errors: str,
     interval: str = "request",
+    sizes: dict[str, float] | None = None,
 ) -> Part:
-    """Predictions for rows keyed by integer codes into ``model``/``provider``/``location``."""
+    """Predictions for rows keyed by integer codes into ``model``/``provider``/``location``.
+
+    ``sizes`` maps a model name to its parameter count (billions) given in the workload,
+    for the energy prior of a model the fit and the shipped size table do not know."""
     first, inverse = _unique_keys(codes, (len(model), len(provider), len(location)))
 
     def name(values: NDArray[np.object_], c: NDArray[np.intp]) -> Any:
         return _none(values[c]) if c >= 0 else None
 
+    sizes = sizes or {}
     res = [
-        _resolve(m, name(model, codes[0][i]), name(provider, codes[1][i]), name(location, codes[2][i]))
+        _resolve(
+            m,
+            name(model, codes[0][i]),
+            name(provider, codes[1][i]),
+            name(location, codes[2][i]),
+            sizes.get(name(model, codes[0][i])),
+        )
         for i in first
     ]
     errs = sorted({r.error for r in res if r.error})
@@ -351,6 +364,12 @@ def predict(
         raise ValueError("input_tokens and output_tokens must be non-negative")
     keys = KeyCodes(w)
     times = Times.of(utc_times(w), n)
+    sizes: dict[str, float] = {}
+    if "params_billions" in w.columns:  # sizes given with the workload, for priors
+        given = pd.to_numeric(w["params_billions"], errors="coerce")
+        for name_, size in zip(w["model"], given, strict=True):
+            if isinstance(name_, str) and np.isfinite(size) and size > 0:
+                sizes.setdefault(name_, float(size))
     known_model = np.isin(keys.models, m.cells["model"].to_numpy(dtype=object))
     with np.errstate(invalid="ignore"):
         missing = ((keys.provider < 0) | (keys.location < 0)) & (keys.model >= 0)
@@ -373,11 +392,12 @@ def predict(
             times.take(direct) if len(direct) < n else times,
             errors,
             interval,
+            sizes,
         )
         _store(values, basis, wcodes, texts, direct, part)
     mix = np.flatnonzero(missing)
     if len(mix):
-        part = _predict_mix(m, keys, mix, tin[mix], tout[mix], times.take(mix), errors, interval)
+        part = _predict_mix(m, keys, mix, tin[mix], tout[mix], times.take(mix), errors, interval, sizes)
         _store(values, basis, wcodes, texts, mix, part)
     out = w.copy()
     for c in OUTPUT_COLUMNS:
@@ -414,6 +434,7 @@ def _predict_mix(
     times: Times,
     errors: str,
     interval: str,
+    sizes: dict[str, float] | None = None,
 ) -> Part:
     """Rows without provider or location: spread over the model's observed cells by traffic."""
     shares = m.cells[["model", "provider_id", "location", "n_requests"]]
@@ -470,6 +491,7 @@ def _predict_mix(
         times.take(r),
         errors,
         interval,
+        sizes,
     )
     share = ex["share"].to_numpy(dtype=np.float64)
     values: dict[str, Array] = {}

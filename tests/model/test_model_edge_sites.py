@@ -75,3 +75,22 @@ def test_measured_intervals_stay_bounded_and_hold_the_estimate(fitted) -> None:
     ratio = measured["energy_kwh_high"] / measured["energy_kwh"]
     # a clipped (~0) coefficient used to blow the upper bound up by 10^4
     assert ratio.max() < 10
+
+
+def test_a_size_given_with_the_workload_gives_a_prior(fitted) -> None:
+    _, m = fitted
+    w = pd.DataFrame(
+        {
+            "model": ["my-finetune", "my-finetune-small"],
+            "params_billions": [70.0, 8.0],
+            "input_tokens": 1000,
+            "output_tokens": 1000,
+            "provider_id": "ovhcloud",
+            "location": "FR",
+        }
+    )
+    p = m.predict(w)
+    assert (p["basis"] == "prior").all()
+    assert p["energy_kwh"].iloc[0] > p["energy_kwh"].iloc[1] > 0  # bigger model, more energy
+    with pytest.raises(ModelError, match="my-finetune"):
+        m.predict(w.drop(columns="params_billions"))

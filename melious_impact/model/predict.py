@@ -474,9 +474,13 @@ def _predict_mix(
         )
     if not len(ex):  # nothing to spread over: every row is unknown, never a silent zero
         nan = np.full(len(rows), np.nan)
-        values = {c: nan.copy() for c in OUTPUT_COLUMNS}
         unknown = np.full(len(rows), BASES.index("unknown"), dtype=np.int64)
-        return Part(values, unknown, np.zeros(len(rows), dtype=np.intp), ["routing_mix,no_matching_site"])
+        return Part(
+            {c: nan.copy() for c in OUTPUT_COLUMNS},
+            unknown,
+            np.zeros(len(rows), dtype=np.intp),
+            ["routing_mix,no_matching_site"],
+        )
     ex["share"] = ex["n_requests"] / ex.groupby("row")["n_requests"].transform("sum")
     r = ex["row"].to_numpy(dtype=np.intp)
     ek = KeyCodes(ex)

@@ -114,8 +114,10 @@ def apply_billing(out: dict[str, Any], obj: Any, w: Warnings) -> bool:
     if energy is None and credits is None and paid_with is None:
         w.add("unusable_billing_cost")
         return False
-    if energy is None and credits is None and (
-        out.get("billing_energy") is not None or out.get("billing_credits") is not None
+    if (
+        energy is None
+        and credits is None
+        and (out.get("billing_energy") is not None or out.get("billing_credits") is not None)
     ):
         # a later block with no amounts (e.g. only paid_with) must not erase amounts seen
         # earlier in the stream; it can still say which balance paid

@@ -193,7 +193,9 @@ def reject_unphysical(table: pa.Table) -> pa.Table:
         if pa.types.is_floating(arr.type):
             bad = pc.or_(bad, pc.or_(pc.is_nan(arr), pc.is_inf(arr)))
         bad = pc.fill_null(bad, False)
-        if not pc.any(bad).as_py():
+        # true_count, not pc.any(): an aggregate kernel starts Arrow's thread pool, whose
+        # threads were seen to crash a writer process at interpreter exit.
+        if not bad.true_count:
             continue
         changed = True
         index = table.schema.get_field_index(name)

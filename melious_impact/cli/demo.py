@@ -352,10 +352,7 @@ def _print_table(df: Any, cols: list[str], headers: list[str]) -> None:
         from rich.console import Console
         from rich.table import Table
     except ImportError:
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-        print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
-        for r in rows:
-            print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+        _plain_table(headers, rows)
         return
     table = Table(title="Per team")
     for i, h in enumerate(headers):
@@ -478,11 +475,15 @@ def _round_budget(value: float) -> float:
 
 
 def _print_rows(df: Any, cols: list[str], headers: list[str]) -> None:
-    rows = [[_cell(r[c]) for c in cols] for _, r in df.iterrows()]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    print("  " + "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    _plain_table(headers, [[_cell(r[c]) for c in cols] for _, r in df.iterrows()], indent="  ")
+
+
+def _plain_table(headers: list[str], rows: list[list[str]], indent: str = "") -> None:
+    """Left-aligned text columns: the demo's tables without rich, and its model/budget tables."""
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    print(indent + "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
     for r in rows:
-        print("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+        print(indent + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
 
 
 def _cell(value: Any) -> str:

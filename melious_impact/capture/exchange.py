@@ -21,19 +21,23 @@ from collections.abc import Iterable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
+from melious_impact.capture.wire import decode_headers
 from melious_impact.parse.batch import BatchLines
 from melious_impact.parse.body import FULL_PARSE_BYTES, JsonBody, apply_json, looks_like_object
 from melious_impact.parse.decoding import DecodeError, Decoder, make_decoder
 from melious_impact.parse.endpoints import Endpoint, Kind
-from melious_impact.parse.fields import (
-    Warnings,
-    ratelimit_from_headers,
-    request_id_from_headers,
-    split_flavor,
+from melious_impact.parse.fields import Warnings
+from melious_impact.parse.headers import apply_impact_headers, has_impact_header_names, has_impact_headers
+from melious_impact.parse.prune import prune_json
+from melious_impact.parse.row import (
+    FACTS_TAG,
+    FACTS_VERSION,
+    ROW_HEADER_NAMES,
+    ROW_TEMPLATE,
+    RowContext,
+    finish_row,
 )
-from melious_impact.parse.headers import apply_impact_headers, has_impact_headers
 from melious_impact.parse.sse import SSEParser
-from melious_impact.records import COLUMN_NAMES, SCHEMA_VERSION
 
 if TYPE_CHECKING:  # pragma: no cover
     from melious_impact.capture.recorder import Recorder
@@ -42,19 +46,10 @@ if TYPE_CHECKING:  # pragma: no cover
 BLOCK_BYTES = 64 * 1024
 
 _MODE_JSON, _MODE_SSE, _MODE_BATCH, _MODE_SKIP = "json", "sse", "batch", "skip"
+#: Plain strings for the journal (marshal takes no enum members; Enum.value is slow).
+_KIND_VALUE = {k: k.value for k in Kind}
+_ROW_HEADER_BYTES = frozenset(n.encode("latin-1") for n in ROW_HEADER_NAMES)
 _BINARY_TYPES = ("audio/", "image/", "video/", "application/octet-stream")
-
-_ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(COLUMN_NAMES)
-_ROW_TEMPLATE.update(
-    tags="{}",
-    parse_warnings="",
-    impact_reported=False,
-    stream=False,
-    source="live",
-    schema_version=SCHEMA_VERSION,
-)
-
-_SHAPE_OF_KIND = {Kind.MESSAGES: "anthropic", Kind.RERANK: "other", Kind.OTHER: "other", Kind.SPEECH: "other"}
 
 
 class Exchange:
@@ -62,6 +57,7 @@ class Exchange:
 
     __slots__ = (
         "_decoder",
+        "_headers",
         "_parts",
         "_pending",
         "_sniff",
@@ -69,10 +65,10 @@ class Exchange:
         "attempt",
         "endpoint",
         "finished",
-        "headers",
         "method",
         "mode",
         "path",
+        "raw_headers",
         "read_error",
         "rec",
         "req_stream",
@@ -108,7 +104,8 @@ class Exchange:
         self.attempt = attempt
         self.tagged = tagged
         self.status: int | None = None
-        self.headers: dict[str, str] = {}
+        self.raw_headers: dict[bytes, bytes] = {}
+        self._headers: dict[str, str] | None = None
         self.mode = _MODE_SKIP
         self.sse = False
         self.size = 0
@@ -123,12 +120,22 @@ class Exchange:
 
     # -- response head ------------------------------------------------------------
 
-    def on_response(self, status: int, headers: dict[str, str]) -> bool:
-        """Choose how to read the body; False when this response gives no row at all."""
+    @property
+    def headers(self) -> dict[str, str]:
+        """The response headers decoded (lowercased names); built on first use."""
+        if self._headers is None:
+            self._headers = decode_headers(self.raw_headers)
+        return self._headers
+
+    def on_response(self, status: int, raw_headers: dict[bytes, bytes]) -> bool:
+        """Choose how to read the body; False when this response gives no row at all.
+
+        ``raw_headers``: lowercased raw names -> raw values (see ``wire.header_map``).
+        """
         self.status = status
-        self.headers = headers
+        self.raw_headers = raw_headers
         kind = self.endpoint.kind
-        ctype = headers.get("content-type", "").lower()
+        ctype = raw_headers.get(b"content-type", b"").decode("latin-1").lower()
         if kind is Kind.BATCH_OUTPUT:
             if status != 200:
                 return False  # a failed download is not an inference
@@ -139,8 +146,7 @@ class Exchange:
             self.sse = True
             self._target = SSEParser()
         elif "json" in ctype:
-            self.mode = _MODE_JSON
-            self._target = JsonBody()
+            self.mode = _MODE_JSON  # its JsonBody is made if the body outgrows a block
         elif ctype.startswith(_BINARY_TYPES):
             self.mode = _MODE_SKIP
         elif self.req_stream and status < 300 and not ctype.startswith("text/html"):
@@ -153,12 +159,11 @@ class Exchange:
             # text/plain transcriptions (text, srt, vtt), or no content type: parse only
             # if it turns out to be a JSON object.
             self.mode = _MODE_JSON
-            self._target = JsonBody()
             self._sniff = True
-        encoding = headers.get("content-encoding")
+        encoding = raw_headers.get(b"content-encoding")
         if encoding and self.mode != _MODE_SKIP:
             try:
-                self._decoder = make_decoder(encoding)
+                self._decoder = make_decoder(encoding.decode("latin-1"))
             except DecodeError:
                 self.warnings.add("unsupported_content_encoding")
                 self.mode, self._target = _MODE_SKIP, None
@@ -185,6 +190,8 @@ class Exchange:
 
     def _drain(self) -> None:
         parts = self._parts
+        if self._target is None and self.mode is _MODE_JSON:
+            self._target = JsonBody()
         if not parts or self._target is None:
             self._parts, self._pending = [], 0
             return
@@ -234,13 +241,13 @@ class Exchange:
             t_end = perf_counter()
             if not eof:
                 # Closed right after the last byte, before asking for more: still whole.
-                length = self.headers.get("content-length")
+                length = self.raw_headers.get(b"content-length")
                 eof = length is not None and length.isdigit() and self.size >= int(length) > 0
             small = None
             if (
                 self.mode is _MODE_JSON
                 and self._decoder is None
-                and self._target.size == 0
+                and self._target is None
                 and self._pending <= FULL_PARSE_BYTES
             ):
                 # The usual small JSON body, still whole in _parts: parse it directly.
@@ -253,6 +260,8 @@ class Exchange:
             if self.mode is _MODE_BATCH:
                 if self._target is not None:
                     self._emit_batch_rows(self._target.close())
+                return
+            if small is not None and self._deferred(eof, t_end, small):
                 return
             row = self._row(eof, t_end, small)
             if row is not None:
@@ -272,13 +281,62 @@ class Exchange:
                 row["captured_at"] = now
         self.rec._emit_many(rows)
 
+    def _context(self, t_end: float, captured_at: Any, headers: Any) -> tuple[Any, ...]:
+        """The values of a :class:`~melious_impact.parse.row.RowContext`, in its order."""
+        rec = self.rec
+        team, project, tags_json = self.tagged
+        if rec._capture_headers:
+            extra = rec._header_tags(self.headers)
+            if extra:
+                tags_json = _merge_tags(tags_json, extra)
+        t0, t_first = self.t0, self.t_first
+        return (
+            captured_at,
+            new_record_id(),
+            self.path,
+            self.method,
+            self.status,
+            _KIND_VALUE[self.endpoint.kind],
+            self.requested_model,
+            self.sse,
+            (t_end - t0) * 1000.0,
+            None if t_first is None else (t_first - t0) * 1000.0,
+            self.attempt,
+            self.size,
+            team,
+            project,
+            tags_json,
+            self.read_error is not None,
+            headers,
+        )
+
+    def _deferred(self, eof: bool, t_end: float, small: bytes) -> bool:
+        """Journal the small body's facts for a row built later, off the caller's path.
+
+        False when this response must be built now: the store cannot take facts, the
+        response carries impact headers, or the body does not prune exactly.
+        """
+        rec = self.rec
+        writer = rec._facts_writer()
+        raw = self.raw_headers
+        if writer is None or self.endpoint.kind is Kind.OTHER or has_impact_header_names(raw):
+            return False
+        pruned = None  # an untyped body that is no JSON object: not parsed, as in _row
+        if not self._sniff or looks_like_object(small):
+            pruned = prune_json(small)
+            if pruned is None:
+                return False
+        kept = {k.decode("latin-1"): raw[k].decode("latin-1") for k in _ROW_HEADER_BYTES.intersection(raw)}
+        context = self._context(t_end, rec._now_us(), kept)
+        rec._emit_facts(writer, (FACTS_TAG, FACTS_VERSION, eof, self.warnings.text(), pruned, *context))
+        return True
+
     def _row(self, eof: bool, t_end: float, small: bytes | None = None) -> dict[str, Any] | None:
         # Fields are applied straight onto a copy of the template row: the parse
         # functions only set columns, and read none but those they set themselves.
-        row = _ROW_TEMPLATE.copy()
         w = self.warnings
         headers = self.headers
-        kind = self.endpoint.kind
+        row = ROW_TEMPLATE.copy()
         if has_impact_headers(headers):
             apply_impact_headers(row, headers, w)
         completed: bool | None = None
@@ -303,74 +361,7 @@ class Exchange:
                 w.add("sse_truncated")
         elif self.sse:  # a stream whose body could not be decoded
             completed = False
-        if kind is Kind.OTHER and not (
-            row["impact_reported"] or row["billing_energy"] is not None or row["billing_credits"] is not None
-        ):
-            return None  # an unknown endpoint that carries nothing of ours
-        if self.read_error:
-            w.add("read_error")
-
-        rec = self.rec
-        row["captured_at"] = rec._now()
-        row["record_id"] = new_record_id()
-        row["endpoint"] = self.path
-        row["method"] = self.method
-        row["status_code"] = self.status
-        row["requested_model"] = self.requested_model
-        if row["model"] is None:
-            row["model"] = self.requested_model
-        flavor = None
-        if self.requested_model and ":" in self.requested_model:
-            flavor = split_flavor(self.requested_model)[1]
-        if row["model"] and ":" in row["model"]:
-            # `model` names the model, not the route: "flux-schnell:price" groups with
-            # "flux-schnell" (the flavor has its own column, requested_model keeps both).
-            base, model_flavor = split_flavor(row["model"])
-            row["model"] = base
-            flavor = flavor or model_flavor
-        row["flavor"] = flavor
-        if row["api_shape"] is None:
-            row["api_shape"] = _SHAPE_OF_KIND.get(kind, "openai")
-        row["stream"] = self.sse
-        row["stream_completed"] = completed
-        row["latency_ms"] = (t_end - self.t0) * 1000.0
-        if self.t_first is not None:
-            row["ttft_ms"] = (self.t_first - self.t0) * 1000.0
-        row["attempt"] = self.attempt
-        row["response_bytes"] = self.size
-        if headers:
-            lim = headers.get("x-ratelimit-limit-requests")
-            rem = headers.get("x-ratelimit-remaining-requests")
-            if (
-                lim is not None
-                and rem is not None
-                and len(lim) < 19
-                and len(rem) < 19
-                and lim.isdigit()
-                and rem.isdigit()
-                and lim.isascii()
-                and rem.isascii()
-            ):
-                # The documented family with plain counts (to_int's own fast case).
-                row["ratelimit_limit_requests"] = int(lim)
-                row["ratelimit_remaining_requests"] = int(rem)
-            elif (
-                lim is not None
-                or rem is not None
-                or "x-ratelimit-limit" in headers
-                or "x-ratelimit-remaining" in headers
-            ):
-                limit, remaining = ratelimit_from_headers(headers, w)
-                row["ratelimit_limit_requests"] = limit
-                row["ratelimit_remaining_requests"] = remaining
-            if row["request_id"] is None:
-                row["request_id"] = request_id_from_headers(headers)
-        team, project, tags_json = self.tagged
-        row["team"], row["project"] = team, project
-        extra = rec._header_tags(headers) if rec._capture_headers else None
-        row["tags"] = _merge_tags(tags_json, extra) if extra else tags_json
-        row["parse_warnings"] = w.text()
-        return row
+        return finish_row(row, RowContext._make(self._context(t_end, self.rec._now(), headers)), w, completed)
 
 
 class _RecordIds:

@@ -20,19 +20,21 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import re
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from melious_impact.capture.adapters import Adapter, adapter
 from melious_impact.capture.exchange import Exchange
 from melious_impact.capture.tags import TagValue, check_tags, context_tags, resolve
-from melious_impact.capture.wire import header_dict, library_of, request_facts, retry_count
+from melious_impact.capture.wire import header_map, library_of, request_facts, retry_count
 from melious_impact.parse.endpoints import Kind, classify
 from melious_impact.parse.request import attempt_from_header
 
@@ -43,6 +45,8 @@ if TYPE_CHECKING:  # pragma: no cover
 logger = logging.getLogger("melious_impact.capture")
 
 _C = TypeVar("_C")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
 
 # Header names that may hold credentials or session state: never captured.
 _SENSITIVE_HEADER = re.compile(r"auth|key|token|secret|cookie|password|session|signature", re.IGNORECASE)
@@ -136,9 +140,11 @@ class Recorder:
         self._tag_cache: tuple[object, tuple[str | None, str | None, str]] = (object(), (None, None, "{}"))
         self._adapters: dict[type, Adapter] = {}
         self._last_writer: Any = None  # for its drop count; asking store.writer() could start one
+        self._fw: Any = None  # the store's writer taking facts, kept by _facts_writer
         self._closed = False
         self._atexit = _make_atexit(weakref.ref(self))
         atexit.register(self._atexit)
+        _LIVE.add(self)
 
     # -- public API ---------------------------------------------------------------------
 
@@ -217,6 +223,7 @@ class Recorder:
         if self._closed:
             return
         self._closed = True
+        self._fw = None
         atexit.unregister(self._atexit)
         for sink in self._sinks:
             self._call_sink(sink, "close")
@@ -279,8 +286,7 @@ class Recorder:
 
     def _attach(self, ex: Exchange, response: Any, *, asynchronous: bool) -> None:
         try:
-            headers = header_dict(response.headers)
-            if not ex.on_response(response.status_code, headers):
+            if not ex.on_response(response.status_code, header_map(response.headers)):
                 return
             content = getattr(response, "_content", None)
             if content is not None:
@@ -318,6 +324,45 @@ class Recorder:
         except Exception as exc:  # a broken clock must not cost the row
             self._failed("clock", exc)
             return datetime.now(UTC)
+
+    def _now_us(self) -> int:
+        """``_now()`` as integer microseconds since the epoch (the journal's form of time)."""
+        if self._clock is None:
+            return time.time_ns() // 1000
+        return (self._now() - _EPOCH) // _ONE_US
+
+    def _facts_writer(self) -> Any:
+        """The store's writer when it can take facts for rows built later, else None.
+
+        Extra sinks get rows as they happen, so with sinks every row is built at once.
+        The writer is kept between calls (``store.writer()`` checks the pid each time);
+        a forked child drops it (see ``_forget_writers``) and asks its store again.
+        """
+        writer = self._fw
+        if writer is not None and not writer.closed:
+            return writer
+        if self._closed or self._sinks:
+            return None
+        try:
+            writer = self._store.writer()
+        except Exception:  # _emit reports it, on the path that builds the row
+            return None
+        if not (hasattr(writer, "write_facts") and hasattr(writer, "closed")):
+            return None
+        self._fw = writer
+        return writer
+
+    def _emit_facts(self, writer: Any, facts: tuple[Any, ...]) -> None:
+        try:
+            self._last_writer = writer
+            writer.write_facts(facts)
+        except Exception as exc:  # the writer promises not to raise; do not trust it blindly
+            self._failed("store", exc)
+            with self._lock:
+                self._counts["dropped"] += 1
+            return
+        with self._lock:
+            self._counts["captured"] += 1
 
     def _emit(self, row: dict[str, Any]) -> None:
         if self._closed:
@@ -374,6 +419,19 @@ class Recorder:
             return int(stats.get("rows_dropped", 0)) if isinstance(stats, Mapping) else 0
         except (TypeError, ValueError):
             return 0
+
+
+#: Recorders of this process, so that a forked child forgets their writers (the
+#: parent's journal segment is not the child's).
+_LIVE: weakref.WeakSet[Recorder] = weakref.WeakSet()
+
+
+def _forget_writers() -> None:
+    for rec in list(_LIVE):
+        rec._fw = None
+
+
+os.register_at_fork(after_in_child=_forget_writers)
 
 
 def _make_atexit(ref: weakref.ref[Recorder]) -> Callable[[], None]:

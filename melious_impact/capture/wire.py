@@ -6,9 +6,12 @@ them as cheaply as possible since they run on every request.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from melious_impact.parse.request import model_and_stream, model_from_form
+
+_NAME_VALUE = itemgetter(1, 2)
 
 
 def library_of(obj: Any) -> str:
@@ -20,31 +23,27 @@ def library_of(obj: Any) -> str:
     return "httpx2"
 
 
-def header_dict(headers: Any) -> dict[str, str]:
-    """Lowercased name -> value, first occurrence kept.
+def header_map(headers: Any) -> dict[bytes, bytes]:
+    """Lowercased raw name -> raw value, first occurrence kept, built at C speed.
 
-    Reads the byte pairs: httpx's decoded views go through a Python property per
-    header, which costs more than the rest of the row on a small response. ``_list``
-    (raw name, lowercased name, value) is shared by httpx and httpx2; ``raw`` is the
-    public fallback.
+    httpx's decoded views go through a Python property per header, which costs more than
+    the rest of the row on a small response; values are decoded later, only those a row
+    reads (:func:`decode_headers` for all). ``_list`` (raw name, lowercased name, value)
+    is shared by httpx and httpx2; ``raw`` is the public fallback.
     """
     items = getattr(headers, "_list", None)
     if items is not None and (not items or len(items[0]) == 3):
-        return {k.decode("latin-1"): v.decode("latin-1") for _, k, v in reversed(items)}
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in reversed(headers.raw)}
+        return dict(map(_NAME_VALUE, reversed(items)))
+    return {k.lower(): v for k, v in reversed(headers.raw)}
 
 
-def retry_count(headers: Any) -> str | None:
-    items = getattr(headers, "_list", None)
-    if items is not None and (not items or len(items[0]) == 3):
-        for _, key, value in items:
-            if key == b"x-stainless-retry-count":
-                return str(value.decode("latin-1"))
-        return None
-    for key, value in headers.raw:
-        if key.lower() == b"x-stainless-retry-count":
-            return str(value.decode("latin-1"))
-    return None
+def decode_headers(raw: dict[bytes, bytes]) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in raw.items()}
+
+
+def retry_count(headers: Any) -> bytes | None:
+    """The SDKs' ``x-stainless-retry-count`` request header, raw."""
+    return header_map(headers).get(b"x-stainless-retry-count")
 
 
 def request_facts(request: Any) -> tuple[str | None, bool]:

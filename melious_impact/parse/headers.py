@@ -38,6 +38,12 @@ def has_impact_headers(headers: Mapping[str, str]) -> bool:
     return "impact" in names or "billing" in names or "melious-" in names
 
 
+def has_impact_header_names(raw: Mapping[bytes, bytes]) -> bool:
+    """:func:`has_impact_headers` on raw (bytes) lowercased names."""
+    names = b"\n".join(raw)
+    return b"impact" in names or b"billing" in names or b"melious-" in names
+
+
 def apply_impact_headers(out: dict[str, Any], headers: Mapping[str, str], w: Warnings) -> None:
     impact: dict[str, Any] = {}
     billing: dict[str, Any] = {}

@@ -15,28 +15,24 @@ from melious_impact.parse.fields import raw_decode
 
 _MODEL_KEY = re.compile(rb'"model"\s*:\s*"')
 _STREAM_TRUE = re.compile(rb'"stream"\s*:\s*true')
+_MODEL_PLAIN = re.compile(rb'"model": ?"([^"\\]{0,511})"')
 
 
 def model_and_stream(body: bytes | None) -> tuple[str | None, bool]:
     """(model, stream) from a JSON request body; (None, False) when not found."""
     if not body:
         return None, False
-    # The substring tests run at C speed and spare the regex searches in the usual case.
+    # The substring test runs at C speed and spares the regex search in the usual case.
     stream = b'"stream"' in body and _STREAM_TRUE.search(body) is not None
-    i = body.find(b'"model"')
-    if i >= 0:
-        # Where the first "model" key is followed by `:"` or `: "` (json.dumps' two usual
-        # separators), the regex's first match is there: take the plain case directly.
-        after = body[i + 7 : i + 10]
-        start = i + 9 if after[:2] == b':"' else i + 10 if after == b': "' else -1
-        end = body.find(b'"', start) if start > 0 else -1
-        if start > 0 and 0 <= end - start <= 511:
-            raw = body[start:end]
-            if b"\\" not in raw:
-                try:
-                    return raw.decode("utf-8"), stream
-                except UnicodeDecodeError:
-                    pass
+    # The usual case in one C-level search: the first "model" key, with a plain string
+    # value (no escapes) written with json.dumps' separators. Anything else, or a match
+    # that is not the first "model" key, takes the careful search.
+    m = _MODEL_PLAIN.search(body)
+    if m is not None and m.start() == body.find(b'"model"'):
+        try:
+            return m.group(1).decode("utf-8"), stream
+        except UnicodeDecodeError:
+            pass
     return _search_model(body), stream
 
 
@@ -75,7 +71,7 @@ def model_from_form(fields: Iterable[tuple[str, Any]]) -> str | None:
     return None
 
 
-def attempt_from_header(value: str | None) -> int | None:
+def attempt_from_header(value: str | bytes | None) -> int | None:
     """The SDKs' ``x-stainless-retry-count`` header: 0 on a first try."""
     if value is None:
         return None

@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from melious_impact.parse.row import FACTS_TAG, row_from_facts
 from melious_impact.records import COLUMN_NAMES, DECIMAL_COLUMNS
 
 MAGIC = b"\xa5M"
@@ -112,16 +113,35 @@ def _plain(value: Any) -> Any:
 
 def encode_row(row: Mapping[str, Any]) -> bytes:
     """One framed record for ``row`` (missing keys become None)."""
-    try:  # fast path: a full row (records.empty_row() updated), one C-level call
-        values = list(_GET_ALL(row))
-    except (KeyError, TypeError):
-        get = row.get
-        values = [get(k) for k in COLUMN_NAMES]
-    ts = values[_TS_INDEX]
+    return frame(marshal.dumps(row_values(row), 4))
+
+
+def encode_facts(facts: tuple[Any, ...]) -> bytes:
+    """One framed record for the facts of a row built at conversion (parse.row.row_from_facts)."""
+    payload = marshal.dumps(facts, 4)  # frame() inlined: this runs on the caller's path
+    return _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+
+
+def row_values(row: Mapping[str, Any], names: tuple[str, ...] = COLUMN_NAMES) -> tuple[Any, ...]:
+    """The journal's plain values of ``row``, in the order of ``names``."""
+    if names is COLUMN_NAMES:
+        try:  # fast path: a full row (records.empty_row() updated), one C-level call
+            values = list(_GET_ALL(row))
+        except (KeyError, TypeError):
+            values = [row.get(k) for k in names]
+    else:
+        values = [row.get(k) for k in names]
+        if "captured_at" not in names:
+            return tuple(_plain(v) for v in values)
+    ts_index = _TS_INDEX if names is COLUMN_NAMES else names.index("captured_at")
+    ts = values[ts_index]
     us = None if ts is None else to_micros(ts)
     # A row without a (usable) time still needs a partition: use the time it was written.
-    values[_TS_INDEX] = time.time_ns() // 1000 if us is None else us
-    for i in _DEC_INDEXES:
+    values[ts_index] = time.time_ns() // 1000 if us is None else us
+    dec_indexes = (
+        _DEC_INDEXES if names is COLUMN_NAMES else [i for i, n in enumerate(names) if n in DECIMAL_COLUMNS]
+    )
+    for i in dec_indexes:
         v = values[i]
         if v is not None:
             values[i] = str(v)
@@ -129,8 +149,7 @@ def encode_row(row: Mapping[str, Any]) -> bytes:
     # buffer protocol and come back as bytes), so check the types, then coerce if needed.
     if not _PLAIN_TYPES.issuperset(map(type, values)):
         values = [_plain(v) for v in values]
-    payload = marshal.dumps(tuple(values), 4)
-    return frame(payload)
+    return tuple(values)
 
 
 @dataclass
@@ -182,6 +201,15 @@ def decode_segment(data: bytes) -> Decoded:
             out.damaged_records += 1
         elif value and value[0] == "__columns__":
             out.names = tuple(str(n) for n in value[1:])
+        elif value and value[0] == FACTS_TAG:
+            # Facts of a small response, journaled by capture: the row is built now.
+            try:
+                row = row_from_facts(value)
+            except Exception:  # an unknown layout (a newer version) or a bug: count it
+                out.damaged_records += 1
+                continue
+            if row is not None:
+                out.rows.append(row_values(row, out.names))
         elif len(value) == len(out.names):
             out.rows.append(value)
         else:

@@ -11,6 +11,7 @@ background thread, and the oldest are dropped and counted once the bound is reac
 
 from __future__ import annotations
 
+import atexit
 import collections
 import contextlib
 import os
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from melious_impact.store.backend import Backend
-from melious_impact.store.codec import encode_row
+from melious_impact.store.codec import encode_facts, encode_row
 from melious_impact.store.commit import commit_segment
 from melious_impact.store.health import Health
 from melious_impact.store.journal import Segment
@@ -69,6 +70,7 @@ class RowWriter:
         self._stop = threading.Event()
         self._counts = collections.Counter[str]()
         self._open_segment()
+        _WRITERS.add(self)
         self._thread = threading.Thread(
             target=_run,
             args=(weakref.ref(self), self._wake, self._stop, self._interval),
@@ -87,6 +89,20 @@ class RowWriter:
             self._health.problem("encoding a row", exc)
             self._health.add("rows_dropped")
             return
+        self._append(record)
+
+    def write_facts(self, facts: tuple[Any, ...]) -> None:
+        """Record the facts of a row that the conversion builds later (see
+        :mod:`melious_impact.parse.row`); the same guarantees as :meth:`write`."""
+        try:
+            record = encode_facts(facts)
+        except Exception as exc:
+            self._health.problem("encoding a row", exc)
+            self._health.add("rows_dropped")
+            return
+        self._append(record)
+
+    def _append(self, record: bytes) -> None:
         wake = False
         with self._lock:
             self._counts["rows_written"] += 1
@@ -255,6 +271,20 @@ class RowWriter:
         out["rows_dropped"] += h.get("rows_dropped", 0)
         out.update({k: v for k, v in h.items() if k.startswith("errors_")})
         return out
+
+
+#: Every writer of this process. A store dropped without close() leaves its writer to the
+#: background thread; if that thread is converting when the interpreter exits, it would
+#: be stopped inside Arrow's C++ code (which aborts the process). Closing every writer at
+#: exit joins the thread first.
+_WRITERS: weakref.WeakSet[RowWriter] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_writers() -> None:
+    for writer in list(_WRITERS):
+        with contextlib.suppress(Exception):  # never fail interpreter exit
+            writer.close()
 
 
 def _run(ref: weakref.ref[RowWriter], wake: threading.Event, stop: threading.Event, interval: float) -> None:

@@ -1,0 +1,173 @@
+"""Assembling a row: the facts of an exchange plus what its body gave.
+
+Capture builds most rows at once, on the caller's path (streams, large bodies, errors).
+The common small JSON response is cheaper to record as *facts* instead: the context
+below plus the pruned body (:func:`melious_impact.parse.prune.prune_json`), journaled as
+they are and turned into a row later, off the caller's path, by :func:`row_from_facts`.
+Both ways end in :func:`finish_row`, so a column means the same whichever way it came.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from melious_impact.parse.body import apply_json
+from melious_impact.parse.endpoints import INPUT_ONLY, Kind
+from melious_impact.parse.fields import (
+    REQUEST_ID_HEADERS,
+    Warnings,
+    ratelimit_from_headers,
+    request_id_from_headers,
+    split_flavor,
+)
+from melious_impact.records import COLUMN_NAMES, SCHEMA_VERSION
+
+#: A row with every column present: parse functions set columns on a copy of it.
+ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(COLUMN_NAMES)
+ROW_TEMPLATE.update(
+    tags="{}",
+    parse_warnings="",
+    impact_reported=False,
+    stream=False,
+    source="live",
+    schema_version=SCHEMA_VERSION,
+)
+
+#: Every response header :func:`finish_row` reads (lowercased). Facts carry only these.
+ROW_HEADER_NAMES = (
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    *REQUEST_ID_HEADERS,
+)
+
+_SHAPE_OF_KIND = {Kind.MESSAGES: "anthropic", Kind.RERANK: "other", Kind.OTHER: "other", Kind.SPEECH: "other"}
+
+#: First element of a journaled facts tuple, and the layout version after it.
+FACTS_TAG = "__facts__"
+FACTS_VERSION = 1
+
+
+class RowContext(NamedTuple):
+    """What a row takes from the exchange rather than from the body."""
+
+    captured_at: Any  # an aware UTC datetime, or integer microseconds since the epoch
+    record_id: str
+    endpoint: str
+    method: str
+    status: int | None
+    kind: str  # a Kind value
+    requested_model: str | None
+    sse: bool
+    latency_ms: float
+    ttft_ms: float | None
+    attempt: int | None
+    response_bytes: int
+    team: str | None
+    project: str | None
+    tags: str  # JSON of the other tags
+    read_error: bool
+    headers: Mapping[str, str]  # lowercased names; at least ROW_HEADER_NAMES where present
+
+
+def finish_row(
+    row: dict[str, Any], ctx: RowContext, w: Warnings, completed: bool | None
+) -> dict[str, Any] | None:
+    """Complete ``row`` (body fields already set) from ``ctx``; None when it is no row at all."""
+    kind = ctx.kind
+    if kind == Kind.OTHER and not (
+        row["impact_reported"] or row["billing_energy"] is not None or row["billing_credits"] is not None
+    ):
+        return None  # an unknown endpoint that carries nothing of ours
+    if ctx.read_error:
+        w.add("read_error")
+    row["captured_at"] = ctx.captured_at
+    row["record_id"] = ctx.record_id
+    row["endpoint"] = ctx.endpoint
+    row["method"] = ctx.method
+    row["status_code"] = ctx.status
+    requested = ctx.requested_model
+    row["requested_model"] = requested
+    if row["model"] is None:
+        row["model"] = requested
+    flavor = None
+    if requested and ":" in requested:
+        flavor = split_flavor(requested)[1]
+    if row["model"] and ":" in row["model"]:
+        # `model` names the model, not the route: "flux-schnell:price" groups with
+        # "flux-schnell" (the flavor has its own column, requested_model keeps both).
+        base, model_flavor = split_flavor(row["model"])
+        row["model"] = base
+        flavor = flavor or model_flavor
+    row["flavor"] = flavor
+    if row["api_shape"] is None:
+        row["api_shape"] = _SHAPE_OF_KIND.get(kind, "openai")  # type: ignore[call-overload]
+    row["stream"] = ctx.sse
+    row["stream_completed"] = completed
+    row["latency_ms"] = ctx.latency_ms
+    row["ttft_ms"] = ctx.ttft_ms
+    row["attempt"] = ctx.attempt
+    row["response_bytes"] = ctx.response_bytes
+    headers = ctx.headers
+    if headers:
+        lim = headers.get("x-ratelimit-limit-requests")
+        rem = headers.get("x-ratelimit-remaining-requests")
+        if (
+            lim is not None
+            and rem is not None
+            and len(lim) < 19
+            and len(rem) < 19
+            and lim.isdigit()
+            and rem.isdigit()
+            and lim.isascii()
+            and rem.isascii()
+        ):
+            # The documented family with plain counts (to_int's own fast case).
+            row["ratelimit_limit_requests"] = int(lim)
+            row["ratelimit_remaining_requests"] = int(rem)
+        elif (
+            lim is not None
+            or rem is not None
+            or "x-ratelimit-limit" in headers
+            or "x-ratelimit-remaining" in headers
+        ):
+            limit, remaining = ratelimit_from_headers(headers, w)
+            row["ratelimit_limit_requests"] = limit
+            row["ratelimit_remaining_requests"] = remaining
+        if row["request_id"] is None:
+            row["request_id"] = request_id_from_headers(headers)
+    row["team"], row["project"] = ctx.team, ctx.project
+    row["tags"] = ctx.tags
+    row["parse_warnings"] = w.text()
+    return row
+
+
+def json_row(
+    ctx: RowContext, body: bytes | None, *, eof: bool, warnings: Warnings | None = None
+) -> dict[str, Any] | None:
+    """The row of a small JSON response: ``body`` whole or pruned, None when not parsed."""
+    row = ROW_TEMPLATE.copy()
+    w = warnings if warnings is not None else Warnings()
+    if body is not None:
+        apply_json(body, row, w, input_only=ctx.kind in INPUT_ONLY)
+    if not eof:
+        w.add("body_incomplete")
+    return finish_row(row, ctx, w, None)
+
+
+def row_from_facts(facts: tuple[Any, ...]) -> dict[str, Any] | None:
+    """The row of a journaled facts tuple (``ValueError`` for an unknown layout).
+
+    The layout: ``(FACTS_TAG, FACTS_VERSION, eof, warnings, pruned_body, *RowContext)``,
+    where warnings are comma-separated codes, the pruned body comes from
+    :func:`~melious_impact.parse.prune.prune_json` (or is None: not parsed) and the
+    context's headers are only those in :data:`ROW_HEADER_NAMES`. Nothing of the prompt
+    or the completion is in it.
+    """
+    if len(facts) != 5 + len(RowContext._fields) or facts[0] != FACTS_TAG or facts[1] != FACTS_VERSION:
+        raise ValueError("not a facts record of a known version")
+    _, _, eof, warnings, pruned, *rest = facts
+    w = Warnings(warnings.split(",")) if warnings else Warnings()
+    return json_row(RowContext(*rest), pruned, eof=bool(eof), warnings=w)

@@ -27,7 +27,7 @@ from melious_impact.parse.body import FULL_PARSE_BYTES, JsonBody, apply_json, lo
 from melious_impact.parse.decoding import DecodeError, Decoder, make_decoder
 from melious_impact.parse.endpoints import Endpoint, Kind
 from melious_impact.parse.fields import Warnings
-from melious_impact.parse.headers import apply_impact_headers, has_impact_header_names, has_impact_headers
+from melious_impact.parse.headers import apply_impact_headers, has_impact_header_names
 from melious_impact.parse.prune import prune_json
 from melious_impact.parse.row import (
     FACTS_TAG,
@@ -310,6 +310,11 @@ class Exchange:
             headers,
         )
 
+    def _row_headers(self) -> dict[str, str]:
+        """The headers a row reads (ROW_HEADER_NAMES), decoded; the others stay raw."""
+        raw = self.raw_headers
+        return {k.decode("latin-1"): raw[k].decode("latin-1") for k in _ROW_HEADER_BYTES.intersection(raw)}
+
     def _deferred(self, eof: bool, t_end: float, small: bytes) -> bool:
         """Journal the small body's facts for a row built later, off the caller's path.
 
@@ -326,8 +331,7 @@ class Exchange:
             pruned = prune_json(small)
             if pruned is None:
                 return False
-        kept = {k.decode("latin-1"): raw[k].decode("latin-1") for k in _ROW_HEADER_BYTES.intersection(raw)}
-        context = self._context(t_end, rec._now_us(), kept)
+        context = self._context(t_end, rec._now_us(), self._row_headers())
         rec._emit_facts(writer, (FACTS_TAG, FACTS_VERSION, eof, self.warnings.text(), pruned, *context))
         return True
 
@@ -335,10 +339,9 @@ class Exchange:
         # Fields are applied straight onto a copy of the template row: the parse
         # functions only set columns, and read none but those they set themselves.
         w = self.warnings
-        headers = self.headers
         row = ROW_TEMPLATE.copy()
-        if has_impact_headers(headers):
-            apply_impact_headers(row, headers, w)
+        if has_impact_header_names(self.raw_headers):
+            apply_impact_headers(row, self.headers, w)
         completed: bool | None = None
         target = self._target
         if small is not None:
@@ -361,7 +364,9 @@ class Exchange:
                 w.add("sse_truncated")
         elif self.sse:  # a stream whose body could not be decoded
             completed = False
-        return finish_row(row, RowContext._make(self._context(t_end, self.rec._now(), headers)), w, completed)
+        return finish_row(
+            row, RowContext._make(self._context(t_end, self.rec._now(), self._row_headers())), w, completed
+        )
 
 
 class _RecordIds:

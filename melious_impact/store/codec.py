@@ -200,7 +200,9 @@ def decode_segment(data: bytes) -> Decoded:
         if not isinstance(value, tuple):
             out.damaged_records += 1
         elif value and value[0] == "__columns__":
-            out.names = tuple(str(n) for n in value[1:])
+            names = tuple(str(n) for n in value[1:])
+            # The current layout is the shared tuple itself, so row_values takes its fast path.
+            out.names = COLUMN_NAMES if names == COLUMN_NAMES else names
         elif value and value[0] == FACTS_TAG:
             # Facts of a small response, journaled by capture: the row is built now.
             try:

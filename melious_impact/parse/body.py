@@ -8,6 +8,12 @@ decoded from there. Those objects sit beside the large array, never inside it, a
 base64 string or a list of floats cannot contain a quoted key, so a key found in a
 window is the real one. Parsing megabytes of floats would double the caller's own cost.
 
+A server may also put the small objects between two large arrays, far from both ends:
+the bytes that leave the windows are searched (at C speed) for the quoted
+``environment_impact``, ``billing_cost``, ``usage`` and ``error`` keys, and a short
+snippet from each key found is kept (:data:`MID_SNIPPET_BYTES`, at most
+:data:`MAX_MID_SNIPPETS`), so memory stays bounded wherever they sit.
+
 Feed it decoded bytes in any pieces with :meth:`JsonBody.feed`, then call
 :meth:`JsonBody.fields`.
 """
@@ -15,6 +21,7 @@ Feed it decoded bytes in any pieces with :meth:`JsonBody.feed`, then call
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from melious_impact.parse.extract import apply_response, apply_response_fast
@@ -22,17 +29,25 @@ from melious_impact.parse.fields import Warnings, loads, raw_decode
 
 FULL_PARSE_BYTES = 48 * 1024
 WINDOW_BYTES = 32 * 1024
+#: Bytes kept from a key found between the windows: ample for an impact or usage object.
+MID_SNIPPET_BYTES = 8 * 1024
+#: Snippets kept at most (a pathological body repeating the keys stays bounded).
+MAX_MID_SNIPPETS = 16
 
 # Keys looked for in the windows, with where to look: the tail holds what servers
 # append after the payload (impact, billing, usage), the head what they put first.
 _TAIL_KEYS = ("environment_impact", "billing_cost", "usage", "error", "meta")
 _HEAD_KEYS = ("id", "model", "object", "type", "usage", "error", "environment_impact", "billing_cost")
+# Keys searched for in the bytes that leave the windows (the objects a row needs most).
+# One regex pass: four bytes.find passes cost five times as much on a float array.
+_MID_KEYS = re.compile(rb'"(?:environment_impact|billing_cost|usage|error)"')
+_MID_KEY_MAX = len(b'"environment_impact"')
 
 
 class JsonBody:
     """Collects a JSON body: whole while small, head and tail windows once large."""
 
-    __slots__ = ("_head", "_parts", "_size", "_tail", "_tail_size", "full_max", "window")
+    __slots__ = ("_head", "_mid", "_parts", "_size", "_tail", "_tail_size", "full_max", "window")
 
     def __init__(self, full_max: int = FULL_PARSE_BYTES, window: int = WINDOW_BYTES) -> None:
         self.full_max = full_max
@@ -42,6 +57,7 @@ class JsonBody:
         self._head: bytes | None = None
         self._tail: list[bytes] = []
         self._tail_size = 0
+        self._mid: list[bytes] = []  # snippets from keys found between the windows
 
     @property
     def size(self) -> int:
@@ -55,15 +71,39 @@ class JsonBody:
                 whole = b"".join(self._parts)
                 self._parts = []
                 self._head = whole[: self.window]
+                self._scan_middle(whole, 0, len(whole) - self.window)
                 self._tail = [whole[-self.window :]]
                 self._tail_size = len(self._tail[0])
             return
         self._tail.append(data)
         self._tail_size += len(data)
         if self._tail_size > 2 * self.window:
-            joined = b"".join(self._tail)[-self.window :]
+            joined = self._trim_tail()
             self._tail = [joined]
             self._tail_size = len(joined)
+
+    def _trim_tail(self) -> bytes:
+        """The last window of the tail; the bytes before it are searched on their way out."""
+        joined = b"".join(self._tail)
+        self._scan_middle(joined, 0, len(joined) - self.window)
+        return joined[-self.window :]
+
+    def _scan_middle(self, data: bytes, start: int, end: int) -> None:
+        """Keep a snippet from each key that starts in ``data[start:end]`` (leaving the windows).
+
+        A key starting at or after ``end`` is still in a window and is found there, or by a
+        later scan when it leaves; the snippet may run past ``end`` (its value continues).
+        """
+        mid = self._mid
+        if start >= end or len(mid) >= MAX_MID_SNIPPETS:
+            return
+        for m in _MID_KEYS.finditer(data, start, end + _MID_KEY_MAX - 1):
+            at = m.start()
+            if at >= end:
+                break  # still in the window that stays: found there, or when it leaves
+            mid.append(data[at : at + MID_SNIPPET_BYTES])
+            if len(mid) >= MAX_MID_SNIPPETS:
+                break
 
     def looks_like_object(self) -> bool:
         """True when the body starts like a JSON object (sniffing untyped bodies)."""
@@ -74,7 +114,7 @@ class JsonBody:
         if self._head is None:
             return apply_json(b"".join(self._parts), out, w, input_only=input_only, window=self.window)
         w.add("body_windowed")
-        obj = extract_windows(self._head, b"".join(self._tail)[-self.window :])
+        obj = extract_windows(self._head, self._trim_tail(), self._mid)
         if not obj:
             w.add("body_not_json")
             return False
@@ -139,15 +179,25 @@ def _value_after(text: str, pattern: re.Pattern[str], last: bool) -> tuple[bool,
     return False, None
 
 
-def extract_windows(head: bytes, tail: bytes) -> dict[str, Any]:
-    """A synthetic top-level object rebuilt from the keys found in two windows."""
+def extract_windows(head: bytes, tail: bytes, middle: Sequence[bytes] = ()) -> dict[str, Any]:
+    """A synthetic top-level object rebuilt from the keys found in two windows.
+
+    ``middle``: snippets, in body order, each starting at a key found between the windows
+    (see :class:`JsonBody`). As in a decoded object where a repeated key keeps its last
+    value, the tail wins over the middle, and a later snippet over an earlier one.
+    """
     # A window edge may split a UTF-8 sequence; replacement characters only appear at
     # the edges, away from the keys that matter.
     head_s = head.decode("utf-8", "replace")
     tail_s = tail.decode("utf-8", "replace")
+    mid_s = [m.decode("utf-8", "replace") for m in reversed(middle)]
     obj: dict[str, Any] = {}
     for key in _TAIL_KEYS:
         found, value = _value_after(tail_s, _PATTERNS[key], last=True)
+        for text in mid_s:
+            if found and isinstance(value, dict):
+                break
+            found, value = _value_after(text, _PATTERNS[key], last=True)
         if found and isinstance(value, dict):
             obj[key] = value
     for key in _HEAD_KEYS:

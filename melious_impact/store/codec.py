@@ -118,7 +118,9 @@ def encode_row(row: Mapping[str, Any]) -> bytes:
 
 def encode_facts(facts: tuple[Any, ...]) -> bytes:
     """One framed record for the facts of a row built at conversion (parse.row.row_from_facts)."""
-    payload = marshal.dumps(facts, 4)  # frame() inlined: this runs on the caller's path
+    # frame() inlined: this runs on the caller's path. Version 2 skips the table of shared
+    # references that versions 3 and 4 build (a small tuple repeats nothing worth it).
+    payload = marshal.dumps(facts, 2)
     return _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
 
 

@@ -552,3 +552,30 @@ def test_requested_stream_without_event_stream_type_is_still_read_as_sse() -> No
     post(httpx2, t, "/v1/chat/completions", {"model": "glm-4.7", "stream": True})
     [row] = sink.rows
     assert row["stream"] is True and row["stream_completed"] is True and row["energy_kwh"] == 0.00031
+
+
+@pytest.mark.parametrize("lib", LIBS)
+@pytest.mark.parametrize("encoding", [None, "gzip"])
+def test_large_body_with_impact_between_arrays(lib: Any, encoding: str | None) -> None:
+    # A ~1.5 MB embeddings body whose impact, billing and usage sit between two large
+    # arrays, far from both ends: still captured, and the caller gets the same bytes.
+    vectors = [[round((i * 37 + j) % 1000 / 997, 6) for j in range(512)] for i in range(150)]
+    data = [{"embedding": v, "index": i} for i, v in enumerate(vectors)]
+    body = (
+        json.dumps({"object": "list", "data": data})[:-1]
+        + ', "environment_impact": {"energy_kwh": 0.0021, "carbon_g_co2": 0.9, "water_liters": 0.003,'
+        ' "renewable_percent": 40, "pue": 1.3, "provider_id": "p1", "location": "DE"},'
+        ' "billing_cost": {"energy": "0.0112", "credits": "0", "paid_with": "energy"},'
+        ' "usage": {"prompt_tokens": 321, "total_tokens": 321}, "extra": '
+        + json.dumps(vectors)
+        + ', "model": "bge-m3"}'
+    ).encode()
+    wire = body if encoding is None else gzip.compress(body)
+    headers = JSON if encoding is None else [*JSON, ("content-encoding", encoding)]
+    _rec, sink, t = make(lib, {("POST", "/v1/embeddings"): (200, headers, split_every(wire, 16384))})
+    r = post(lib, t, "/v1/embeddings", {"model": "bge-m3", "input": ["x"]})
+    assert r.content == body
+    [row] = sink.rows
+    assert (row["energy_kwh"], row["location"], row["input_tokens"]) == (0.0021, "DE", 321)
+    assert row["billing_energy"] == Decimal("0.0112") and row["model"] == "bge-m3"
+    assert row["impact_reported"] is True

@@ -322,3 +322,86 @@ def test_physically_meaningless_pue_and_share_are_rejected() -> None:
     assert {"invalid_pue", "invalid_renewable_percent"} <= set(w)
     out, _ = parse('{"environment_impact": {"energy_kwh": 0.1, "pue": 1, "renewable_percent": 100}}')
     assert (out["pue"], out["renewable_percent"]) == (1.0, 100.0)
+
+
+def _floats(seed: int, n: int) -> str:
+    rnd = random.Random(seed)
+    return json.dumps([[round(rnd.uniform(-1, 1), 8) for _ in range(128)] for _ in range(n)])
+
+
+@pytest.mark.parametrize("chunk", [7, 1000, 4096, 65536, 10_000_000])
+@pytest.mark.parametrize("where", ["between_arrays", "after_first_array", "before_last_array"])
+def test_small_objects_between_large_arrays_are_found(chunk: int, where: str) -> None:
+    # The impact sits far from both ends (neither window sees it): the bytes leaving the
+    # windows are searched for it, whatever the chunking (keys split across chunks too).
+    small = (
+        f'"environment_impact": {IMPACT}, "billing_cost": {BILLING},'
+        ' "usage": {"prompt_tokens": 77, "total_tokens": 77}'
+    )
+    first, second, third = _floats(1, 120), _floats(2, 120), _floats(3, 40)
+    if where == "between_arrays":
+        body = f'{{"object": "list", "data": {first}, {small}, "more": {second}, "model": "bge-m3"}}'
+    elif where == "after_first_array":
+        body = f'{{"object": "list", "data": {first}, {small}, "more": {second}, "last": {third}}}'
+    else:
+        body = f'{{"model": "bge-m3", "pad": {third}, {small}, "data": {first}, "more": {second}}}'
+    data = body.encode()
+    assert len(data) > 4 * FULL_PARSE_BYTES
+    jb = JsonBody()
+    for i in range(0, len(data), chunk):
+        jb.feed(data[i : i + chunk])
+    out: dict[str, Any] = {}
+    w = Warnings()
+    assert jb.fields(out, w, input_only=True)
+    expected = json.loads(body)
+    assert out["energy_kwh"] == expected["environment_impact"]["energy_kwh"]
+    assert out["location"] == "FR" and out["impact_reported"] is True
+    assert out["billing_credits"] == Decimal("0.0000144") and out["billing_paid_with"] == "credits"
+    assert out["input_tokens"] == 77
+    assert "body_windowed" in w.text()
+    # bounded: two windows and a few short snippets, never the body
+    assert len(jb._mid) <= 16 and all(len(m) <= 8 * 1024 for m in jb._mid)
+
+
+def test_same_answer_as_a_whole_parse_wherever_the_objects_sit() -> None:
+    # The windowed reader against the whole-body reader, for every position of the small
+    # objects among large top-level arrays: the fields a row takes must agree.
+    arrays = [f'"a{k}": {_floats(10 + k, 60)}' for k in range(5)]
+    objects = [
+        f'"environment_impact": {IMPACT}',
+        f'"billing_cost": {BILLING}',
+        '"usage": {"prompt_tokens": 5}',
+    ]
+    for pos in range(len(arrays) + 1):
+        parts = arrays[:pos] + objects + arrays[pos:]
+        data = ("{" + ", ".join(parts) + "}").encode()
+        windowed, _ = parse(data, input_only=True, pieces=37)
+        whole: dict[str, Any] = {}
+        jb = JsonBody(full_max=len(data) + 1)
+        jb.feed(data)
+        jb.fields(whole, Warnings(), input_only=True)
+        assert windowed == whole, pos
+
+
+def test_a_later_snippet_and_the_tail_win_like_repeated_keys() -> None:
+    # Python's JSON keeps the last of repeated keys; the snippets follow the same rule.
+    early = '{"energy_kwh": 1.0, "location": "SE"}'
+    late = '{"energy_kwh": 2.0, "location": "DE"}'
+    body = (
+        f'{{"a": {_floats(4, 80)}, "environment_impact": {early}, "b": {_floats(5, 80)},'
+        f' "environment_impact": {late}, "c": {_floats(6, 80)}}}'
+    )
+    out, _ = parse(body, pieces=50)
+    assert (out["energy_kwh"], out["location"]) == (2.0, "DE")
+    obj = extract_windows(b"{", b'"environment_impact": {"energy_kwh": 3.0}}', [b'"environment_impact": {}'])
+    assert obj["environment_impact"] == {"energy_kwh": "3.0"}  # numbers stay lexemes until typed
+
+
+def test_snippets_stay_bounded_when_a_key_repeats_everywhere() -> None:
+    noise = ", ".join(f'"x{k}": {{"usage": {{"prompt_tokens": {k}}}}}' for k in range(5000))
+    data = f'{{"a": {_floats(7, 60)}, {noise}, "b": {_floats(8, 60)}}}'.encode()
+    jb = JsonBody()
+    for i in range(0, len(data), 4096):
+        jb.feed(data[i : i + 4096])
+    jb.fields({}, Warnings())
+    assert len(jb._mid) == 16

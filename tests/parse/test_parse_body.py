@@ -405,3 +405,14 @@ def test_snippets_stay_bounded_when_a_key_repeats_everywhere() -> None:
         jb.feed(data[i : i + 4096])
     jb.fields({}, Warnings())
     assert len(jb._mid) == 16
+
+
+def test_an_error_object_between_large_arrays_is_not_the_response_error() -> None:
+    # An item's error in the middle of a large successful body must not turn the row
+    # into an error; error responses are small and parsed whole.
+    body = (
+        f'{{"object": "list", "data": {_floats(11, 120)}, "item": {{"error": {{"code": "ITEM_1"}}}},'
+        f' "more": {_floats(12, 120)}, "environment_impact": {IMPACT}}}'
+    )
+    out, _ = parse(body, pieces=40)
+    assert out.get("error_code") is None and out["energy_kwh"] == 0.00015

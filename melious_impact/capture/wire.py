@@ -31,10 +31,16 @@ def header_map(headers: Any) -> dict[bytes, bytes]:
     reads (:func:`decode_headers` for all). ``_list`` (raw name, lowercased name, value)
     is shared by httpx and httpx2; ``raw`` is the public fallback.
     """
-    items = getattr(headers, "_list", None)
-    if items is not None and (not items or len(items[0]) == 3):
+    items = _raw_triples(headers)
+    if items is not None:
         return dict(map(_NAME_VALUE, reversed(items)))
     return {k.lower(): v for k, v in reversed(headers.raw)}
+
+
+def _raw_triples(headers: Any) -> list[tuple[bytes, bytes, bytes]] | None:
+    """httpx/httpx2's own ``_list`` of (raw name, lowercased name, value), if it has that shape."""
+    items = getattr(headers, "_list", None)
+    return items if items is not None and (not items or len(items[0]) == 3) else None
 
 
 def decode_headers(raw: dict[bytes, bytes]) -> dict[str, str]:
@@ -50,11 +56,11 @@ def retry_count(headers: Any) -> bytes | None:
     A scan, not :func:`header_map`: a request carries a dozen headers and only this one is
     read, so hashing every name into a map would cost four times as much.
     """
-    items = getattr(headers, "_list", None)
-    if items is not None and (not items or len(items[0]) == 3):
+    items = _raw_triples(headers)
+    if items is not None:
         for item in items:
             if item[1] == _RETRY_COUNT:
-                return item[2]  # type: ignore[no-any-return]
+                return item[2]
         return None
     return header_map(headers).get(_RETRY_COUNT)
 

@@ -69,14 +69,13 @@ class JsonBody:
         self._size += len(data)
         if self._head is None:
             self._parts.append(data)
-            if self._size > self.full_max:
-                whole = b"".join(self._parts)
-                self._parts = []
-                self._head = whole[: self.window]
-                self._scan_middle(whole, 0, len(whole) - self.window)
-                self._tail = [whole[-self.window :]]
-                self._tail_size = len(self._tail[0])
-            return
+            if self._size <= self.full_max:
+                return
+            # Too large to keep whole: the head window is cut off, and the body goes on as
+            # the tail, trimmed (and searched on its way out) like any later bytes.
+            data = b"".join(self._parts)
+            self._parts = []
+            self._head = data[: self.window]
         self._tail.append(data)
         self._tail_size += len(data)
         if self._tail_size > 2 * self.window:
@@ -87,19 +86,19 @@ class JsonBody:
     def _trim_tail(self) -> bytes:
         """The last window of the tail; the bytes before it are searched on their way out."""
         joined = b"".join(self._tail)
-        self._scan_middle(joined, 0, len(joined) - self.window)
+        self._scan_middle(joined, len(joined) - self.window)
         return joined[-self.window :]
 
-    def _scan_middle(self, data: bytes, start: int, end: int) -> None:
-        """Keep a snippet from each key that starts in ``data[start:end]`` (leaving the windows).
+    def _scan_middle(self, data: bytes, end: int) -> None:
+        """Keep a snippet from each key that starts in ``data[:end]`` (leaving the windows).
 
         A key starting at or after ``end`` is still in a window and is found there, or by a
         later scan when it leaves; the snippet may run past ``end`` (its value continues).
         """
         mid = self._mid
-        if start >= end or len(mid) >= MAX_MID_SNIPPETS:
+        if end <= 0 or len(mid) >= MAX_MID_SNIPPETS:
             return
-        for m in _MID_KEYS.finditer(data, start, end + _MID_KEY_MAX - 1):
+        for m in _MID_KEYS.finditer(data, 0, end + _MID_KEY_MAX - 1):
             at = m.start()
             if at >= end:
                 break  # still in the window that stays: found there, or when it leaves
@@ -195,13 +194,11 @@ def extract_windows(head: bytes, tail: bytes, middle: Sequence[bytes] = ()) -> d
     mid_s = [m.decode("utf-8", "replace") for m in reversed(middle)]
     obj: dict[str, Any] = {}
     for key in _TAIL_KEYS:
-        found, value = _value_after(tail_s, _PATTERNS[key], last=True)
-        for text in mid_s:
-            if found and isinstance(value, dict):
-                break
+        for text in (tail_s, *mid_s):
             found, value = _value_after(text, _PATTERNS[key], last=True)
-        if found and isinstance(value, dict):
-            obj[key] = value
+            if found and isinstance(value, dict):
+                obj[key] = value
+                break
     for key in _HEAD_KEYS:
         if key in obj:
             continue

@@ -36,6 +36,7 @@ from melious_impact.store.bulk import first_per_key
 from melious_impact.store.catalog import COMPACT_PREFIX, REPLACES_KEY, Catalog
 from melious_impact.store.convert import conform
 from melious_impact.store.health import Health
+from melious_impact.store.journal import list_segments
 
 
 @contextlib.contextmanager
@@ -72,11 +73,36 @@ def _merged(backend: Backend, catalog: Catalog, inputs: list[DataFile]) -> pa.Ta
     return table.sort_by([("captured_at", "ascending")])
 
 
+def _unfinished(journal_dir: Path | None) -> frozenset[str]:
+    """Names of the Parquet files whose journal segment still exists (see compact_partition)."""
+    if journal_dir is None:
+        return frozenset()
+    cut = len(paths.SEGMENT_SUFFIX)
+    return frozenset(seg.name[:-cut] + paths.PARQUET_SUFFIX for seg in list_segments(journal_dir))
+
+
 def compact_partition(
-    backend: Backend, catalog: Catalog, partition: str, *, min_files: int = 2, grace_s: float = 0.0
+    backend: Backend,
+    catalog: Catalog,
+    partition: str,
+    *,
+    min_files: int = 2,
+    grace_s: float = 0.0,
+    journal_dir: Path | None = None,
 ) -> dict[str, int]:
+    """Merge one partition's live files (see the module doc).
+
+    A file whose journal segment is still in ``journal_dir`` is left out: its writer has
+    not deleted the segment yet, or died before it did, and recovery will then rewrite
+    the file under the same name. Merged now, the file could be deleted and its
+    compacted file merged away before that rewrite, leaving nothing that names it: the
+    rewrite would be live again beside its merged copy. The journal is listed after the
+    files, so a segment gone by then is never rewritten.
+    """
     out = {"files_merged": 0, "files_deleted": 0, "rows": 0}
     live, replaced = catalog.files_in(partition)
+    unfinished = _unfinished(journal_dir)
+    live = [f for f in live if f.name not in unfinished]
     now_ns = time.time_ns()
     if len(live) >= min_files:
         merged = _merged(backend, catalog, live)
@@ -108,15 +134,21 @@ def compact(
     *,
     min_files: int = 2,
     grace_s: float = 0.0,
+    journal_dir: Path | None = None,
 ) -> dict[str, int]:
-    """Compact every partition; returns totals (partitions, files_merged, files_deleted, rows)."""
+    """Compact every partition; returns totals (partitions, files_merged, files_deleted, rows).
+
+    ``journal_dir``: this store's journal, whose unrecovered segments hold their files back.
+    """
     totals = {"partitions": 0, "files_merged": 0, "files_deleted": 0, "rows": 0, "skipped_locked": 0}
     with _compaction_lock(local_root) as acquired:
         if not acquired:
             totals["skipped_locked"] = 1
             return totals
         for partition in catalog.partitions():
-            res = compact_partition(backend, catalog, partition, min_files=min_files, grace_s=grace_s)
+            res = compact_partition(
+                backend, catalog, partition, min_files=min_files, grace_s=grace_s, journal_dir=journal_dir
+            )
             if res["files_merged"] or res["files_deleted"]:
                 totals["partitions"] += 1
             for k in ("files_merged", "files_deleted", "rows"):

@@ -352,7 +352,13 @@ class ImpactStore:
         from melious_impact.store.compaction import compact
 
         return compact(
-            self._backend, self._catalog, self._health, self._local_root, min_files=min_files, grace_s=grace_s
+            self._backend,
+            self._catalog,
+            self._health,
+            self._local_root,
+            min_files=min_files,
+            grace_s=grace_s,
+            journal_dir=self._journal_dir,
         )
 
     def retain(self, max_age_days: int, *, today: date | None = None) -> list[str]:

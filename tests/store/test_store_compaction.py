@@ -120,3 +120,37 @@ def test_retention_drops_old_partitions(tmp_path: Path) -> None:
     assert len(s) == 18
     assert s.to_pandas()["captured_at"].min().date() == date(2026, 3, 5)
     assert s.retain(5, today=date(2026, 3, 10)) == []
+
+
+def test_dead_writers_file_is_not_compacted_before_its_segment_is_recovered(tmp_path: Path) -> None:
+    # A writer killed after writing its Parquet file but before deleting its journal
+    # segment: recovery will rewrite that file. Two compactions in between used to merge
+    # it, delete it, then merge the compacted file away, so nothing named it any more
+    # and the rewrite came back as live rows beside their merged copies.
+    from melious_impact.store import paths
+    from melious_impact.store.codec import encode_row, header_record
+    from melious_impact.store.commit import commit_segment
+
+    root = tmp_path / "s"
+    s = ImpactStore(root, recover_on_open=False)
+    s.append([make_row(i, "a") for i in range(20)])
+    seg_id = "deadhost-1-" + "0" * 32
+    data = header_record() + b"".join(encode_row(make_row(i, "dead")) for i in range(30))
+    journal = paths.ensure_private_dir(root / paths.JOURNAL_DIR)
+    (journal / f"{seg_id}{paths.SEGMENT_SUFFIX}").write_bytes(data)
+    commit_segment(s._backend, seg_id, data)  # converted, then killed before the delete
+    assert len(s) == 50
+    s.compact()
+    s.append([make_row(i, "b") for i in range(10)])
+    s.compact()
+    s.close()
+    reopened = ImpactStore(root)  # recovers the dead writer's segment
+    try:
+        ids = list(reopened.sql("select request_id from requests")["request_id"])
+        assert len(ids) == 60 and len(set(ids)) == 60
+        assert not list(journal.glob(f"*{paths.SEGMENT_SUFFIX}"))
+        reopened.compact()
+        assert len(reopened) == 60  # and once recovered, the file is merged like any other
+        assert all(f.name.startswith("compact-") for f in Path(reopened.root).glob("requests/*/*.parquet"))
+    finally:
+        reopened.close()

@@ -4,7 +4,7 @@ naive baseline (pandas groupby mean of energy per token per cell, then a merge).
     python benchmarks/model_fit.py [--rows 1000000] [--repeats 5] [--table]
 
 Prints median wall times of ``repeats`` runs and the ratio to the baseline. ``--table``
-also prints the recovered-vs-true table (markdown) used in docs/readme/model.md.
+also prints the recovered-vs-true table (markdown) used in docs/model.md.
 """
 
 from __future__ import annotations

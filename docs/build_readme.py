@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-HERE = Path(__file__).parent / "readme"
+HERE = Path(__file__).parent
 ORDER = [
-    "_head",
-    "_tour",
+    "_readme_head",
+    "tour",
     "capture",
     "store",
     "emulator",
@@ -22,9 +22,9 @@ ORDER = [
     "report",
     "export",
     "reliability",
-    "_benchmarks",
-    "_layout",
-    "_dev",
+    "benchmarks",
+    "architecture",
+    "development",
 ]
 HEADING = re.compile(r"^(#+)(\s.*)$")
 

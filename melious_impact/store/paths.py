@@ -1,6 +1,6 @@
 """Where the store lives on disk and how its files are named.
 
-Layout of a store folder (also documented in ``docs/readme/store.md``)::
+Layout of a store folder (also documented in ``docs/store.md``)::
 
     <root>/
       requests/date=YYYY-MM-DD/<name>.parquet   the table, Hive-partitioned by UTC date

@@ -3,7 +3,7 @@
 Every test records its figures (processes, requests, kills, files corrupted, inputs fuzzed,
 rows lost...) with the ``figures`` fixture. They are printed in the terminal summary and,
 when ``MELIOUS_RELIABILITY_FIGURES`` names a file, appended to it as JSON lines (that is
-how docs/readme/reliability.md gets its numbers).
+how docs/reliability.md gets its numbers).
 """
 
 from __future__ import annotations

@@ -11,31 +11,29 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
-    # capture (issue 2)
+    # capture
     "Recorder": "melious_impact.capture.recorder",
     "tags": "melious_impact.capture.tags",
     "current_tags": "melious_impact.capture.tags",
-    # store (issues 2, 6)
+    # store
     "ImpactStore": "melious_impact.store.impact_store",
     "default_store_path": "melious_impact.store.impact_store",
     "import_batch_output": "melious_impact.store.batch_import",
-    # model (issue 3)
+    # model
     "fit_intensity": "melious_impact.model.fit",
     "IntensityModel": "melious_impact.model.fit",
     "fill_missing": "melious_impact.model.fill",
     "scenario": "melious_impact.model.scenario",
-    # forecast (issue 4)
+    # forecast
     "forecast": "melious_impact.forecast.forecast",
     "budget_status": "melious_impact.forecast.budgets",
     "load_budgets": "melious_impact.forecast.budgets",
     "cost_of": "melious_impact.forecast.costs",
     "fetch_catalogue": "melious_impact.forecast.catalogue",
     "add_cost_eur": "melious_impact.forecast.costs",
-    # show (issue 5)
+    # charts, reports and dashboards
     "report": "melious_impact.report.report",
     "dashboard": "melious_impact.report.dashboard",
     # errors
@@ -52,7 +50,20 @@ _SUBMODULES = ("charts",)
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
 
 
+def _version() -> str:
+    """The installed distribution's version: written once, in pyproject.toml."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("melious-impact")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # read on first use: importlib.metadata is slow to import
+        globals()[name] = value = _version()
+        return value
     if name in _SUBMODULES:
         return importlib.import_module(f"melious_impact.{name}")
     module_name = _EXPORTS.get(name)
@@ -68,6 +79,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    __version__: str
+
     from melious_impact.capture.recorder import (
         Recorder as Recorder,
     )

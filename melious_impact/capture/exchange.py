@@ -23,20 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from melious_impact.capture.wire import decode_headers
 from melious_impact.parse.batch import BatchLines
-from melious_impact.parse.body import FULL_PARSE_BYTES, JsonBody, apply_json, looks_like_object
+from melious_impact.parse.body import JsonBody
 from melious_impact.parse.decoding import DecodeError, Decoder, make_decoder
 from melious_impact.parse.endpoints import Endpoint, Kind
 from melious_impact.parse.fields import Warnings
 from melious_impact.parse.headers import apply_impact_headers, has_impact_header_names
-from melious_impact.parse.prune import prune_json
-from melious_impact.parse.row import (
-    FACTS_TAG,
-    FACTS_VERSION,
-    ROW_HEADER_NAMES,
-    ROW_TEMPLATE,
-    RowContext,
-    finish_row,
-)
+from melious_impact.parse.row import ROW_HEADER_NAMES, ROW_TEMPLATE, RowContext, finish_row
 from melious_impact.parse.sse import SSEParser
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -243,27 +235,13 @@ class Exchange:
                 # Closed right after the last byte, before asking for more: still whole.
                 length = self.raw_headers.get(b"content-length")
                 eof = length is not None and length.isdigit() and self.size >= int(length) > 0
-            small = None
-            if (
-                self.mode is _MODE_JSON
-                and self._decoder is None
-                and self._target is None
-                and self._pending <= FULL_PARSE_BYTES
-            ):
-                # The usual small JSON body, still whole in _parts: parse it directly.
-                parts = self._parts
-                small = parts[0] if len(parts) == 1 else b"".join(parts)
-                self._parts = []
-            else:
-                self._drain()
-                self._flush_decoder()
+            self._drain()
+            self._flush_decoder()
             if self.mode is _MODE_BATCH:
                 if self._target is not None:
                     self._emit_batch_rows(self._target.close())
                 return
-            if small is not None and self._deferred(eof, t_end, small):
-                return
-            row = self._row(eof, t_end, small)
+            row = self._row(eof, t_end)
             if row is not None:
                 self.rec._emit(row)
         except Exception as exc:
@@ -315,27 +293,7 @@ class Exchange:
         raw = self.raw_headers
         return {k.decode("latin-1"): raw[k].decode("latin-1") for k in _ROW_HEADER_BYTES.intersection(raw)}
 
-    def _deferred(self, eof: bool, t_end: float, small: bytes) -> bool:
-        """Journal the small body's facts for a row built later, off the caller's path.
-
-        False when this response must be built now: the store cannot take facts, the
-        response carries impact headers, or the body does not prune exactly.
-        """
-        rec = self.rec
-        writer = rec._facts_writer()
-        raw = self.raw_headers
-        if writer is None or self.endpoint.kind is Kind.OTHER or has_impact_header_names(raw):
-            return False
-        pruned = None  # an untyped body that is no JSON object: not parsed, as in _row
-        if not self._sniff or looks_like_object(small):
-            pruned = prune_json(small)
-            if pruned is None:
-                return False
-        context = self._context(t_end, rec._now_us(), self._row_headers())
-        rec._emit_facts(writer, (FACTS_TAG, FACTS_VERSION, eof, self.warnings.text(), pruned, *context))
-        return True
-
-    def _row(self, eof: bool, t_end: float, small: bytes | None = None) -> dict[str, Any] | None:
+    def _row(self, eof: bool, t_end: float) -> dict[str, Any] | None:
         # Fields are applied straight onto a copy of the template row: the parse
         # functions only set columns, and read none but those they set themselves.
         w = self.warnings
@@ -344,12 +302,7 @@ class Exchange:
             apply_impact_headers(row, self.headers, w)
         completed: bool | None = None
         target = self._target
-        if small is not None:
-            if not self._sniff or looks_like_object(small):
-                apply_json(small, row, w, input_only=self.endpoint.input_only)
-            if not eof:
-                w.add("body_incomplete")
-        elif self.mode is _MODE_JSON and target is not None:
+        if self.mode is _MODE_JSON and target is not None:
             if not self._sniff or target.looks_like_object():
                 target.fields(row, w, input_only=self.endpoint.input_only)
             if not eof:

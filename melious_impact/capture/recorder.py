@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import re
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -140,11 +138,9 @@ class Recorder:
         self._tag_cache: tuple[object, tuple[str | None, str | None, str]] = (object(), (None, None, "{}"))
         self._adapters: dict[type, Adapter] = {}
         self._last_writer: Any = None  # for its drop count; asking store.writer() could start one
-        self._fw: Any = None  # the store's writer taking facts, kept by _facts_writer
         self._closed = False
         self._atexit = _make_atexit(weakref.ref(self))
         atexit.register(self._atexit)
-        _LIVE.add(self)
 
     # -- public API ---------------------------------------------------------------------
 
@@ -223,7 +219,6 @@ class Recorder:
         if self._closed:
             return
         self._closed = True
-        self._fw = None
         atexit.unregister(self._atexit)
         for sink in self._sinks:
             self._call_sink(sink, "close")
@@ -325,45 +320,6 @@ class Recorder:
             self._failed("clock", exc)
             return datetime.now(UTC)
 
-    def _now_us(self) -> int:
-        """``_now()`` as integer microseconds since the epoch (the journal's form of time)."""
-        if self._clock is None:
-            return time.time_ns() // 1000
-        return (self._now() - _EPOCH) // _ONE_US
-
-    def _facts_writer(self) -> Any:
-        """The store's writer when it can take facts for rows built later, else None.
-
-        Extra sinks get rows as they happen, so with sinks every row is built at once.
-        The writer is kept between calls (``store.writer()`` checks the pid each time);
-        a forked child drops it (see ``_forget_writers``) and asks its store again.
-        """
-        writer = self._fw
-        if writer is not None and not writer.closed:
-            return writer
-        if self._closed or self._sinks:
-            return None
-        try:
-            writer = self._store.writer()
-        except Exception:  # _emit reports it, on the path that builds the row
-            return None
-        if not (hasattr(writer, "write_facts") and hasattr(writer, "closed")):
-            return None
-        self._fw = writer
-        return writer
-
-    def _emit_facts(self, writer: Any, facts: tuple[Any, ...]) -> None:
-        try:
-            self._last_writer = writer
-            writer.write_facts(facts)
-        except Exception as exc:  # the writer promises not to raise; do not trust it blindly
-            self._failed("store", exc)
-            with self._lock:
-                self._counts["dropped"] += 1
-            return
-        with self._lock:
-            self._counts["captured"] += 1
-
     def _emit(self, row: dict[str, Any]) -> None:
         if self._closed:
             with self._lock:
@@ -419,19 +375,6 @@ class Recorder:
             return int(stats.get("rows_dropped", 0)) if isinstance(stats, Mapping) else 0
         except (TypeError, ValueError):
             return 0
-
-
-#: Recorders of this process, so that a forked child forgets their writers (the
-#: parent's journal segment is not the child's).
-_LIVE: weakref.WeakSet[Recorder] = weakref.WeakSet()
-
-
-def _forget_writers() -> None:
-    for rec in list(_LIVE):
-        rec._fw = None
-
-
-os.register_at_fork(after_in_child=_forget_writers)
 
 
 def _make_atexit(ref: weakref.ref[Recorder]) -> Callable[[], None]:

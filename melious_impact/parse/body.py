@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from melious_impact.parse.extract import apply_response, apply_response_fast
+from melious_impact.parse.extract import apply_response
 from melious_impact.parse.fields import Warnings, loads, raw_decode
 
 FULL_PARSE_BYTES = 48 * 1024
@@ -130,13 +130,8 @@ def apply_json(
     *,
     input_only: bool = False,
     window: int = WINDOW_BYTES,
-    fast: bool = True,
 ) -> bool:
-    """Parse a whole (small) body and apply its fields; False when it is not a JSON object.
-
-    ``fast``: try :func:`~melious_impact.parse.extract.apply_response_fast` first (same
-    result; tests compare both paths), falling back to the full path when it declines.
-    """
+    """Parse a whole (small) body and apply its fields; False when it is not a JSON object."""
     try:
         obj = loads(data)
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
@@ -149,8 +144,7 @@ def apply_json(
     if not isinstance(obj, dict):
         w.add("body_not_object")
         return False
-    if not (fast and apply_response_fast(out, obj, input_only=input_only)):
-        apply_response(out, obj, w, input_only=input_only)
+    apply_response(out, obj, w, input_only=input_only)
     return True
 
 

@@ -32,11 +32,6 @@ FLAVORS = frozenset({"balanced", "speed", "price", "eco", "batch"})
 # default context has 28 digits, too few for DECIMAL(38, 18).
 _MONEY_CONTEXT = decimal.Context(prec=DECIMAL_PRECISION + 2, rounding=decimal.ROUND_HALF_EVEN)
 _QUANTUM = Decimal(1).scaleb(-DECIMAL_SCALE)
-#: The same, for the fast path in extract.py (an amount is stored when its adjusted()
-#: is below MONEY_ADJUSTED_MAX, quantized to MONEY_QUANTUM with MONEY_CONTEXT).
-MONEY_CONTEXT = _MONEY_CONTEXT
-MONEY_QUANTUM = _QUANTUM
-MONEY_ADJUSTED_MAX = DECIMAL_PRECISION - DECIMAL_SCALE
 
 
 class Warnings(list[str]):

@@ -1,19 +1,17 @@
-"""Assembling a row: the facts of an exchange plus what its body gave.
+"""Assembling a row: what the exchange knows (:class:`RowContext`) plus what its body gave.
 
-Capture builds most rows at once, on the caller's path (streams, large bodies, errors).
-The common small JSON response is cheaper to record as *facts* instead: the context
-below plus the pruned body (:func:`melious_impact.parse.prune.prune_json`), journaled as
-they are and turned into a row later, off the caller's path, by :func:`row_from_facts`.
-Both ways end in :func:`finish_row`, so a column means the same whichever way it came.
+Every response takes the same way: the parse functions set body columns on a copy of
+:data:`ROW_TEMPLATE`, then :func:`finish_row` adds the exchange's context (times, status,
+tags, headers). Capture calls it once per response, on the caller's thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, NamedTuple
 
-from melious_impact.parse.body import apply_json
-from melious_impact.parse.endpoints import INPUT_ONLY, Kind
+from melious_impact.parse.endpoints import Kind
 from melious_impact.parse.fields import (
     REQUEST_ID_HEADERS,
     Warnings,
@@ -34,7 +32,7 @@ ROW_TEMPLATE.update(
     schema_version=SCHEMA_VERSION,
 )
 
-#: Every response header :func:`finish_row` reads (lowercased). Facts carry only these.
+#: Every response header :func:`finish_row` reads (lowercased).
 ROW_HEADER_NAMES = (
     "x-ratelimit-limit-requests",
     "x-ratelimit-remaining-requests",
@@ -45,15 +43,11 @@ ROW_HEADER_NAMES = (
 
 _SHAPE_OF_KIND = {Kind.MESSAGES: "anthropic", Kind.RERANK: "other", Kind.OTHER: "other", Kind.SPEECH: "other"}
 
-#: First element of a journaled facts tuple, and the layout version after it.
-FACTS_TAG = "__facts__"
-FACTS_VERSION = 1
-
 
 class RowContext(NamedTuple):
     """What a row takes from the exchange rather than from the body."""
 
-    captured_at: Any  # an aware UTC datetime, or integer microseconds since the epoch
+    captured_at: datetime  # aware, UTC
     record_id: str
     endpoint: str
     method: str
@@ -142,32 +136,3 @@ def finish_row(
     row["tags"] = ctx.tags
     row["parse_warnings"] = w.text()
     return row
-
-
-def json_row(
-    ctx: RowContext, body: bytes | None, *, eof: bool, warnings: Warnings | None = None
-) -> dict[str, Any] | None:
-    """The row of a small JSON response: ``body`` whole or pruned, None when not parsed."""
-    row = ROW_TEMPLATE.copy()
-    w = warnings if warnings is not None else Warnings()
-    if body is not None:
-        apply_json(body, row, w, input_only=ctx.kind in INPUT_ONLY)
-    if not eof:
-        w.add("body_incomplete")
-    return finish_row(row, ctx, w, None)
-
-
-def row_from_facts(facts: tuple[Any, ...]) -> dict[str, Any] | None:
-    """The row of a journaled facts tuple (``ValueError`` for an unknown layout).
-
-    The layout: ``(FACTS_TAG, FACTS_VERSION, eof, warnings, pruned_body, *RowContext)``,
-    where warnings are comma-separated codes, the pruned body comes from
-    :func:`~melious_impact.parse.prune.prune_json` (or is None: not parsed) and the
-    context's headers are only those in :data:`ROW_HEADER_NAMES`. Nothing of the prompt
-    or the completion is in it.
-    """
-    if len(facts) != 5 + len(RowContext._fields) or facts[0] != FACTS_TAG or facts[1] != FACTS_VERSION:
-        raise ValueError("not a facts record of a known version")
-    _, _, eof, warnings, pruned, *rest = facts
-    w = Warnings(warnings.split(",")) if warnings else Warnings()
-    return json_row(RowContext(*rest), pruned, eof=bool(eof), warnings=w)

@@ -25,7 +25,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from melious_impact.parse.row import FACTS_TAG, row_from_facts
 from melious_impact.records import COLUMN_NAMES, DECIMAL_COLUMNS
 
 MAGIC = b"\xa5M"
@@ -116,14 +115,6 @@ def encode_row(row: Mapping[str, Any]) -> bytes:
     return frame(marshal.dumps(row_values(row), 4))
 
 
-def encode_facts(facts: tuple[Any, ...]) -> bytes:
-    """One framed record for the facts of a row built at conversion (parse.row.row_from_facts)."""
-    # frame() inlined: this runs on the caller's path. Version 2 skips the table of shared
-    # references that versions 3 and 4 build (a small tuple repeats nothing worth it).
-    payload = marshal.dumps(facts, 2)
-    return _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
-
-
 def row_values(row: Mapping[str, Any], names: tuple[str, ...] = COLUMN_NAMES) -> tuple[Any, ...]:
     """The journal's plain values of ``row``, in the order of ``names``."""
     if names is COLUMN_NAMES:
@@ -205,15 +196,6 @@ def decode_segment(data: bytes) -> Decoded:
             names = tuple(str(n) for n in value[1:])
             # The current layout is the shared tuple itself, so row_values takes its fast path.
             out.names = COLUMN_NAMES if names == COLUMN_NAMES else names
-        elif value and value[0] == FACTS_TAG:
-            # Facts of a small response, journaled by capture: the row is built now.
-            try:
-                row = row_from_facts(value)
-            except Exception:  # an unknown layout (a newer version) or a bug: count it
-                out.damaged_records += 1
-                continue
-            if row is not None:
-                out.rows.append(row_values(row, out.names))
         elif len(value) == len(out.names):
             out.rows.append(value)
         else:

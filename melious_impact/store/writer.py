@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from melious_impact.store.backend import Backend
-from melious_impact.store.codec import encode_facts, encode_row
+from melious_impact.store.codec import encode_row
 from melious_impact.store.commit import commit_segment
 from melious_impact.store.health import Health
 from melious_impact.store.journal import Segment
@@ -86,17 +86,6 @@ class RowWriter:
         try:
             record = encode_row(row)
         except Exception as exc:  # a row we cannot even encode: count it, never raise
-            self._health.problem("encoding a row", exc)
-            self._health.add("rows_dropped")
-            return
-        self._append(record)
-
-    def write_facts(self, facts: tuple[Any, ...]) -> None:
-        """Record the facts of a row that the conversion builds later (see
-        :mod:`melious_impact.parse.row`); the same guarantees as :meth:`write`."""
-        try:
-            record = encode_facts(facts)
-        except Exception as exc:
             self._health.problem("encoding a row", exc)
             self._health.add("rows_dropped")
             return

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from melious_impact.parse.fields import Warnings
 from melious_impact.parse.headers import apply_impact_headers, has_impact_headers
@@ -89,3 +94,57 @@ def test_no_impact_headers() -> None:
     out: dict[str, object] = {}
     apply_impact_headers(out, {"x-melious-trace": "abc", "x-environment-impact": "not json"}, w := Warnings())
     assert out == {} and "invalid_impact_header" in w
+
+
+# The request side: model_and_stream's substring shortcut agrees with the regex search.
+REQUESTS = [
+    b'{"model":"glm-4.7","messages":[]}',
+    b'{"model": "glm-4.7:eco", "stream": true}',
+    b'{"messages":[{"role":"model","content":"x"}],"model":"m"}',
+    b'{"tools":[{"model":{"type":"object"}}],"model": "m"}',
+    b'{"model" : "spaced", "stream" : true}',
+    b'{"model":"esc\\"aped","stream":false}',
+    b'{"model":"\\u00e9t\\u00e9"}',
+    b'{"model":"' + b"x" * 511 + b'"}',
+    b'{"model":"' + b"x" * 512 + b'"}',
+    b'{"model":"\xff\xfe"}',
+    b'{"model":"unterminated',
+    b'{"model": 5, "x": {"model": "inner"}}',
+    b'{"prompt": "say \\"model\\": \\"no\\"", "model": "yes"}',
+    b'{"model":""}',
+    b'{"model"',
+    b'{"model":',
+    b'"model"',
+    b"",
+    b'{"stream":true}',
+]
+
+
+@pytest.mark.parametrize("body", REQUESTS)
+def test_request_model_shortcut_matches_the_regex_search(body: bytes) -> None:
+    from melious_impact.parse.request import _STREAM_TRUE, _search_model, model_and_stream
+
+    expected = (_search_model(body), _STREAM_TRUE.search(body) is not None) if body else (None, False)
+    assert model_and_stream(body) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    model=st.one_of(st.text(max_size=20), st.integers(), st.none()),
+    before=st.sampled_from([None, {"model": {"a": 1}}, "model", {"role": "model"}]),
+    compact=st.booleans(),
+    stream=st.sampled_from([None, True, False, "true"]),
+)
+def test_request_model_shortcut_matches_the_regex_search_random(
+    model: Any, before: Any, compact: bool, stream: Any
+) -> None:
+    from melious_impact.parse.request import _STREAM_TRUE, _search_model, model_and_stream
+
+    body: dict[str, Any] = {}
+    if before is not None:
+        body["messages"] = [before]
+    body["model"] = model
+    if stream is not None:
+        body["stream"] = stream
+    data = json.dumps(body, separators=(",", ":") if compact else None, ensure_ascii=compact).encode()
+    assert model_and_stream(data) == (_search_model(data), _STREAM_TRUE.search(data) is not None)

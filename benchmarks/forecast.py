@@ -6,7 +6,7 @@ final forecasts) side by side with the seasonal-naive baseline alone
 repeats, and prints the medians and their ratio; then the same with ``n_jobs=2``.
 Also prints the accuracy of both on the 28 days held out after the history.
 
-    /work/venv/bin/python benchmarks/forecast.py [--teams 50] [--days 730] [--repeats 3]
+    .venv/bin/python benchmarks/forecast.py [--teams 50] [--days 730] [--repeats 3]
 """
 
 from __future__ import annotations

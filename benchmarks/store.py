@@ -1,7 +1,7 @@
 """Store benchmarks: capture write rate, bulk import rate, DuckDB vs pandas rollup.
 
-    /work/venv/bin/python benchmarks/store.py              # full run (10 M-row rollup)
-    /work/venv/bin/python benchmarks/store.py --quick      # smaller sizes, for a smoke run
+    .venv/bin/python benchmarks/store.py              # full run (10 M-row rollup)
+    .venv/bin/python benchmarks/store.py --quick      # smaller sizes, for a smoke run
 
 1. Sustained capture rate: rows/s through ``RowWriter.write`` from 1, 2 and 4 processes
    writing into one folder at once (background Parquet conversion included: the clock

@@ -40,7 +40,7 @@ class Column:
     kind: str  # one of: timestamp, string, bool, int, float, decimal
     unit: str  # "" where the column has no unit
     doc: str
-    contract: bool = True  # False for columns beyond the public contract of issue 2
+    contract: bool = True  # False for columns beyond the original public contract
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -75,7 +75,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("tags", "string", "", "The remaining tags as a JSON object with sorted keys (never null: '{}')."),
     Column("source", "string", "", "live (captured from a response), batch (a batch output line) or import."),
     Column("custom_id", "string", "", "custom_id of a batch line."),
-    # Beyond the issue-2 contract: welcome extras.
+    # Beyond the original contract: welcome extras.
     Column(
         "record_id", "string", "", "Unique id of this row (uuid4 hex); live rows are unique by it.", False
     ),

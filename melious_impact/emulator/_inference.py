@@ -151,7 +151,7 @@ AUDIO_TYPES = {
 
 
 def speech(emu: Emulator, call: Call) -> Reply:
-    """Raw audio bytes: no JSON, so no impact (melious_api.md §2.8: no channel documented)."""
+    """Raw audio bytes: no JSON, so no impact (the Melious API documents no channel for it)."""
     req = call.json()
     emu.serve(call, req.get("model") or "tts-1", kinds=("speech",))
     text = req.get("input")

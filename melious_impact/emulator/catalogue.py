@@ -405,7 +405,7 @@ SERVING: dict[str, tuple[str, ...]] = {
     "tts-1": ("infercom",),
 }
 
-#: `claude-*` request names map to open-weight models (melious_api.md §2.3; `haiku` was not
+#: `claude-*` request names map to open-weight models (as the Melious API documentation says; `haiku` was not
 #: visible in the docs, so its target here is our assumption).
 CLAUDE_MAP: tuple[tuple[str, str], ...] = (
     ("opus", "glm-4.7"),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: The errors the emulator can inject: code -> (HTTP status, message). From melious_api.md §4.3.
+#: The errors the emulator can inject: code -> (HTTP status, message), as the Melious API
+#: documentation lists them.
 MELIOUS_ERRORS: dict[str, tuple[int, str]] = {
     "AUTH_1007": (401, "No API key provided"),
     "AUTH_1008": (401, "Invalid API key"),

@@ -217,7 +217,7 @@ class Emulator:
             raise ApiError("INFERENCE_3001", 404, f"Model '{requested}' not found", {"model": requested})
         chosen = flavor or call.default_flavor or default_flavor
         provider = physics.route(model_id, chosen, call.now, call.rng)
-        # The response echoes a claude-* name as requested (melious_api.md §2.3); other names
+        # The response echoes a claude-* name as requested (as the Melious API documents); other names
         # come back without the flavor suffix.
         return Served(model(model_id), provider, chosen, base if mapped else model_id)
 

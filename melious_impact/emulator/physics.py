@@ -32,7 +32,7 @@ from melious_impact.emulator.catalogue import (
 EUR_PER_ENERGY_UNIT = Decimal("0.0001")
 DEFAULT_NOISE_SIGMA = 0.02
 FLAVORS = ("balanced", "speed", "price", "eco", "batch")
-#: (price, speed, environment) weights per flavor (melious_api.md §5.1).
+#: (price, speed, environment) weights per flavor (the Melious API documentation).
 FLAVOR_WEIGHTS: dict[str, tuple[float, float, float]] = {
     "balanced": (0.4, 0.4, 0.2),
     "speed": (0.2, 0.7, 0.1),

@@ -237,7 +237,7 @@ def simulate_requests(
 
     # --- errors and unreported impacts --------------------------------------------------
     is_error = rng.random(n) < error_rate
-    # Speech returns raw audio: no channel for the impact (melious_api.md §2.8), never reported.
+    # Speech returns raw audio: no channel for the impact (none documented), never reported.
     unreported = (~is_error) & ((rng.random(n) < unreported_rate) | (kinds == "speech"))
     reported = ~is_error & ~unreported
     err_codes = np.array(["AUTH_1028", "INFERENCE_3103", "BILLING_2003", "INFERENCE_3207"], dtype=object)

@@ -1,7 +1,7 @@
 """The Melious model catalogue with prices: ``GET /v1/models?include_meta=true``, cached.
 
 Prices are ``_meta.pricing.input_cost_per_million_eur`` / ``output_cost_per_million_eur``
-(seen in third-party clients, not in the reference docs: melious_api.md §2.10), read as
+(seen in third-party clients, not in the Melious API documentation), read as
 exact decimals. They are the bare-model price; per-flavor hub prices can differ, so
 observed history (``cost_of(history=...)``) is the better source once you have it.
 A model without pricing is kept with ``None`` prices; :func:`~melious_impact.forecast.costs.cost_of`

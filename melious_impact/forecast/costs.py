@@ -2,14 +2,14 @@
 
 ``cost_eur`` of a request is what it cost in euros, as an exact ``Decimal``:
 
-- ``billing_paid_with == "credits"``: ``billing_credits`` (credits are euros, melious_api.md §6.1);
+- ``billing_paid_with == "credits"``: ``billing_credits`` (credits are euros, per the Melious API documentation);
 - ``billing_paid_with == "energy"``: ``billing_energy`` x ``eur_per_energy_unit``;
 - anything else (missing, unknown word): ``billing_credits`` when present and non-zero, else
   ``billing_energy`` x the rate; such rows are flagged in ``cost_basis`` so they are never
   mixed in silently.
 
 The field *not* named by ``paid_with`` is ignored: public fixtures of real responses carry
-both fields non-zero (melious_api.md §3.2), so it is not a safe zero.
+both fields non-zero (the Melious API documentation), so it is not a safe zero.
 
 The euro value of one energy unit is not documented by Melious. The default
 :data:`DEFAULT_EUR_PER_ENERGY_UNIT` (0.0001 EUR) is the constant 1:10,000 credits:energy

@@ -1,6 +1,6 @@
 """Per-token energy of every (model, provider_id, location) cell, with partial pooling.
 
-Physics (melious_api.md §3.2): ``energy_kwh / pue = a * input_tokens/1000 + b * output_tokens/1000``
+Physics (as the Melious API documents it): ``energy_kwh / pue = a * input_tokens/1000 + b * output_tokens/1000``
 where ``a`` and ``b`` are the model's kWh per 1k input and output tokens before PUE.
 
 - A cell with at least ``min_requests`` usable rows keeps its own fit: basis ``measured``.

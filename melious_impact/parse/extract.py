@@ -87,7 +87,7 @@ def apply_impact(out: dict[str, Any], obj: Any, w: Warnings) -> bool:
         w.add("invalid_renewable_percent")
     if vals["energy_kwh"] is None and vals["carbon_g_co2"] is None and vals["water_liters"] is None:
         # A block with no usable quantity is malformed as a whole and stored as missing
-        # (issue 2's contract), its provider and location included.
+        # (the row contract), its provider and location included.
         w.add("unusable_environment_impact")
         return False
     for f in IMPACT_STR_FIELDS:

@@ -1,4 +1,4 @@
-"""The guarded sections built on the model (issue 3) and forecast (issue 4) parts."""
+"""The guarded sections built on the model and forecast parts."""
 
 from __future__ import annotations
 

@@ -70,7 +70,7 @@ def requests_df() -> pd.DataFrame:
 
 @pytest.fixture
 def intensity_table() -> pd.DataFrame:
-    """The shape of ``IntensityModel.table()`` (issue 3), fixed values."""
+    """The shape of ``IntensityModel.table()``, fixed values."""
     return pd.DataFrame(
         {
             "model": ["glm-4.7", "glm-4.7", "qwen3-8b"],
@@ -94,7 +94,7 @@ def intensity_table() -> pd.DataFrame:
 
 @pytest.fixture
 def forecast_frame() -> pd.DataFrame:
-    """The shape of ``mi.forecast`` (issue 4): date, team, mean, low, high."""
+    """The shape of ``mi.forecast``: date, team, mean, low, high."""
     dates = pd.date_range("2026-10-29", periods=7, freq="D")
     return pd.DataFrame(
         {

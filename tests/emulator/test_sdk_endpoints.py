@@ -114,7 +114,7 @@ def test_messages_json_and_claude_mapping(base_url: str) -> None:
     )
     assert m.model == "claude-opus-4-7"  # echoed as requested
     extra = m.model_extra or {}
-    # opus maps to glm-4.7 (melious_api.md §2.3), so it routes to a glm-4.7 provider
+    # opus maps to glm-4.7 (as the Melious API documents), so it routes to a glm-4.7 provider
     assert extra["environment_impact"]["provider_id"] in {"ovhcloud", "nebius", "regolo"}
     assert m.usage.input_tokens == 5
 

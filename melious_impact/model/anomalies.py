@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from melious_impact.model.frames import floats, reported_mask, utc_times
+from melious_impact.model.frames import canonical_location_column, floats, reported_mask, utc_times
 
 if TYPE_CHECKING:  # pragma: no cover
     from melious_impact.model.fit import IntensityModel
@@ -33,7 +33,9 @@ REASONS = ("pue_change", "energy_per_token_drift", "grid_intensity_outlier")
 
 def _cell_index(m: IntensityModel, df: pd.DataFrame) -> np.ndarray:
     keys = pd.MultiIndex.from_frame(m.cells[["model", "provider_id", "location"]])
-    rows = pd.MultiIndex.from_arrays([df["model"], df["provider_id"], df["location"]])
+    rows = pd.MultiIndex.from_arrays(
+        [df["model"], df["provider_id"], canonical_location_column(df["location"])]
+    )
     return np.asarray(keys.get_indexer(rows))
 
 
@@ -80,7 +82,7 @@ def find_anomalies(m: IntensityModel, df: pd.DataFrame, *, threshold: float = 5.
         expected[:, 1], observed[:, 1] = mu * pue, energy
         # grid intensity against the profile slot
         times = utc_times(df)
-        li = m.grid.index(df["location"])
+        li = m.grid.index(canonical_location_column(df["location"]))
         if times is not None:
             have = (li >= 0) & times.notna().to_numpy()
             mo = times.dt.month.fillna(1).to_numpy(dtype=np.int64) - 1

@@ -77,11 +77,14 @@ class IntensityModel:
         """One row per (model, provider_id, location) with 90% intervals and basis.
 
         ``kwh_per_1k_*`` are before PUE (the model's own energy); ``pue`` is the median
-        reported at that site; ``grid_g_per_kwh`` the energy-weighted mean intensity seen at
-        the location; ``water_l_per_kwh`` the site's reported water per kWh.
+        reported at that site; ``grid_g_per_kwh`` the location's year average (the profile
+        by month and hour, unobserved months filled from the monthly prior: what a request
+        without a timestamp gets); ``water_l_per_kwh`` the site's reported water per kWh of
+        reported energy (PUE included, as Melious' ``energy_kwh``).
         """
         t = self.cells.copy()
-        grid = {loc: self.grid.location_mean[i] for loc, i in self._grid_lookup.items()}
+        annual = self.grid.annual_mean
+        grid = {loc: annual[i] for loc, i in self._grid_lookup.items()}
         t["grid_g_per_kwh"] = t["location"].map(grid).astype(float)
         water = self.sites.set_index(["provider_id", "location"])["water_l_per_kwh"]
         t["water_l_per_kwh"] = (

@@ -47,6 +47,16 @@ def check_not_empty(n: int, what: str) -> None:
         )
 
 
+def canonical_location_column(values: pd.Series) -> pd.Series:
+    """A location column with every spelling of a country as its alpha-2 code (see
+    :mod:`melious_impact.model.locations`); unknown strings and missing values unchanged."""
+    from melious_impact.model.locations import canonical_locations
+
+    uniq = pd.unique(values.dropna())
+    mapping = dict(zip(uniq, canonical_locations(uniq), strict=True))
+    return values.map(lambda v: mapping.get(v, v) if isinstance(v, str) else v)
+
+
 class KeyCodes:
     """Integer codes of model, provider_id and location for every row (-1 where missing).
 
@@ -57,7 +67,19 @@ class KeyCodes:
     def __init__(self, df: pd.DataFrame) -> None:
         self.model, self.models = self._factorize(df, "model")
         self.provider, self.providers = self._factorize(df, "provider_id")
-        self.location, self.locations = self._factorize(df, "location")
+        self.location, self.locations = self._canonical(*self._factorize(df, "location"))
+
+    @staticmethod
+    def _canonical(codes: np.ndarray, names: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Spellings of one country ("France", "fr", "FRA") become one key, its alpha-2
+        code; a string that names no country stays as it was, its own key."""
+        from melious_impact.model.locations import canonical_locations
+
+        if not len(names):
+            return codes, names
+        remap, merged = pd.factorize(pd.Series(canonical_locations(names), dtype=object))
+        out = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1).astype(np.intp)
+        return out, np.asarray(merged, dtype=object)
 
     @staticmethod
     def _factorize(df: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:

@@ -20,6 +20,12 @@ from melious_impact.model.priors import Z90, Priors
 
 Array = NDArray[np.float64]
 
+# Days of each month in a common year: the weight of a month in a year's average. A data
+# centre draws a near-flat load, so the intensity it sees over a year is the time-weighted
+# mean of the months (not the demand-weighted one, which describes the grid's average
+# consumer). The shipped monthly priors are scaled to this mean (data/factors/derive.py).
+MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.float64)
+
 # Relative sd given to a slot that was filled rather than observed: the month scaling is a
 # national monthly average and can be off by this much for a given hour.
 FILLED_SLOT_LOG_SD = 0.15
@@ -34,6 +40,16 @@ class GridProfile:
     log_sd: Array  # spread of one request's intensity in that slot (log scale)
     n: NDArray[np.int64]  # observed rows per slot (0 where filled)
     location_mean: Array  # (L,) energy-weighted mean over all observed rows
+
+    @property
+    def annual_mean(self) -> Array:
+        """(L,) the year's average of the profile: months weighted by their days, hours alike.
+
+        What a request without a timestamp gets, so that an untimed estimate equals the
+        average of a year of timed ones."""
+        if not len(self.locations):
+            return np.zeros(0)
+        return np.asarray(self.mean.mean(axis=2) @ MONTH_DAYS / MONTH_DAYS.sum(), dtype=np.float64)
 
     def index(self, locations: pd.Series) -> NDArray[np.intp]:
         """Row index into the profile for each location (-1 where never observed)."""

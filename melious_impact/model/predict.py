@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from melious_impact.errors import ModelError
 from melious_impact.frames import as_frame
 from melious_impact.model.frames import KeyCodes, floats, require_columns, utc_times
+from melious_impact.model.locations import resolve_location
 from melious_impact.model.priors import Z90
 from melious_impact.model.warnings import summarise
 
@@ -109,15 +110,19 @@ def _resolve(
         r.water = float(m.sites.iloc[site]["water_l_per_kwh"])
         r.water_log_sd = float(m.sites.iloc[site]["water_log_sd"])
     else:
+        # WUE (The Green Grid) is litres per kWh of IT energy; the model's water factor is per
+        # kWh of reported energy, which includes PUE (what Melious' energy_kwh is and what a
+        # measured site's water / energy gives): a prior WUE is divided by the key's PUE.
         w = m.priors.wue(provider if isinstance(provider, str) else None)
-        r.water = w.value
+        pue = r.pue if np.isfinite(r.pue) and r.pue >= 1.0 else m.priors.pue(None).value
+        r.water = w.value / pue
         r.water_log_sd = math.log((w.high + 1e-3) / (w.value + 1e-3)) / Z90
         r.codes.append("prior_water")
     r.grid_index = m._grid_lookup.get(location, -1)
     return r
 
 
-GRID_CODES = ("", "grid_slot_filled", "no_timestamp", "prior_grid", "grid_unknown")
+GRID_CODES = ("", "grid_slot_filled", "no_timestamp", "prior_grid", "grid_unknown", "location_unknown")
 MIX_MIN_SHARE = 0.05  # cells below this share of a model's traffic do not widen a mix interval
 BASES = ("measured", "pooled", "prior", "unknown")
 
@@ -150,22 +155,24 @@ class Times:
         return Times(self.month[rows], self.hour[rows], self.known[rows])
 
 
-def _grid_params(m: IntensityModel, location: Any) -> tuple[int, Array, Array, bool]:
-    """Profile row of a location, else its 12 monthly priors (value, log sd)."""
+def _grid_params(m: IntensityModel, location: Any) -> tuple[int, Array, Array, int]:
+    """Profile row of a location, else its priors: annual figure then the 12 months (value,
+    log sd), and the grid code (0 observed, 3 prior, 4 country without data, 5 unknown)."""
     gi = m._grid_lookup.get(location, -1)
     if gi >= 0:
-        return gi, np.zeros(12), np.zeros(12), True
+        return gi, np.zeros(13), np.zeros(13), 0
+    nan = np.full(13, np.nan)
+    if resolve_location(location) is None:  # never a near match: a flagged gap
+        return -1, nan, np.zeros(13), GRID_CODES.index("location_unknown")
     try:
-        months = m.priors.grid_months(location) if isinstance(location, str) else []
+        priors = [m.priors.grid(location, month) for month in range(13)]
     except ModelError:
-        months = []
-    if not months:
-        return -1, np.full(12, np.nan), np.zeros(12), False
+        return -1, nan, np.zeros(13), GRID_CODES.index("grid_unknown")
     return (
         -1,
-        np.array([p.value for p in months]),
-        np.array([math.log(p.high / p.value) / Z90 for p in months]),
-        True,
+        np.array([p.value for p in priors]),
+        np.array([math.log(p.high / p.value) / Z90 for p in priors]),
+        GRID_CODES.index("prior_grid"),
     )
 
 
@@ -261,10 +268,17 @@ def predict_keys(
         # relative sd, and where a coefficient was clipped to ~0 it stays a linear bound
         # (mean + 1.645 sd) instead of exploding as exp(1.645 * sd / mean) would.
         rel_sd = np.sqrt(np.maximum(var_it, 0)) / mu_it
-        # Priors are lognormal by construction (a factor either way), so their relative sd
-        # is used as a log sd as it is.
+        # Priors are lognormal by construction (a factor either way). The input and output
+        # priors both come from one size factor, so their errors are perfectly correlated:
+        # the log sd of a mix is the share-weighted sum of the two (not their quadrature
+        # sum, which would make a mixed request look surer than either of its parts).
         from_prior = np.array([r.basis == "prior" for r in res], dtype=bool)[inverse]
-        coef_log_sd = np.where(from_prior, rel_sd, np.log1p(Z90 * rel_sd) / Z90)
+        sd_in = np.sqrt(np.nan_to_num(key("var_a")))[inverse] / np.nan_to_num(a_k)[inverse]
+        sd_out = np.sqrt(np.nan_to_num(key("var_b")))[inverse] / np.nan_to_num(b_k)[inverse]
+        part_in = np.nan_to_num(a_k)[inverse] * xin
+        share_in = np.where(mu_it > 0, part_in / mu_it, 0.0)
+        prior_sd = np.nan_to_num(share_in * sd_in) + np.nan_to_num((1.0 - share_in) * sd_out)
+        coef_log_sd = np.where(from_prior, prior_sd, np.log1p(Z90 * rel_sd) / Z90)
         rel2 = np.square(coef_log_sd) + extra[inverse]
     rel2[~np.isfinite(rel2)] = 0.0
     # grid: observed profile by (month, hour), else monthly priors, else nothing
@@ -282,22 +296,25 @@ def predict_keys(
         g_sd = prof.log_sd.ravel()[flat]
         grid_code = np.where(prof.n.ravel()[flat] == 0, 1, 0)
         if not times.known.all():
+            # no timestamp: the year's average of the profile (months by their days, hours
+            # alike), so an untimed estimate equals the mean of a year of timed ones
             untimed = ~times.known
-            g[untimed] = prof.location_mean[np.maximum(gi, 0)][untimed]
+            g[untimed] = prof.annual_mean[np.maximum(gi, 0)][untimed]
             g_sd[untimed] = _location_sd(m)[np.maximum(gi, 0)][untimed]
             grid_code[untimed] = 2
     if not seen.all():
         rows = np.flatnonzero(~seen)
         prior_val = np.stack([p[1] for p in gp])
         prior_sd = np.stack([p[2] for p in gp])
-        mo = np.where(times.known[rows], times.month[rows], 0)
+        # column 0 is the annual figure (no timestamp), 1-12 the months
+        mo = np.where(times.known[rows], times.month[rows] + 1, 0)
         g[rows] = prior_val[inverse[rows], mo]
         g_sd[rows] = prior_sd[inverse[rows], mo]
-        has_prior = np.array([p[3] for p in gp], dtype=bool)[inverse[rows]]
-        # a location with neither observations nor a public prior: carbon is NaN, and says why
-        grid_code[rows] = np.where(has_prior, 3, 4)
+        # a location with neither observations nor a public prior (or naming no country):
+        # carbon is NaN, and the code says why
+        grid_code[rows] = np.array([p[3] for p in gp], dtype=np.int64)[inverse[rows]]
     if interval == "mean":  # slot spread is per-request weather; priors stay uncertain
-        g_sd = np.where(grid_code == 3, g_sd, 0.0)
+        g_sd = np.where(grid_code == GRID_CODES.index("prior_grid"), g_sd, 0.0)
     e_sd = np.sqrt(rel2)
     c_sd = np.sqrt(rel2 + g_sd * g_sd)
     w_sd = np.sqrt(rel2 + np.square(key("water_log_sd"))[inverse])
@@ -333,7 +350,7 @@ def _location_sd(m: IntensityModel) -> Array:
     """Log spread of one request's intensity over all hours and months, per location."""
     prof = m.grid
     with np.errstate(divide="ignore", invalid="ignore"):
-        dev = np.log(prof.mean / prof.location_mean[:, None, None])
+        dev = np.log(prof.mean / prof.annual_mean[:, None, None])
         return np.asarray(
             np.sqrt(np.nanmean(np.square(dev) + np.square(prof.log_sd), axis=(1, 2))), dtype=np.float64
         )

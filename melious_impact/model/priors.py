@@ -15,6 +15,8 @@ import pandas as pd
 
 from melious_impact.errors import ModelError
 from melious_impact.model import factors
+from melious_impact.model.locations import resolve_location
+from melious_impact.parse.fields import split_flavor
 
 Z90 = 1.6448536269514722  # two-sided 90% normal quantile
 
@@ -74,7 +76,9 @@ class Priors:
     # -- model energy -------------------------------------------------------------------
     def model_size(self, model: str) -> tuple[float, float]:
         """(total, active) parameters in billions: shipped table first, then the id."""
-        base = model.split(":")[0]
+        # only a documented flavor suffix is routing, not identity ("glm-4.7:eco" is
+        # glm-4.7; "org/model:v2" stays itself): never cut an id down to a near match
+        base = split_flavor(model)[0] or model
         if base in self._sizes.index:
             row = self._sizes.loc[base]
             return float(row["total_params_billions"]), float(row["active_params_billions"])
@@ -129,12 +133,20 @@ class Priors:
 
     # -- grid ---------------------------------------------------------------------------
     def grid(self, location: str | None, month: int = 0) -> Prior:
-        """Grid intensity (g CO2e/kWh) of a country for a month (0: annual), Ember data."""
-        country = (location or "").upper()[:2]
+        """Grid intensity (g CO2e/kWh) of a country for a month (0: annual), Ember data.
+
+        ``location`` is resolved exactly (:mod:`melious_impact.model.locations`): an unknown
+        or misspelt location raises :class:`~melious_impact.errors.ModelError` (code
+        ``location_unknown``), as does a country the shipped table does not cover
+        (``grid_unknown``); neither ever gets another country's figure.
+        """
+        country = resolve_location(location)
+        if country is None:
+            raise ModelError(f"location_unknown: {location!r} names no one country (ISO-3166 code or name)")
         rows = self._grid[self._grid["location"] == country]
         if rows.empty:
             raise ModelError(
-                f"no grid intensity for location {location!r}: the shipped prior covers "
+                f"grid_unknown: no grid intensity for {country} ({location!r}): the shipped prior covers "
                 f"{', '.join(sorted(self._grid['location'].unique()))}"
             )
         hit = rows[rows["month"] == month]
@@ -151,6 +163,6 @@ class Priors:
         return [self.grid(location, month) for month in range(1, 13)]
 
     def renewable_percent(self, location: str | None) -> float:
-        country = (location or "").upper()[:2]
+        country = resolve_location(location)
         rows = self._grid[(self._grid["location"] == country) & (self._grid["month"] == 0)]
         return float(rows["renewable_percent"].iloc[0]) if len(rows) else math.nan

@@ -149,7 +149,7 @@ def _grid_at(m: IntensityModel, loc: str, times: pd.Series | None, n: int) -> np
         except Exception:
             return np.full(n, np.nan)
     if times is None:
-        return np.full(n, m.grid.location_mean[i])
+        return np.full(n, m.grid.annual_mean[i])
     mo = times.dt.month.fillna(1).to_numpy(dtype=np.int64) - 1
     ho = times.dt.hour.fillna(0).to_numpy(dtype=np.int64)
     return np.asarray(m.grid.mean[i, mo, ho])

@@ -60,6 +60,9 @@ def test_unknown_grid_says_why_carbon_is_missing(fitted) -> None:
     )
     p = m.predict(w, errors="coerce")
     assert np.isnan(p["carbon_g_co2"].iloc[0])
+    assert "location_unknown" in p["warnings"].iloc[0]  # "XX" names no country
+    p = m.predict(w.assign(location="NZ"), errors="coerce")  # a country without shipped data
+    assert np.isnan(p["carbon_g_co2"].iloc[0])
     assert "grid_unknown" in p["warnings"].iloc[0]
 
 

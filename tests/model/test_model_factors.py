@@ -41,8 +41,10 @@ def test_grid_prior_france_2024():
     july = p.grid("fr", 7)
     assert july.value < annual.value  # French summer grid is cleaner
     assert july.low < july.value < july.high
-    with pytest.raises(ModelError, match="no grid intensity"):
+    with pytest.raises(ModelError, match="location_unknown"):
         p.grid("XX")
+    with pytest.raises(ModelError, match="grid_unknown"):
+        p.grid("New Zealand")
 
 
 def test_pue_prior_known_and_default():

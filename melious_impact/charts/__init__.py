@@ -5,7 +5,8 @@ so a million request rows chart as fast as a thousand. Nothing is saved or shown
 the chart in a notebook, call ``.save()``, or let :func:`melious_impact.report` embed it.
 
 Functions over request rows (a ``DataFrame`` with the requests columns or an
-``ImpactStore``) take optional ``start``/``end`` bounds (UTC; a date means its midnight):
+``ImpactStore``) take optional ``start``/``end`` bounds, read as :mod:`melious_impact.periods`
+says (``[start, end)`` in UTC; a date ``end`` counts its whole day):
 
 - :func:`impact_over_time`: energy, carbon, water or cost per period, stacked by team.
 - :func:`grid_intensity_by_hour`: grid g CO2e/kWh by location and UTC hour, cleanest hours marked

@@ -7,7 +7,7 @@ stays exact (``DECIMAL(38,18)``) until a chart needs a float.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from melious_impact.periods import DateLike, Period, period
 from melious_impact.records import COLUMNS_BY_NAME, arrow_type
 
 #: Label used where a row carries no team / model / provider / location.
@@ -59,22 +60,6 @@ def default_eur_per_energy_unit() -> Decimal:
     except ImportError:
         return _FALLBACK_EUR_PER_ENERGY_UNIT
     return Decimal(str(DEFAULT_EUR_PER_ENERGY_UNIT))
-
-
-def to_utc(value: date | datetime | str | None) -> datetime | None:
-    """A bound as an aware UTC datetime; a bare date means its midnight UTC."""
-    if value is None:
-        return None
-    when: datetime
-    if isinstance(value, str):
-        when = pd.Timestamp(value).to_pydatetime()
-    elif isinstance(value, datetime):
-        when = value
-    else:
-        when = datetime(value.year, value.month, value.day)
-    if when.tzinfo is None:
-        return when.replace(tzinfo=UTC)
-    return when.astimezone(UTC)
 
 
 def frame_to_arrow(df: pd.DataFrame) -> pa.Table:
@@ -131,12 +116,10 @@ class Facts:
         view.raw_con = self.raw_con
         return view
 
-    def cursor(self, start: datetime | None, end: datetime | None) -> duckdb.DuckDBPyConnection:
+    def cursor(self, span: Period) -> duckdb.DuckDBPyConnection:
         con = self.con.cursor()
         con.sql("SET TimeZone = 'UTC'")
-        where = [f"captured_at >= TIMESTAMPTZ '{start.isoformat()}'"] if start is not None else []
-        if end is not None:
-            where.append(f"captured_at < TIMESTAMPTZ '{end.isoformat()}'")
+        where = span.sql_literal("captured_at")
         if self.team is not None:
             where.append("team = '" + self.team.replace("'", "''") + "'")
         clause = f"WHERE {' AND '.join(where)}" if where else ""
@@ -147,11 +130,12 @@ class Facts:
 def connect(
     data: Any,
     *,
-    start: date | datetime | str | None = None,
-    end: date | datetime | str | None = None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
     eur_per_energy_unit: Decimal | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with a ``facts`` view over the rows captured in ``[start, end)``.
+    """A DuckDB connection with a ``facts`` view over the rows captured in ``[start, end)``
+    (the convention of :mod:`melious_impact.periods`: a date ``end`` counts its whole day).
 
     ``data`` is a frame with the requests columns or an ``ImpactStore``. The view adds
     ``day`` (UTC date), ``hour`` (UTC hour), ``cost_eur`` (exact) and labels for missing
@@ -160,7 +144,7 @@ def connect(
     if isinstance(data, Facts):
         if eur_per_energy_unit is not None and eur_per_energy_unit != data.eur_per_energy_unit:
             raise ValueError("these Facts were built with another eur_per_energy_unit")
-        return data.cursor(to_utc(start), to_utc(end))
+        return data.cursor(period(start, end))
     con: duckdb.DuckDBPyConnection
     if _is_store(data):
         con = data.connect()
@@ -181,20 +165,9 @@ def connect(
     # DuckDB adds the scales of a product: keep the product at 18 places so it cannot overflow.
     rate_scale = min(max(-int(rate.as_tuple().exponent), 0), 12)
     energy_eur = f"CAST(billing_energy AS DECIMAL(38, {18 - rate_scale})) * CAST('{rate}' AS DECIMAL(38, {rate_scale}))"
-    lo, hi = to_utc(start), to_utc(end)
-    where = []
-    params: list[Any] = []
-    if lo is not None:
-        where.append("captured_at >= ?")
-        params.append(lo)
-    if hi is not None:
-        where.append("captured_at < ?")
-        params.append(hi)
-    clause = ("WHERE " + " AND ".join(where)) if where else ""
     # The view is rebuilt per call with literal bounds: DuckDB views cannot take parameters.
-    bounds = [f"TIMESTAMPTZ '{p.isoformat()}'" for p in params]
-    for b in bounds:
-        clause = clause.replace("?", b, 1)
+    where = period(start, end).sql_literal("captured_at")
+    clause = ("WHERE " + " AND ".join(where)) if where else ""
     con.sql(
         f"""
         CREATE OR REPLACE TEMP VIEW facts AS

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from melious_impact.cli._period_args import add_period_arguments
 from melious_impact.store.paths import ENV_HOME
 
 
@@ -35,8 +36,7 @@ def register(subparsers: Any) -> None:
         default="0.0001",
         help="euro value of one Melious energy unit, for rows paid with energy (default 0.0001)",
     )
-    p.add_argument("--start", help="first day or time included (ISO 8601, UTC)")
-    p.add_argument("--end", help="last day included, or exclusive end time (ISO 8601, UTC)")
+    add_period_arguments(p)
     p.add_argument("--team", action="append", dest="teams", help="only this team; repeatable")
     p.add_argument(
         "--billing-account-id", default="melious", help="FOCUS BillingAccountId (default: melious)"

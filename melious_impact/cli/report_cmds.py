@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from exc
+from melious_impact.cli._period_args import add_period_arguments
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -21,12 +15,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="store folder (default: $MELIOUS_IMPACT_HOME or the per-user data folder)",
     )
-    p.add_argument(
-        "--from", dest="start", type=_date, metavar="DATE", help="first day of the period (UTC, inclusive)"
-    )
-    p.add_argument(
-        "--to", dest="end", type=_date, metavar="DATE", help="last day of the period (UTC, inclusive)"
-    )
+    add_period_arguments(p)
     p.add_argument("--budgets", metavar="FILE", help="TOML or YAML budgets file (team -> metric -> amount)")
     p.add_argument(
         "--static", action="store_true", help="draw charts as inline SVG instead of interactive Vega"
@@ -69,11 +58,6 @@ def _open_store(path: str | None) -> Any:
     return open_existing(path or None)
 
 
-def _end(args: argparse.Namespace) -> date | None:
-    # --to is inclusive for people; the library's end bound is exclusive.
-    return args.end + timedelta(days=1) if args.end is not None else None
-
-
 def run(args: argparse.Namespace) -> int:
     from melious_impact.report.report import report
 
@@ -82,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         store,
         Path(args.out),
         start=args.start,
-        end=_end(args),
+        end=args.end,
         pdf=args.pdf,
         budgets=args.budgets,
         title=args.title,
@@ -102,7 +86,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
         store,
         Path(args.out),
         start=args.start,
-        end=_end(args),
+        end=args.end,
         budgets=args.budgets,
         render="static" if args.static else "interactive",
     )

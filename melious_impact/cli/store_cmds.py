@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from melious_impact.cli._period_args import add_period_arguments
 from melious_impact.store.paths import ENV_HOME, default_store_path
 
 _STORE_HELP = f"store folder or URI (s3://bucket/prefix); default: ${ENV_HOME} or the per-user data folder"
@@ -69,8 +70,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--format", choices=("parquet", "csv", "jsonl"), help="file format (default: from the suffix)"
     )
-    p.add_argument("--start", help="first day or time included (ISO 8601, UTC)")
-    p.add_argument("--end", help="last day included, or exclusive end time (ISO 8601, UTC)")
+    add_period_arguments(p)
     p.add_argument("--team", action="append", dest="teams", help="only this team; repeatable")
     p.set_defaults(func=run, store_cmd="export")
 

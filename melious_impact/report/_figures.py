@@ -9,7 +9,7 @@ length just before.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from melious_impact.charts._source import connect, fetch_one, query
+from melious_impact.periods import parse_bound, period
 
 #: Summary figures: key -> (label, unit, SQL over facts). Units are in the keys.
 SUMMARY_SQL: dict[str, tuple[str, str, str]] = {
@@ -153,17 +154,17 @@ def daily_series(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def bounds(data: Any, start: Any, end: Any) -> tuple[datetime | None, datetime | None]:
     """The report period: given bounds, else the whole days the data spans (UTC)."""
-    from melious_impact.charts._source import span, to_utc
+    from melious_impact.charts._source import span
 
-    lo, hi = to_utc(start), to_utc(end)
+    given = period(start, end)
+    lo, hi = given.start, given.end
     if lo is None or hi is None:
         first, last = span(connect(data, start=lo, end=hi))
         if first is None or last is None:
             return lo, hi
-        if lo is None:
-            lo = datetime.combine(first.date(), datetime.min.time(), tzinfo=first.tzinfo)
-        if hi is None:
-            hi = datetime.combine(last.date(), datetime.min.time(), tzinfo=last.tzinfo) + timedelta(days=1)
-    if hi <= lo:
+        # An open side ends at the whole UTC days the data spans (a date end counts its day).
+        lo = lo if lo is not None else parse_bound(first.astimezone(UTC).date(), end=False)
+        hi = hi if hi is not None else parse_bound(last.astimezone(UTC).date(), end=True)
+    if lo is None or hi is None or hi <= lo:
         raise ValueError(f"the report period is empty: end ({hi}) must be after start ({lo})")
     return lo, hi

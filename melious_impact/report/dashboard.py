@@ -11,6 +11,7 @@ import pandas as pd
 
 from melious_impact import charts
 from melious_impact.charts._source import Facts, connect
+from melious_impact.periods import Period
 from melious_impact.report import _figures, _model_sections
 from melious_impact.report._aggregate import daily_rows
 from melious_impact.report._html import RENDER_MODES, chart_slot, prefetch_bundle, render_page, slug
@@ -93,7 +94,7 @@ def dashboard(
     common = {
         "version": _version(),
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "period_label": f"{lo.date()} to {(hi - timedelta(microseconds=1)).date()}",
+        "period_label": Period(lo, hi).label(),
         "start_iso": lo.isoformat(),
         "end_iso": hi.isoformat(),
     }

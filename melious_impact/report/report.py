@@ -11,6 +11,7 @@ import pandas as pd
 
 from melious_impact import charts
 from melious_impact.charts._source import Facts, connect, default_eur_per_energy_unit
+from melious_impact.periods import Period
 from melious_impact.report import _figures, _model_sections
 from melious_impact.report._html import RENDER_MODES, ChartSlot, chart_slot, prefetch_bundle, render_page
 from melious_impact.report._tables import table
@@ -64,8 +65,9 @@ def report(
     """Write a sustainability report for ``[start, end)`` and return the HTML file's path.
 
     ``data`` is an ``ImpactStore`` or a frame with the requests columns. ``start``/``end``
-    are UTC bounds (a date means its midnight; ``end`` is exclusive); by default the whole
-    days the data spans. ``budgets`` is a dict ``{team: {metric: amount}}`` or a TOML/YAML
+    bound the period as :mod:`melious_impact.periods` says (``[start, end)`` in UTC; a date
+    ``end`` counts its whole day, so ``end="2026-10-31"`` includes 31 October); by default
+    the whole days the data spans. ``budgets`` is a dict ``{team: {metric: amount}}`` or a TOML/YAML
     file for :func:`melious_impact.budget_status`. ``render="static"`` draws charts as inline
     SVG instead of interactive Vega. ``pdf=True`` also writes ``out`` with a ``.pdf`` suffix
     (needs Chromium; ``chromium=`` is its path when not on ``PATH``).
@@ -113,10 +115,7 @@ def _slots(charts_by_name: dict[str, Any], mode: str) -> list[ChartSlot]:
 
 
 def _label(lo: datetime, hi: datetime) -> str:
-    last = hi - timedelta(microseconds=1)
-    if lo.time() == datetime.min.time() and hi.time() == datetime.min.time():
-        return f"{lo.date()} to {last.date()}" if last.date() != lo.date() else f"{lo.date()}"
-    return f"{lo.isoformat()} to {hi.isoformat()}"
+    return Period(lo, hi).label()
 
 
 def build_context(

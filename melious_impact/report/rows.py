@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from melious_impact.charts._source import _is_store, fetch_one
+from melious_impact.periods import period
 
 SAMPLE_SEED = 0
 
@@ -44,12 +45,7 @@ def history_rows(
         return data
     # One positional take at the end: filtering then sampling then sorting a wide frame of
     # Arrow-backed columns would copy it three times.
-    at = pd.to_datetime(data["captured_at"], utc=True)
-    keep = np.ones(len(data), dtype=bool)
-    if start is not None:
-        keep &= (at >= pd.Timestamp(start)).to_numpy(dtype=bool)
-    if end is not None:
-        keep &= (at < pd.Timestamp(end)).to_numpy(dtype=bool)
+    keep = period(start, end).mask(data["captured_at"])
     if unreported_only:
         keep &= ~data["impact_reported"].fillna(False).astype(bool).to_numpy()
     positions = np.flatnonzero(keep)
@@ -71,13 +67,8 @@ def _store_rows(
 ) -> pd.DataFrame:
     """Rows from a store; ``con`` (a connection with the store's ``requests`` view) saves
     opening a new one per call."""
-    where, params = [], []
-    if start is not None:
-        where.append("captured_at >= ?")
-        params.append(start)
-    if end is not None:
-        where.append("captured_at < ?")
-        params.append(end)
+    where, bounds = period(start, end).sql("captured_at")
+    params: list[Any] = list(bounds)
     if unreported_only:
         where.append("NOT coalesce(impact_reported, FALSE)")
     if limit is not None:

@@ -17,7 +17,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from melious_impact.errors import StoreError
+from melious_impact.periods import DateLike, period
 from melious_impact.records import COLUMN_NAMES
 from melious_impact.store import paths
 from melious_impact.store.backend import Backend, LocalBackend
@@ -63,21 +64,6 @@ _QUERY_ERRORS: tuple[type[BaseException], ...] = (
     duckdb.SyntaxException,
     duckdb.InterruptException,
 )
-
-DateLike = date | datetime | str
-
-
-def _as_bound(value: DateLike | None, *, end: bool) -> datetime | None:
-    """Query bound as an aware UTC datetime. A plain date as ``end`` includes that whole day."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    dt = datetime(value.year, value.month, value.day, tzinfo=UTC)
-    return dt + timedelta(days=1) if end else dt
-
 
 class ImpactStore:
     """A store of captured Melious responses: Hive-partitioned Parquet, queried with DuckDB.
@@ -223,11 +209,9 @@ class ImpactStore:
     def _with_snapshot(
         self,
         fn: Callable[[duckdb.DuckDBPyConnection], T],
-        start: datetime | None = None,
-        end: datetime | None = None,
+        first: date | None = None,
+        last: date | None = None,
     ) -> T:
-        first = start.date() if start else None
-        last = end.date() if end else None
         for attempt in range(_QUERY_ATTEMPTS):
             files = self._catalog.snapshot(first, last)
             con = new_connection()
@@ -294,25 +278,18 @@ class ImpactStore:
         teams: Sequence[str] | None = None,
         columns: Sequence[str] | None = None,
     ) -> pa.Table:
-        """Rows with ``start <= captured_at < end`` (a date ``end`` includes that day), of
-        the given teams, ordered by time; all columns unless ``columns`` names some."""
+        """Rows captured in the period ``[start, end)`` of :mod:`melious_impact.periods` (a
+        date ``end`` counts its whole day), of the given teams, ordered by time; all columns
+        unless ``columns`` names some."""
         cols = list(columns) if columns is not None else list(COLUMN_NAMES)
         unknown = [c for c in cols if c not in COLUMN_NAMES]
         if unknown:
             raise ValueError(f"unknown column(s) {unknown}; choose from melious_impact.records.COLUMN_NAMES")
         if isinstance(teams, str):
             teams = [teams]
-        lo, hi = _as_bound(start, end=False), _as_bound(end, end=True)
-        if lo is not None and hi is not None and lo >= hi:
-            raise ValueError(f"start ({start}) must come before end ({end})")
-        where: list[str] = []
-        params: list[Any] = []
-        if lo is not None:
-            where.append("captured_at >= ?")
-            params.append(lo)
-        if hi is not None:
-            where.append("captured_at < ?")
-            params.append(hi)
+        span = period(start, end)
+        where, bounds = span.sql("captured_at")
+        params: list[Any] = list(bounds)
         if teams is not None:
             where.append("list_contains(?, team)")
             params.append([str(t) for t in teams])
@@ -323,8 +300,8 @@ class ImpactStore:
         )
         return self._with_snapshot(
             lambda con: con.sql(query, params=params).to_arrow_table(),
-            lo,
-            hi,
+            span.first_day,
+            span.last_day,
         )
 
     def to_pandas(

@@ -78,15 +78,20 @@ def forecast(
     ``output_tokens``, ``requests`` or ``cost_eur`` (see :mod:`melious_impact.forecast.costs`;
     ``eur_per_energy_unit`` values energy-paid requests). ``by``: the group column
     (``None``: one series for everything, group ``"all"``). Days are calendar days in ``tz``.
-    ``method``: ``"auto"`` (ETS when it beats seasonal naive in a rolling-origin backtest,
-    else seasonal naive), ``"ets"`` or ``"snaive"``. ``n_jobs`` > 1 fits groups in that many
+    ``method``: ``"auto"`` (the best ETS form, raw, log or Box-Cox scale, damped or not,
+    when it beats seasonal naive in a rolling-origin backtest, else seasonal naive; intervals
+    calibrated on the backtest), ``"ets"`` (the best ETS form, whatever the baseline does)
+    or ``"snaive"`` (plain seasonal naive, uncalibrated). ``n_jobs`` > 1 fits groups in that many
     processes (``-1``: one per CPU).
 
     Returns one row per (date, group): ``date`` (naive local date), the group column,
     ``metric``, ``mean``, ``low`` and ``high`` (the central ``level`` prediction interval,
     clipped at zero), ``method`` used and ``note`` (short or degenerate histories, fallbacks;
     empty when there is nothing to say). ``attrs["backtest"]`` maps each group to the method
-    used and the backtest mean absolute errors of ETS and seasonal naive (NaN when not run).
+    used, the backtest mean absolute errors of the best ETS form and of seasonal naive (NaN
+    when not run), the ``model`` form (e.g. ``"ETS(A,A,A) on the log scale"``) and
+    ``interval_scale``: the served 80% interval's width over the model's own (1: unchanged;
+    NaN when not calibrated).
     Every group is forecast from the same last day (the last day of any group), so a group
     that went quiet has its recent zero days in its history.
     """
@@ -134,5 +139,12 @@ def _backtest_summary(choices: dict[str, Choice]) -> dict[str, dict[str, Any]]:
     # Plain dicts, not a DataFrame: pandas compares attrs when it combines frames, and a
     # frame in attrs makes that comparison raise.
     return {
-        k: {"method": c.method, "mae_ets": c.mae_ets, "mae_snaive": c.mae_snaive} for k, c in choices.items()
+        k: {
+            "method": c.method,
+            "mae_ets": c.mae_ets,
+            "mae_snaive": c.mae_snaive,
+            "model": c.form,
+            "interval_scale": c.interval_scale,
+        }
+        for k, c in choices.items()
     }

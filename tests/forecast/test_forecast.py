@@ -65,7 +65,8 @@ def test_output_shape(make_rows: Callable[..., pd.DataFrame], synth: Callable[..
     assert fc["date"].min() == pd.Timestamp("2025-06-29") and fc["date"].max() == pd.Timestamp("2025-07-08")
     assert (fc["low"] <= fc["mean"]).all() and (fc["mean"] <= fc["high"]).all()
     assert set(fc.attrs["backtest"]) == {"a", "b"}
-    assert set(fc.attrs["backtest"]["a"]) == {"method", "mae_ets", "mae_snaive"}
+    assert set(fc.attrs["backtest"]["a"]) == {"method", "mae_ets", "mae_snaive", "model", "interval_scale"}
+    assert fc.attrs["backtest"]["a"]["model"].startswith(("ETS(A,", "seasonal naive"))
     fc.groupby("team").agg(total=("mean", "sum"))  # attrs must not break pandas operations
 
 

@@ -7,8 +7,6 @@ import pandas as pd
 
 from melious_impact.errors import ModelError
 
-FIT_COLUMNS = ("model", "provider_id", "location", "input_tokens", "output_tokens", "energy_kwh", "pue")
-
 
 def require_columns(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
     missing = [c for c in columns if c not in df.columns]

@@ -23,20 +23,7 @@ from melious_impact.parse.fields import (
 
 IMPACT_FLOAT_FIELDS = ("energy_kwh", "carbon_g_co2", "water_liters", "renewable_percent", "pue")
 IMPACT_STR_FIELDS = ("provider_id", "location")
-#: An environment_impact is "usable" when at least one of these holds a valid number.
-IMPACT_CORE_FIELDS = ("energy_kwh", "carbon_g_co2", "water_liters")
 _FLOAT_MAX = sys.float_info.max
-
-BILLING_COLUMNS = {"energy": "billing_energy", "credits": "billing_credits"}
-
-
-def _get(d: dict[str, Any], *keys: str) -> Any:
-    """The first of ``keys`` present with a non-null value."""
-    for k in keys:
-        v = d.get(k)
-        if v is not None:
-            return v
-    return None
 
 
 def _first(*values: Any) -> Any:

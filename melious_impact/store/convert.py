@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -262,10 +262,6 @@ def conform(table: pa.Table) -> pa.Table:
             arr = arr.fill_null(pa.scalar(fill, typ))
         arrays.append(arr)
     return reject_unphysical(pa.Table.from_arrays(arrays, schema=schema()))
-
-
-def day_of(ts: datetime) -> date:
-    return ts.astimezone(UTC).date()
 
 
 def split_by_day(table: pa.Table) -> dict[date, pa.Table]:

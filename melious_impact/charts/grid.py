@@ -111,7 +111,10 @@ def provider_factors(
 def provider_renewables_pue(
     data: Any, *, start: date | datetime | str | None = None, end: date | datetime | str | None = None
 ) -> ChartLike:
-    """Renewable share (%) and PUE by provider, both weighted by the energy each provider used."""
+    """Grid renewable share (%) and PUE by provider, both weighted by the energy each provider used.
+
+    The share is that of the grid where the requests ran, not the supplier's certificates.
+    """
     df = provider_factors(data, start=start, end=end)
     if df.empty:
         return empty_chart("No reported impact to compare providers on")
@@ -122,12 +125,12 @@ def provider_renewables_pue(
             "provider_id:N",
             alt.Tooltip("requests:Q", format=","),
             alt.Tooltip("energy_kwh:Q", format=".4~g", title="energy (kWh)"),
-            alt.Tooltip("renewable_percent:Q", format=".1f", title="renewable (%)"),
+            alt.Tooltip("renewable_percent:Q", format=".1f", title="grid renewable (%)"),
             alt.Tooltip("pue:Q", format=".3f"),
         ],
     )
     renew = base.mark_bar().encode(
-        x=alt.X("renewable_percent:Q", title="Renewable share (%)", scale=alt.Scale(domain=[0, 100]))
+        x=alt.X("renewable_percent:Q", title="Grid renewable share (%)", scale=alt.Scale(domain=[0, 100]))
     )
     pue = base.mark_bar().encode(x=alt.X("pue:Q", title="PUE", scale=alt.Scale(zero=False)))
     rule = (
@@ -137,4 +140,4 @@ def provider_renewables_pue(
     return alt.hconcat(
         renew.properties(width=WIDTH // 2 - 30, height=height),
         alt.layer(pue, rule).properties(width=WIDTH // 2 - 30, height=height),
-    ).properties(title="Renewable share and PUE by provider (energy-weighted)")
+    ).properties(title="Grid renewable share and PUE by provider (energy-weighted)")

@@ -18,6 +18,7 @@ import pandas as pd
 
 from melious_impact.charts._source import connect, fetch_one, query
 from melious_impact.periods import parse_bound, period
+from melious_impact.report.boundary import RENEWABLE_LABEL
 
 #: Summary figures: key -> (label, unit, SQL over facts). Units are in the keys.
 SUMMARY_SQL: dict[str, tuple[str, str, str]] = {
@@ -25,7 +26,7 @@ SUMMARY_SQL: dict[str, tuple[str, str, str]] = {
     "carbon_kg_co2e": ("Carbon", "kg CO2e", "sum(carbon_g_co2) / 1000"),
     "water_m3": ("Water", "m³", "sum(water_liters) / 1000"),
     "renewable_percent": (
-        "Renewable share",
+        RENEWABLE_LABEL,  # the grid's share, not the supplier's certificates
         "%",
         "sum(renewable_percent * energy_kwh) / nullif(sum(CASE WHEN renewable_percent IS NOT NULL THEN energy_kwh END), 0)",
     ),

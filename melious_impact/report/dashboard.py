@@ -12,8 +12,9 @@ import pandas as pd
 from melious_impact import charts
 from melious_impact.charts._source import Facts, connect
 from melious_impact.periods import Period
-from melious_impact.report import _figures, _model_sections
+from melious_impact.report import _figures, _model_sections, boundary
 from melious_impact.report._aggregate import daily_rows
+from melious_impact.report._boundary_sections import coverage
 from melious_impact.report._html import RENDER_MODES, chart_slot, prefetch_bundle, render_page, slug
 from melious_impact.report._sections import Section, guarded, public
 from melious_impact.report._tables import table
@@ -68,6 +69,8 @@ def dashboard(
     Each team page has that team's impact and cost over time, its top models, the
     efficiency frontier of its models, its forecast, and its budget status when
     ``budgets`` (dict or TOML/YAML file, as for :func:`melious_impact.budget_status`) is given.
+    Every page states the boundary of the figures (:mod:`melious_impact.report.boundary`)
+    and the share of requests each summary figure covers.
     """
     if render not in RENDER_MODES:
         raise ValueError(f"render must be one of {', '.join(RENDER_MODES)}; got {render!r}")
@@ -97,6 +100,7 @@ def dashboard(
         "period_label": Period(lo, hi).label(),
         "start_iso": lo.isoformat(),
         "end_iso": hi.isoformat(),
+        "boundary": boundary.BOUNDARY,
     }
     index_charts: dict[str, Any] = {}
     if teams:
@@ -109,6 +113,7 @@ def dashboard(
         mode=render,
         title=title,
         figures=_figures.summary(facts, lo, hi),
+        coverage=coverage(con),
         teams=table("teams", _figures.breakdown(con, "team"), TEAM_COLUMNS, key="key"),
         links=[TeamPage(t, files[t]) for t in teams],
         budgets=status,
@@ -152,6 +157,7 @@ def _team_page(
         title=f"Team {team}",
         team=team,
         figures=_figures.summary(facts, lo, hi),
+        coverage=coverage(con),
         models=table(
             "top-models", models, [("key", "Model", "text"), *BREAKDOWN_COLUMNS[1:]], key="key", limit=10
         ),

@@ -12,7 +12,8 @@ import pandas as pd
 from melious_impact import charts
 from melious_impact.charts._source import Facts, connect, default_eur_per_energy_unit
 from melious_impact.periods import Period
-from melious_impact.report import _figures, _model_sections
+from melious_impact.report import _figures, _model_sections, boundary
+from melious_impact.report._boundary_sections import check_lines, coverage, lines_section
 from melious_impact.report._html import RENDER_MODES, ChartSlot, chart_slot, prefetch_bundle, render_page
 from melious_impact.report._tables import table
 
@@ -61,6 +62,8 @@ def report(
     scenarios: list[dict[str, Any]] | None = None,
     eur_per_energy_unit: Decimal | None = None,
     chromium: str | None = None,
+    lines: tuple[str, ...] | list[str] = (),
+    market_factors: Any = None,
 ) -> Path:
     """Write a sustainability report for ``[start, end)`` and return the HTML file's path.
 
@@ -74,10 +77,22 @@ def report(
 
     The page is one self-contained file: no request to any network when it is opened.
     Sections that need the model or forecast parts say so if those cannot run on the data.
+
+    The methodology section states the boundary of the figures
+    (:mod:`melious_impact.report.boundary`). Optional lines beyond it, shown apart and never
+    added to the totals: ``lines=("offsite_water", "embodied_carbon")`` and, with
+    ``market_factors=`` (``{provider_id: {"g_co2e_per_kwh", "source", "year"}}`` or a
+    TOML/YAML file with a ``[market]`` table), a market-based carbon line
+    (:mod:`melious_impact.model.boundary_lines`).
     """
     if render not in RENDER_MODES:
         raise ValueError(f"render must be one of {', '.join(RENDER_MODES)}; got {render!r}")
     out = Path(out)
+    lines = check_lines(lines)
+    if market_factors is not None:
+        from melious_impact.model.boundary_lines import market_factors as load_market
+
+        market_factors = load_market(market_factors)  # a bad file fails here, not in a section
     if render == "interactive":
         prefetch_bundle()
     facts = Facts(data, eur_per_energy_unit=eur_per_energy_unit)
@@ -96,6 +111,8 @@ def report(
         horizon_days=horizon_days,
         scenarios=scenarios,
         eur_per_energy_unit=eur_per_energy_unit,
+        lines=lines,
+        market_factors=market_factors,
     )
     page = render_page("report.html.j2", out, charts=_slots(slots, render), mode=render, **context)
     if pdf:
@@ -130,6 +147,8 @@ def build_context(
     horizon_days: int = 28,
     scenarios: list[dict[str, Any]] | None = None,
     eur_per_energy_unit: Decimal | None = None,
+    lines: tuple[str, ...] = (),
+    market_factors: Any = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Every number, table and chart of the report, before any HTML (tests use it too)."""
     # Every query and chart reads the facts loaded once; the model parts read rows of ``data``.
@@ -194,6 +213,10 @@ def build_context(
         "eur_per_energy_unit": eur_per_energy_unit or default_eur_per_energy_unit(),
         "factor_version": model.facts.get("factor_version") or _factor_version(),
         "sources": _sources(),
+        "boundary": boundary.BOUNDARY,
+        "renewable_label": boundary.RENEWABLE_LABEL,
+        "coverage": coverage(con),
+        "added_lines": lines_section(con, lines, market_factors),
     }
     return context, slots
 
@@ -210,7 +233,7 @@ def scope3_line(
     line = (
         f"Scope 3 / Category 1 (purchased goods and services) | supplier: Melious (AI inference) | "
         f"period: {lo.date()} to {last} | emissions: {kg:,.3f} kg CO2e "
-        f"(supplier-specific method: per-request figures reported by the supplier, covering {share_txt}) | "
+        f"({boundary.METHOD_SUMMARY}; covering {share_txt}) | "
         f"spend: {cost}"
     )
     return {"kg_co2e": kg, "line": line}

@@ -39,24 +39,36 @@ def grid_intensity_table() -> pd.DataFrame:
 
 
 def provider_table() -> pd.DataFrame:
-    """PUE and on-site WUE per provider (public figures, with a ``default`` row)."""
+    """PUE and on-site WUE per provider (public figures, with a ``default`` row).
+
+    Columns: provider_id, pue, pue_low, pue_high, pue_year, pue_basis, wue_l_per_kwh (litres
+    per kWh of IT energy), wue_low, wue_high, wue_year, wue_basis, report, report_year,
+    source_url, confidence, note, unit, source, year (newest data year of the row).
+    """
     with _path("provider_pue_wue.csv").open("r", encoding="utf-8") as fh:
         return pd.read_csv(fh)
 
 
 def model_size_table() -> pd.DataFrame:
-    """Total and active parameter counts (billions) of models seen on Melious."""
+    """Parameter counts (billions), released weight precision (``bits_per_weight``) and
+    ``reasoning`` (emits reasoning tokens by default) of models seen on Melious."""
     with _path("model_sizes.csv").open("r", encoding="utf-8") as fh:
         return pd.read_csv(fh)
 
 
 @dataclass(frozen=True)
 class EnergyFit:
-    """Coefficients of ln(GPU J per output token) against ln(active), ln(total) params (B)."""
+    """ln(GPU J per output token) against ln(active), ln(total) params (B), a 4-bit weights
+    term and a reasoning term, fitted on ML.ENERGY v3 (see ``energy_per_token_fit.json``)."""
 
     c0: float
     c_active: float
     c_total: float
+    c_four_bit: float  # applied when bits per weight <= four_bit_max_bits
+    c_reasoning: float  # applied to reasoning models
+    se_four_bit: float  # standard errors of the two terms (log scale), added to the interval
+    se_reasoning: float
+    four_bit_max_bits: float
     log_sd: float  # between models and batch sizes combined
     server_overhead: float
     input_to_output_ratio: float
@@ -65,6 +77,7 @@ class EnergyFit:
     source: str
     source_url: str
     year: int
+    unit: str
 
 
 def energy_fit() -> EnergyFit:
@@ -76,6 +89,11 @@ def energy_fit() -> EnergyFit:
         c0=float(raw["c0"]),
         c_active=float(raw["c_active"]),
         c_total=float(raw["c_total"]),
+        c_four_bit=float(raw["c_four_bit"]),
+        c_reasoning=float(raw["c_reasoning"]),
+        se_four_bit=float(raw["se_four_bit"]),
+        se_reasoning=float(raw["se_reasoning"]),
+        four_bit_max_bits=float(raw["four_bit_max_bits"]),
         log_sd=log_sd,
         server_overhead=float(raw["server_overhead"]),
         input_to_output_ratio=float(raw["input_to_output_ratio"]),
@@ -84,4 +102,5 @@ def energy_fit() -> EnergyFit:
         source=str(raw["source"]),
         source_url=str(raw["source_url"]),
         year=int(raw["year"]),
+        unit=str(raw["unit"]),
     )

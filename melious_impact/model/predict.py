@@ -116,7 +116,10 @@ def _resolve(
         w = m.priors.wue(provider if isinstance(provider, str) else None)
         pue = r.pue if np.isfinite(r.pue) and r.pue >= 1.0 else m.priors.pue(None).value
         r.water = w.value / pue
-        r.water_log_sd = math.log((w.high + 1e-3) / (w.value + 1e-3)) / Z90
+        # log sd from the upper side of the range, or the lower side where the value is the
+        # top of its range (a provider's latest figure can be its highest)
+        up = math.log((w.high + 1e-3) / (w.value + 1e-3))
+        r.water_log_sd = (up if up > 0.0 else math.log((w.value + 1e-3) / (w.low + 1e-3))) / Z90
         r.codes.append("prior_water")
     r.grid_index = m._grid_lookup.get(location, -1)
     return r

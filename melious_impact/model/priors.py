@@ -31,6 +31,11 @@ _ACTIVE_RE = re.compile(r"(?<![a-z0-9])a(\d+(?:\.\d+)?)b(?![a-z])")
 
 KWH_PER_JOULE = 1.0 / 3.6e6
 
+# Weight precision and reasoning read from an id that is not in the shipped table: a few
+# explicit markers only ("...-fp8", "...-thinking"); anything else is 16-bit, not reasoning.
+_BITS_MARKERS = (("mxfp4", 4.25), ("int4", 4.0), ("awq", 4.0), ("gptq", 4.0), ("fp8", 8.0))
+_REASONING_RE = re.compile(r"(thinking|reason|(?<![a-z0-9])r1(?![0-9]))")
+
 
 @dataclass(frozen=True)
 class Prior:
@@ -41,6 +46,7 @@ class Prior:
     high: float
     source: str
     year: int
+    unit: str = ""
 
 
 def parse_size_billions(model: str) -> tuple[float, float] | None:
@@ -51,10 +57,11 @@ def parse_size_billions(model: str) -> tuple[float, float] | None:
     """
     name = model.lower().split(":")[0]
     active_match = _ACTIVE_RE.search(name)
+    skip = active_match.start() + 1 if active_match else -1  # the active count's own digits
     sizes = [
-        float(v) / (1000.0 if unit == "m" else 1.0)
-        for v, unit in _SIZE_RE.findall(name)
-        if not (active_match and f"a{v}b" in name and name.index(f"a{v}b") == active_match.start())
+        float(hit.group(1)) / (1000.0 if hit.group(2) == "m" else 1.0)
+        for hit in _SIZE_RE.finditer(name)
+        if hit.start() != skip
     ]
     if not sizes:
         return None
@@ -90,25 +97,54 @@ class Priors:
             )
         return parsed
 
+    def model_traits(self, model: str) -> tuple[float, bool]:
+        """(bits per weight, reasoning) of a model: shipped table first, then id markers."""
+        base = split_flavor(model)[0] or model
+        if base in self._sizes.index and "bits_per_weight" in self._sizes.columns:
+            row = self._sizes.loc[base]
+            return float(row["bits_per_weight"]), bool(row["reasoning"])
+        name = base.lower()
+        bits = next((b for marker, b in _BITS_MARKERS if marker in name), 16.0)
+        return bits, _REASONING_RE.search(name) is not None
+
     def energy(self, model: str, params_billions: float | None = None) -> tuple[Prior, Prior]:
-        """Prior kWh per 1k (input, output) tokens, before PUE, from the model's size."""
+        """Prior kWh per 1k (input, output) tokens, before PUE, from the model's size, weight
+        precision and whether it reasons (terms fitted on ML.ENERGY v3).
+
+        The output prior holds the prefill of ML.ENERGY's prompts (its energy per output token
+        is the whole run's), so the input prior is near zero: only input beyond that mix.
+        """
         if params_billions is not None and not math.isnan(params_billions):
             total = active = float(params_billions)
         else:
             total, active = self.model_size(model)
+        bits, reasoning = self.model_traits(model)
         e = self._energy
-        joules = math.exp(e.c0 + e.c_active * math.log(active) + e.c_total * math.log(total))
-        out = joules * e.server_overhead * 1000.0 * KWH_PER_JOULE
-        f = math.exp(Z90 * e.log_sd)
-        source = f"{e.source}; size: {model}"
-        out_prior = Prior(out, out / f, out * f, source, e.year)
+        ln_j = e.c0 + e.c_active * math.log(active) + e.c_total * math.log(total)
+        var = e.log_sd**2
+        terms = [f"{total:g}B total/{active:g}B active"]
+        if bits <= e.four_bit_max_bits:
+            ln_j += e.c_four_bit
+            var += e.se_four_bit**2
+            terms.append(f"{bits:g}-bit weights x{math.exp(e.c_four_bit):.2f}")
+        if reasoning:
+            ln_j += e.c_reasoning
+            var += e.se_reasoning**2
+            terms.append(f"reasoning x{math.exp(e.c_reasoning):.2f}")
+        out = math.exp(ln_j) * e.server_overhead * 1000.0 * KWH_PER_JOULE
+        f = math.exp(Z90 * math.sqrt(var))
+        unit = "kWh per 1k tokens (before PUE)"
+        source = f"{e.source}; {model}: {', '.join(terms)}"
+        out_prior = Prior(out, out / f, out * f, source, e.year, unit)
         r = e.input_to_output_ratio
         in_prior = Prior(
             out * r,
             out * e.input_ratio_low / f,
             out * e.input_ratio_high * f,
-            f"{e.source}; input/output energy ratio {r} (assumption)",
+            f"{e.source}; input/output energy ratio {r} (assumption: prefill of the benchmark "
+            "prompts is inside the output figure)",
             e.year,
+            unit,
         )
         return in_prior, out_prior
 
@@ -120,16 +156,33 @@ class Priors:
         return self._providers.loc["default"], False
 
     def pue(self, provider_id: str | None) -> Prior:
+        """PUE of a provider's fleet (ratio), from its latest public report found."""
         row, known = self._provider_row(provider_id)
-        src = row["source_url"] if known else f"industry default ({row['source_url']})"
-        return Prior(float(row["pue"]), float(row["pue_low"]), float(row["pue_high"]), src, int(row["year"]))
+        return Prior(
+            float(row["pue"]),
+            float(row["pue_low"]),
+            float(row["pue_high"]),
+            self._provider_source(row, known, "pue_basis"),
+            int(row["pue_year"]),
+            "ratio (facility / IT energy)",
+        )
 
     def wue(self, provider_id: str | None) -> Prior:
+        """On-site water per kWh of IT energy (L/kWh), from the provider's latest report found."""
         row, known = self._provider_row(provider_id)
-        src = row["source_url"] if known else f"industry default ({row['source_url']})"
         return Prior(
-            float(row["wue_l_per_kwh"]), float(row["wue_low"]), float(row["wue_high"]), src, int(row["year"])
+            float(row["wue_l_per_kwh"]),
+            float(row["wue_low"]),
+            float(row["wue_high"]),
+            self._provider_source(row, known, "wue_basis"),
+            int(row["wue_year"]),
+            "L per kWh of IT energy (on-site)",
         )
+
+    @staticmethod
+    def _provider_source(row: pd.Series, known: bool, basis: str) -> str:
+        text = f"{row['report']} ({row[basis]}; {row['source_url']})"
+        return text if known else f"industry default: {text}"
 
     # -- grid ---------------------------------------------------------------------------
     def grid(self, location: str | None, month: int = 0) -> Prior:

@@ -22,7 +22,7 @@ def test_every_row_has_source_year_unit():
 
 
 def test_factor_version_is_recorded():
-    assert factors.factor_version() == "2026.11.1"
+    assert factors.factor_version() == "2026.12.1"
 
 
 def test_attribution_shipped_beside_data():
@@ -49,10 +49,12 @@ def test_grid_prior_france_2024():
 
 def test_pue_prior_known_and_default():
     p = Priors()
-    assert p.pue("ovhcloud").value == pytest.approx(1.28)
+    assert p.pue("ovhcloud").value == pytest.approx(1.29)
+    assert p.pue("aws").year == 2025
     default = p.pue("some-new-provider")
     assert default.value == pytest.approx(1.25)
     assert "industry default" in default.source
+    assert default.unit.startswith("ratio")
 
 
 @pytest.mark.parametrize(

@@ -165,6 +165,8 @@ def _grid_params(m: IntensityModel, location: Any) -> tuple[int, Array, Array, i
     if gi >= 0:
         return gi, np.zeros(13), np.zeros(13), 0
     nan = np.full(13, np.nan)
+    if not isinstance(location, str):  # no location at all (the row's model is unknown too)
+        return -1, nan, np.zeros(13), GRID_CODES.index("grid_unknown")
     if resolve_location(location) is None:  # never a near match: a flagged gap
         return -1, nan, np.zeros(13), GRID_CODES.index("location_unknown")
     try:

@@ -21,15 +21,17 @@ from numpy.typing import NDArray
 from melious_impact.frames import as_frame
 from melious_impact.model.frames import (
     KeyCodes,
+    canonical_location_column,
     dense_codes,
     floats,
     reported_mask,
     require_columns,
     utc_times,
 )
+from melious_impact.model.locations import resolve_location
 from melious_impact.model.prices import EUR_PER_ENERGY_UNIT
 from melious_impact.model.priors import Z90
-from melious_impact.model.warnings import ImpactWarning, summarise
+from melious_impact.model.warnings import MESSAGES, ImpactWarning, summarise
 
 if TYPE_CHECKING:  # pragma: no cover
     from melious_impact.model.fit import IntensityModel
@@ -115,18 +117,38 @@ def scenario(
     pb = m.predict(base, errors="coerce", interval="mean")
     ps = m.predict(scen, errors="coerce", interval="mean")
     keys = JointKeys.of(base, scen)
-    rows = [_metric(q, pb, ps, keys, src) for q in ("energy_kwh", "carbon_g_co2", "water_liters")]
-    cost_row, cost_warnings = _cost(m, base, scen, keys, src)
+    # a request the scenario leaves as it was (same key, same time) adds exactly nothing to
+    # a delta, even where its own value is unknown
+    changed = keys.base != keys.scen
+    if "captured_at" in base.columns:
+        tb, ts = utc_times(base), utc_times(scen)
+        if tb is not None and ts is not None:
+            changed |= ~((tb == ts) | (tb.isna() & ts.isna())).to_numpy(dtype=bool)
+    rows = [_metric(q, pb, ps, keys, src, changed) for q in ("energy_kwh", "carbon_g_co2", "water_liters")]
+    cost_row, cost_warnings = _cost(m, base, scen, keys, src, changed)
     rows.append(cost_row)
     out = pd.DataFrame(rows)
     out["factor_version"] = m.factor_version
     out.attrs["description"] = "; ".join(notes) or "no change"
     codes = pd.concat([pb["warnings"], ps["warnings"]], ignore_index=True)
-    out.attrs["impact_warnings"] = summarise(codes) + cost_warnings
+    incomplete = int(
+        sum(
+            (1.0 - min(r["baseline_coverage"], r["scenario_coverage"])) * len(base)
+            for r in rows
+            if r["metric"] != "cost_eur"
+        )
+    )
+    extra = (ImpactWarning("scenario_incomplete", MESSAGES["scenario_incomplete"], max(incomplete, 1)),)
+    if all(r["baseline_coverage"] == r["scenario_coverage"] == 1.0 for r in rows):
+        extra = ()
+    out.attrs["impact_warnings"] = summarise(codes) + cost_warnings + extra
     return out
 
 
 def _target_site(m: IntensityModel, provider_id: str | None, location: str | None) -> tuple[str, str]:
+    # "France", "fra" and "FR" are one place; a string naming no country is kept as given,
+    # and its carbon comes out missing (location_unknown), never another country's
+    location = resolve_location(location) or location
     sites = m.sites.sort_values("n_requests", ascending=False)
     if provider_id is not None and location is not None:
         return provider_id, location
@@ -201,7 +223,7 @@ def _shift(m: IntensityModel, scen: pd.DataFrame, move: np.ndarray) -> None:
     times = utc_times(scen)
     if times is None:
         raise ValueError("shift_to_clean_hours needs captured_at")
-    li = m.grid.index(scen["location"])
+    li = m.grid.index(canonical_location_column(scen["location"]))
     ok = move & (li >= 0) & times.notna().to_numpy()
     if not ok.any():
         return
@@ -247,27 +269,63 @@ class JointKeys:
         return cls(inverse[:n], inverse[n:], labels)
 
 
-def _metric(q: str, pb: pd.DataFrame, ps: pd.DataFrame, keys: JointKeys, src: pd.DataFrame) -> dict[str, Any]:
+SIMULATIONS = 4000  # draws of the per-key errors for the intervals of totals and deltas
+
+
+def _metric(
+    q: str, pb: pd.DataFrame, ps: pd.DataFrame, keys: JointKeys, src: pd.DataFrame, changed: NDArray[np.bool_]
+) -> dict[str, Any]:
+    """Totals of one quantity on both sides, their delta and 90% intervals.
+
+    A side with any request it cannot estimate (an unknown location, a country without grid
+    data, a model of unknown size) has a missing total, never the smaller sum of what it
+    could estimate; ``*_coverage`` says which share of requests was estimated. The delta is
+    missing when a request the scenario changes is unknown on either side; requests it
+    leaves as they were add nothing to it, known or not.
+
+    Intervals are built on the log scale, where the per-request spreads live: every
+    (model, provider_id, location) key's coefficient error is one lognormal factor shared
+    by all its requests and by both sides (a request that stays in its key cancels out of
+    the delta), keys are independent, and totals and deltas are simulated from those
+    factors. A total's interval therefore never goes below zero.
+    """
     k = len(keys.labels)
 
-    def per_key(p: pd.DataFrame, codes: NDArray[np.intp]) -> tuple[Array, Array]:
-        mean = np.nan_to_num(p[q].to_numpy(dtype=np.float64))
+    def per_key(p: pd.DataFrame, codes: NDArray[np.intp]) -> tuple[Array, Array, float]:
+        value = p[q].to_numpy(dtype=np.float64)
+        known = np.isfinite(value)
+        mean = np.where(known, value, 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             s = np.log(p[f"{q}_high"].to_numpy(dtype=np.float64) / mean) / Z90
-        return (
-            np.bincount(codes, weights=mean, minlength=k).astype(np.float64),
-            np.bincount(codes, weights=mean * np.nan_to_num(s), minlength=k).astype(np.float64),
-        )
+        total = np.bincount(codes, weights=mean, minlength=k).astype(np.float64)
+        spread = np.bincount(codes, weights=mean * np.nan_to_num(s, posinf=0.0), minlength=k)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_sd = np.where(total > 0, spread / total, 0.0)
+        return total, log_sd, float(known.mean()) if len(known) else 1.0
 
-    # within a key the coefficient error is shared by every row (and by both sides): sum
-    # the per-row spreads there, and add keys in quadrature
-    s_b, u_b = per_key(pb, keys.base)
-    s_s, u_s = per_key(ps, keys.scen)
-    sb, ss = float(s_b.sum()), float(s_s.sum())
+    t_b, sd_b, cov_b = per_key(pb, keys.base)
+    t_s, sd_s, cov_s = per_key(ps, keys.scen)
+    z = np.random.default_rng(0).standard_normal((SIMULATIONS, k))
+    draw_b = (t_b * np.exp(sd_b * z)).sum(axis=1)
+    draw_s = (t_s * np.exp(sd_s * z)).sum(axis=1)
+    sb, ss = float(t_b.sum()), float(t_s.sum())
     delta = ss - sb
-    sd = float(np.sqrt(np.square(u_s - u_b).sum()))
-    sd_b = float(np.sqrt(np.square(u_b).sum()))
-    sd_s = float(np.sqrt(np.square(u_s).sum()))
+
+    def interval(point: float, draws: Array) -> tuple[float, float]:
+        low, high = np.quantile(draws, [0.05, 0.95])
+        return min(float(low), point), max(float(high), point)
+
+    b_low, b_high = interval(sb, draw_b)
+    s_low, s_high = interval(ss, draw_s)
+    d_low, d_high = interval(delta, draw_s - draw_b)
+    nan = float("nan")
+    if cov_b < 1.0:
+        sb, b_low, b_high = nan, nan, nan
+    if cov_s < 1.0:
+        ss, s_low, s_high = nan, nan, nan
+    unknown = ~np.isfinite(pb[q].to_numpy(dtype=np.float64)) | ~np.isfinite(ps[q].to_numpy(dtype=np.float64))
+    if (unknown & changed).any():
+        delta, d_low, d_high = nan, nan, nan
     rep = reported_mask(src)
     observed = float(np.nansum(floats(src, q)[rep])) if rep.any() else np.nan
     return {
@@ -275,20 +333,27 @@ def _metric(q: str, pb: pd.DataFrame, ps: pd.DataFrame, keys: JointKeys, src: pd
         "unit": UNITS[q],
         "observed": observed,
         "baseline": sb,
-        "baseline_low": sb - Z90 * sd_b,
-        "baseline_high": sb + Z90 * sd_b,
+        "baseline_low": b_low,
+        "baseline_high": b_high,
         "scenario": ss,
-        "scenario_low": ss - Z90 * sd_s,
-        "scenario_high": ss + Z90 * sd_s,
+        "scenario_low": s_low,
+        "scenario_high": s_high,
         "delta": delta,
-        "delta_low": delta - Z90 * sd,
-        "delta_high": delta + Z90 * sd,
+        "delta_low": d_low,
+        "delta_high": d_high,
         "delta_pct": 100.0 * delta / sb if sb else np.nan,
+        "baseline_coverage": cov_b,
+        "scenario_coverage": cov_s,
     }
 
 
 def _cost(
-    m: IntensityModel, base: pd.DataFrame, scen: pd.DataFrame, keys: JointKeys, src: pd.DataFrame
+    m: IntensityModel,
+    base: pd.DataFrame,
+    scen: pd.DataFrame,
+    keys: JointKeys,
+    src: pd.DataFrame,
+    changed: NDArray[np.bool_],
 ) -> tuple[dict[str, Any], tuple[ImpactWarning, ...]]:
     """Exact decimal costs from observed prices per token (model median where unseen)."""
     prices = {
@@ -301,25 +366,40 @@ def _cost(
     }
     k = len(keys.labels)
     unpriced = 0
+    no_price = np.zeros(k, dtype=bool)
 
-    def total(frame: pd.DataFrame, codes: NDArray[np.intp]) -> Decimal:
+    def total(frame: pd.DataFrame, codes: NDArray[np.intp]) -> tuple[Decimal | None, float]:
+        """Exact total and the share of requests priced; None when some are not (a sum
+        without them would be a smaller number, not the cost)."""
         nonlocal unpriced
         # token sums are exact in float64 up to 2**53 tokens
         tin = np.bincount(codes, weights=np.nan_to_num(floats(frame, "input_tokens")), minlength=k)
         tout = np.bincount(codes, weights=np.nan_to_num(floats(frame, "output_tokens")), minlength=k)
+        n = np.bincount(codes, minlength=k)
         acc = Decimal(0)
+        missing = 0
         for i, label in enumerate(keys.labels):
             if tin[i] == 0 and tout[i] == 0:
                 continue
-            p_in, p_out = prices.get(label) or fallback.get(label[0], (None, None))
-            if p_in is None or p_out is None:
+            cost = _key_cost(tin[i], tout[i], prices.get(label) or fallback.get(label[0], (None, None)))
+            if cost is None:
                 unpriced += int(tin[i] + tout[i])
+                missing += int(n[i])
+                no_price[i] = True
                 continue
-            acc += (Decimal(int(tin[i])) * p_in + Decimal(int(tout[i])) * p_out) / _PER_MILLION
-        return acc.normalize()
+            acc += cost
+        share = 1.0 - missing / len(codes) if len(codes) else 1.0
+        return (acc.normalize() if not missing else None), share
 
-    b, s = total(base, keys.base), total(scen, keys.scen)
-    delta = (s - b).normalize()
+    (b, cov_b), (s, cov_s) = total(base, keys.base), total(scen, keys.scen)
+    # unpriced requests the scenario leaves as they were cost the same on both sides
+    lost = (no_price[keys.base] | no_price[keys.scen]) & changed
+    if b is not None and s is not None:
+        delta: Decimal | None = (s - b).normalize()
+    elif not lost.any():
+        delta = _priced_delta(keys, base, scen, prices, fallback, changed)
+    else:
+        delta = None
     row = {
         "metric": "cost_eur",
         "unit": "EUR",
@@ -333,18 +413,63 @@ def _cost(
         "delta": delta,
         "delta_low": delta,
         "delta_high": delta,
-        "delta_pct": float(100 * delta / b) if b else np.nan,
+        "delta_pct": float(100 * delta / b) if b and delta is not None else np.nan,
+        "baseline_coverage": cov_b,
+        "scenario_coverage": cov_s,
     }
     warnings: tuple[ImpactWarning, ...] = ()
     if unpriced:
         warnings = (
             ImpactWarning(
                 "cost_unpriced",
-                "tokens at cells and models with no observed price are left out of the cost",
+                "tokens at cells and models with no observed price: that side's cost is missing",
                 unpriced,
             ),
         )
     return row, warnings
+
+
+def _key_cost(tin: float, tout: float, price: tuple[Any, Any]) -> Decimal | None:
+    """Exact euros of a key's tokens; None when a side with tokens has no price (a side
+    without tokens needs none: embeddings have no output price)."""
+    p_in, p_out = price
+    if (tin > 0 and p_in is None) or (tout > 0 and p_out is None):
+        return None
+    acc = Decimal(0)
+    if tin > 0:
+        acc += Decimal(int(tin)) * p_in
+    if tout > 0:
+        acc += Decimal(int(tout)) * p_out
+    return acc / _PER_MILLION
+
+
+def _priced_delta(
+    keys: JointKeys,
+    base: pd.DataFrame,
+    scen: pd.DataFrame,
+    prices: dict[tuple[Any, Any, Any], tuple[Any, Any]],
+    fallback: dict[Any, tuple[Any, Any]],
+    changed: NDArray[np.bool_],
+) -> Decimal:
+    """Exact cost delta of the changed requests (all priced on both sides)."""
+    k = len(keys.labels)
+
+    def total(frame: pd.DataFrame, codes: NDArray[np.intp]) -> Decimal:
+        tin = np.bincount(
+            codes, weights=np.where(changed, np.nan_to_num(floats(frame, "input_tokens")), 0), minlength=k
+        )
+        tout = np.bincount(
+            codes, weights=np.where(changed, np.nan_to_num(floats(frame, "output_tokens")), 0), minlength=k
+        )
+        acc = Decimal(0)
+        for i, label in enumerate(keys.labels):
+            if tin[i] == 0 and tout[i] == 0:
+                continue
+            cost = _key_cost(tin[i], tout[i], prices.get(label) or fallback.get(label[0], (None, None)))
+            acc += cost if cost is not None else Decimal(0)
+        return acc
+
+    return (total(scen, keys.scen) - total(base, keys.base)).normalize()
 
 
 def _median_decimal(s: pd.Series) -> Decimal | None:

@@ -41,6 +41,8 @@ def summarise(codes: pd.Series) -> tuple[ImpactWarning, ...]:
     """Count each code in a column of comma-joined codes."""
     counts: dict[str, int] = {}
     for text, count in codes.value_counts(dropna=True).items():
+        if not count:  # an unused category of a categorical column
+            continue
         for code in filter(None, text.split(",")):
             counts[code] = counts.get(code, 0) + int(count)
     return tuple(ImpactWarning(c, MESSAGES.get(c, c), counts[c]) for c in sorted(counts))

@@ -35,6 +35,22 @@ def register(subparsers: Any) -> None:
     )
     rp.add_argument("--pdf", action="store_true", help="also write a PDF next to the HTML (needs Chromium)")
     rp.add_argument("--title", default="AI inference sustainability report", help="title of the report")
+    rp.add_argument(
+        "--line",
+        dest="lines",
+        action="append",
+        default=[],
+        choices=("offsite_water", "embodied_carbon"),
+        help="add an optional line beyond the reported boundary, shown apart and never added to a "
+        "total (repeatable): offsite_water (water of electricity generation), embodied_carbon "
+        "(servers and GPUs, by energy share)",
+    )
+    rp.add_argument(
+        "--market",
+        metavar="FILE",
+        help="TOML/YAML file with a [market] table of supplier-specific g CO2e/kWh per provider "
+        "(g_co2e_per_kwh, source, year): adds a market-based line beside the location-based figures",
+    )
     rp.set_defaults(func=run)
 
     dp = subparsers.add_parser(
@@ -59,6 +75,7 @@ def _open_store(path: str | None) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from melious_impact.report.boundary import METHOD_NAME
     from melious_impact.report.report import report
 
     store = _open_store(args.store)
@@ -71,8 +88,13 @@ def run(args: argparse.Namespace) -> int:
         budgets=args.budgets,
         title=args.title,
         render="static" if args.static else "interactive",
+        lines=args.lines,
+        market_factors=args.market,
     )
     print(out)
+    print(
+        f"carbon: GHG Protocol Scope 3 category 1, {METHOD_NAME}, location-based; see the methodology section"
+    )
     if args.pdf:
         print(out.with_suffix(".pdf"))
     return 0

@@ -439,7 +439,7 @@ def market_based_line(energy: pd.DataFrame, factors: Mapping[str, Any] | str | P
         method="reported energy (PUE included) x the supplier-specific factor given per provider",
         interval="the low/high you gave"
         if ranged
-        else "none given with some factors (the factor is used as given)",
+        else "the low/high you gave where given; elsewhere the factor itself, with no interval",
         sources=tuple(used),
         covered_requests=covered,
         total_requests=int(rows["requests"].sum()),

@@ -24,7 +24,7 @@ from melious_impact.report.boundary import RENEWABLE_LABEL
 SUMMARY_SQL: dict[str, tuple[str, str, str]] = {
     "energy_kwh": ("Energy", "kWh", "sum(energy_kwh)"),
     "carbon_kg_co2e": ("Carbon", "kg CO2e", "sum(carbon_g_co2) / 1000"),
-    "water_m3": ("Water", "m³", "sum(water_liters) / 1000"),
+    "water_m3": ("On-site water", "m³", "sum(water_liters) / 1000"),  # cooling water only
     "renewable_percent": (
         RENEWABLE_LABEL,  # the grid's share, not the supplier's certificates
         "%",

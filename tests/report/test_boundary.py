@@ -141,6 +141,8 @@ def test_summary_labels_the_grid_renewable_share(rows: pd.DataFrame) -> None:
     figures = _figures.summary(Facts(rows), START, START + timedelta(days=21))
     labels = {f.key: f.label for f in figures}
     assert labels["renewable_percent"] == "Grid renewable share"
+    water = [label for key, label in labels.items() if key.startswith("water")]
+    assert water and all(label.startswith("On-site") for label in water)
 
 
 def test_coverage_counts_every_request(rows: pd.DataFrame) -> None:
@@ -416,3 +418,50 @@ def test_dashboards_state_the_boundary(rows: pd.DataFrame, tmp_path: Path) -> No
             assert item.text in text, (page.name, item.key)
         assert "Grid renewable share" in text
         assert re.search(r"covers [\d.]+% of requests", text), page.name
+
+
+def test_pdf_is_printed_from_a_page_with_the_boundary(
+    rows: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PDF is Chromium's print of a static page: that page states the boundary too."""
+    printed: list[str] = []
+
+    def fake_print(src: Path, dst: Path, chromium: str | None = None) -> Path:
+        printed.append(Path(src).read_text(encoding="utf-8"))
+        Path(dst).write_bytes(b"%PDF-1.4\n")
+        return Path(dst)
+
+    monkeypatch.setattr("melious_impact.report.pdf.html_to_pdf", fake_print)
+    out = mi.report(rows, tmp_path / "r.html", pdf=True, render="static", scenarios=[])
+    assert out.with_suffix(".pdf").exists() and len(printed) == 1
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", printed[0])).replace("&#39;", "'")
+    for item in boundary.BOUNDARY:
+        assert item.text in text, item.key
+    assert boundary.METHOD_SUMMARY in text
+
+
+def test_cli_adds_lines_from_flags_and_a_market_file(
+    rows: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from melious_impact.cli import main
+
+    store = mi.ImpactStore(tmp_path / "store")
+    store.append(rows)
+    store.flush()
+    market = tmp_path / "market.toml"
+    market.write_text(
+        '[market.nebius]\ng_co2e_per_kwh = 30.0\nsource = "Nebius contractual factor"\nyear = 2024\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "cli.html"
+    argv = ["report", "--store", str(store.root), "--out", str(out), "--static", "--line", "offsite_water"]
+    assert main([*argv, "--market", str(market)]) == 0
+    assert "hybrid method" in capsys.readouterr().out
+    p = parse_page(out)
+    assert "line-offsite_water" in p.by_id and "line-market_carbon" in p.by_id
+    assert "line-embodied_carbon" not in p.by_id
+    energy = energy_of(rows)
+    want = bl.market_based_line(energy, bl.market_factors(market))
+    assert float(p.by_id["line-market_carbon"]["data-value"]) == pytest.approx(want.value, rel=1e-12)
+    # Every provider but nebius is a flagged gap.
+    assert {g.what for g in want.gaps} == {"ovhcloud", "regolo", "acme"}

@@ -349,7 +349,15 @@ def build_providers() -> pd.DataFrame:
 # default are not reasoning models here).
 MODEL_SIZES = [
     # model, total_b, active_b, precision, bits_per_weight, reasoning, source
-    ("glm-4.7", 355, 32, "bf16", 16, True, "https://huggingface.co/zai-org/GLM-4.7"),
+    (
+        "glm-4.7",
+        355,
+        32,
+        "bf16",
+        16,
+        True,
+        "https://huggingface.co/zai-org/GLM-4.7 ; https://docs.z.ai/guides/capabilities/thinking-mode",
+    ),
     ("deepseek-v3.2", 671, 37, "fp8", 8, False, "https://huggingface.co/deepseek-ai/DeepSeek-V3.2"),
     ("deepseek-r1-0528", 671, 37, "fp8", 8, True, "https://huggingface.co/deepseek-ai/DeepSeek-R1-0528"),
     ("kimi-k2-thinking", 1000, 32, "int4", 4, True, "https://huggingface.co/moonshotai/Kimi-K2-Thinking"),

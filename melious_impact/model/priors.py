@@ -208,7 +208,12 @@ class Priors:
         row = hit.iloc[0]
         g = float(row["grid_g_per_kwh"])
         return Prior(
-            g, g * GRID_PRIOR_LOW_FACTOR, g * GRID_PRIOR_HIGH_FACTOR, str(row["source"]), int(row["year"])
+            g,
+            g * GRID_PRIOR_LOW_FACTOR,
+            g * GRID_PRIOR_HIGH_FACTOR,
+            str(row["source"]),
+            int(row["year"]),
+            str(row["unit"]),
         )
 
     def grid_months(self, location: str | None) -> list[Prior]:

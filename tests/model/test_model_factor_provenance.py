@@ -222,3 +222,9 @@ def test_prior_water_interval_is_never_a_point(small_model, provider) -> None:
     assert 0.0 <= low < mid < high
     energy_spread = float(p["energy_kwh_high"].iloc[0]) / float(p["energy_kwh"].iloc[0])
     assert high / mid > 1.01 * energy_spread  # the WUE range widens water beyond energy's own
+
+
+def test_every_prior_kind_carries_unit_year_source_and_interval(priors) -> None:
+    for prior in (*priors.energy("glm-4.7"), priors.pue("aws"), priors.wue("aws"), priors.grid("FR")):
+        assert prior.unit and prior.source and 2015 <= prior.year <= 2026
+        assert prior.low <= prior.value <= prior.high

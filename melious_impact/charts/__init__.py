@@ -17,7 +17,9 @@ says (``[start, end)`` in UTC; a date ``end`` counts its whole day):
 Functions over the model and forecast outputs:
 
 - :func:`energy_per_1k_tokens`: from ``fit_intensity(df).table()``.
-- :func:`forecast_chart`: from ``forecast(...)``, with history and a budget line.
+- :func:`forecast_chart`: from ``forecast(...)``, with history (and, with a budget, the budget chart).
+- :func:`budget_chart`: from ``budget_outlook(...)``: one budget's running total, expected
+  month end, interval and crossing date, the same numbers as the status table.
 - :func:`scenario_savings`: from ``scenario(...)``.
 - :func:`anomalies_chart`: from ``IntensityModel.anomalies(df)``.
 """
@@ -27,10 +29,11 @@ from __future__ import annotations
 from melious_impact.charts.grid import grid_intensity_by_hour, provider_renewables_pue
 from melious_impact.charts.impact import impact_over_time
 from melious_impact.charts.intensity import efficiency_frontier, energy_per_1k_tokens
-from melious_impact.charts.outlook import anomalies_chart, forecast_chart, scenario_savings
+from melious_impact.charts.outlook import anomalies_chart, budget_chart, forecast_chart, scenario_savings
 
 __all__ = [
     "anomalies_chart",
+    "budget_chart",
     "efficiency_frontier",
     "energy_per_1k_tokens",
     "forecast_chart",

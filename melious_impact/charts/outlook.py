@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 import altair as alt
 import pandas as pd
@@ -21,6 +21,9 @@ from melious_impact.charts._common import (
 )
 from melious_impact.charts._source import connect, query
 
+if TYPE_CHECKING:  # the forecast part is optional: imported only when a budget is charted
+    from melious_impact.forecast.budgets import BudgetOutlook
+
 
 def daily_history(data: Any, metric: str, by: str | None = "team") -> pd.DataFrame:
     """Daily (UTC) totals of ``metric`` per ``by`` group: ``date``, ``by``, ``value``."""
@@ -37,24 +40,6 @@ def daily_history(data: Any, metric: str, by: str | None = "team") -> pd.DataFra
     return df
 
 
-def _cumulative(
-    fc: pd.DataFrame, hist: pd.DataFrame, period_start: pd.Timestamp, period_end: pd.Timestamp | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    if period_end is None:
-        period_end = period_start + pd.DateOffset(months=1)
-    hist = hist[(hist["date"] >= period_start) & (hist["date"] < period_end)].sort_values("date").copy()
-    hist["value"] = hist["value"].cumsum()
-    base = float(hist["value"].iloc[-1]) if len(hist) else 0.0
-    # The budget resets with the month: the running total stops at its end.
-    fc = fc[fc["date"] < period_end].sort_values("date").copy()
-    # Summing daily bounds assumes days move together (comonotone): a conservative band for
-    # the running total, wider than an independence assumption would draw.
-    fc["mean"] = base + fc["mean"].cumsum()
-    fc["low"] = base + fc["low"].cumsum()
-    fc["high"] = base + fc["high"].cumsum()
-    return fc, hist
-
-
 def forecast_chart(
     fc: pd.DataFrame,
     *,
@@ -62,17 +47,19 @@ def forecast_chart(
     metric: str = "cost_eur",
     by: str = "team",
     group: str | None = None,
-    budget: float | None = None,
-    period_start: date | str | None = None,
-    period_end: date | str | None = None,
+    budget: float | Decimal | BudgetOutlook | None = None,
+    period: str = "month",
 ) -> ChartLike:
-    """Forecast mean with its interval band, the history before it, and the budget line.
+    """Forecast mean with its interval band and the history before it.
 
     ``fc`` is ``mi.forecast(...)``: ``date``, the ``by`` column, ``mean``, ``low``, ``high``.
-    ``history`` (request rows or a store) adds the observed daily values. With ``budget``
-    the chart shows the running total since ``period_start`` (default: the first day of
-    the month the forecast starts in) until ``period_end`` (exclusive; default one month
-    later) against the budget; pick one series with ``group``.
+    ``history`` (request rows or a store) adds the observed daily values.
+
+    With ``budget`` (pick one series with ``group``) the chart is :func:`budget_chart`: the
+    running total of the budget ``period`` against the budget, as
+    :func:`melious_impact.forecast.budgets.budget_outlook` computes it for the table, so
+    the chart and the status table show the same month-end forecast and crossing date.
+    ``budget`` is that outlook, or an amount (then the outlook is computed from ``history``).
     """
     require_columns(fc, ("date", "mean", "low", "high"), "forecast_chart")
     fc = floats(fc, ["mean", "low", "high"])
@@ -84,6 +71,19 @@ def forecast_chart(
     series = by if by in fc.columns else None
     if series is not None and fc[series].nunique() > 1 and budget is not None:
         raise ValueError("a budget line needs one series: pass group=... to pick it")
+    if budget is not None:
+        team = group if group is not None else str(fc[series].iloc[0]) if series else None
+        if team is None:
+            raise ValueError("a budget chart needs the team: pass group=... (and by=...)")
+        if not isinstance(budget, int | float | Decimal):  # a BudgetOutlook
+            return budget_chart(budget, team, metric)
+        if history is None:
+            raise ValueError("a budget amount needs history= (the rows the budget is spent on)")
+        from melious_impact.forecast.budgets import budget_outlook
+
+        return budget_chart(
+            budget_outlook(history, {team: {metric: budget}}, period=period, by=by), team, metric
+        )
     hist = (
         daily_history(history, metric, series)
         if history is not None
@@ -92,15 +92,6 @@ def forecast_chart(
     if series is not None and group is not None and series in hist.columns:
         hist = hist[hist[series] == group]
     title = metric_title(metric)
-    if budget is not None:
-        start = (
-            pd.Timestamp(period_start)
-            if period_start is not None
-            else fc["date"].min().to_period("M").to_timestamp()
-        )
-        end = pd.Timestamp(period_end) if period_end is not None else None
-        fc, hist = _cumulative(fc, hist, start, end)
-        title = f"{title}, running total since {start.date()}"
     color = (
         alt.Color(f"{series}:N", scale=alt.Scale(scheme=SCHEME), title=series)
         if series
@@ -130,14 +121,75 @@ def forecast_chart(
     layers: list[alt.Chart] = [band, mean]
     if len(hist):
         layers.append(alt.Chart(hist).mark_line().encode(x=x, y="value:Q", color=color))
-    if budget is not None:
-        rule = pd.DataFrame({"budget": [float(budget)]})
-        layers.append(
-            alt.Chart(rule)
-            .mark_rule(color="#c0392b", strokeWidth=2)
-            .encode(y="budget:Q", tooltip=["budget:Q"])
-        )
     return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=f"Forecast: {title}")
+
+
+def budget_chart(outlook: BudgetOutlook, team: str, metric: str = "cost_eur") -> ChartLike:
+    """One budget's running total over its period: spent so far, the expected total with its
+    interval, the budget line and the crossing date.
+
+    Everything is read from ``outlook`` (:func:`melious_impact.forecast.budgets.budget_outlook`):
+    the line ends at the status table's ``forecast`` and crosses the budget on its
+    ``crossing_date``; nothing is recomputed here.
+    """
+    row = outlook.row(team, metric)
+    path = floats(outlook.path(team, metric), ["cumulative", "low", "high"])
+    if path.empty:
+        return empty_chart(f"No {METRICS.get(metric, (metric,))[0].lower()} data for {team} in this period")
+    path["date"] = pd.to_datetime(path["date"])
+    pct = f"{round(100 * outlook.level)}%"
+    title = (
+        f"{metric_title(metric)}: {team}, running total from {pd.Timestamp(row['period_start']).date()} "
+        f"to {pd.Timestamp(row['period_end']).date()}"
+    )
+    x = alt.X("date:T", title="Date")
+    y_title = f"Running total: {metric_title(metric)}"
+    actual = path[path["kind"] == "actual"]
+    future = path[path["kind"] == "forecast"]
+    if len(actual) and len(future):  # the expected line starts where the spent line ends
+        future = pd.concat([actual.tail(1).assign(kind="forecast"), future], ignore_index=True)
+    tooltip = [
+        alt.Tooltip("date:T", title="Date"),
+        alt.Tooltip("kind:N", title="Kind"),
+        alt.Tooltip("cumulative:Q", title="Running total", format=",.4~g"),
+    ]
+    layers: list[alt.Chart] = []
+    if len(future):
+        layers.append(
+            alt.Chart(future)
+            .mark_area(opacity=0.25, color="#1f77b4")
+            .encode(x=x, y=alt.Y("low:Q", title=y_title), y2="high:Q")
+        )
+        band_tip = [
+            *tooltip,
+            alt.Tooltip("low:Q", title=f"low ({pct})", format=",.4~g"),
+            alt.Tooltip("high:Q", title=f"high ({pct})", format=",.4~g"),
+        ]
+        layers.append(
+            alt.Chart(future)
+            .mark_line(strokeDash=[5, 3], color="#1f77b4")
+            .encode(x=x, y=alt.Y("cumulative:Q", title=y_title), tooltip=band_tip)
+        )
+    if len(actual):
+        layers.append(
+            alt.Chart(actual)
+            .mark_line(color="#333")
+            .encode(x=x, y=alt.Y("cumulative:Q", title=y_title), tooltip=tooltip)
+        )
+    marks = pd.DataFrame({"budget": [float(row["budget"])]})
+    layers.append(
+        alt.Chart(marks)
+        .mark_rule(color="#c0392b", strokeWidth=2)
+        .encode(y="budget:Q", tooltip=[alt.Tooltip("budget:Q", title="Budget", format=",.4~g")])
+    )
+    if pd.notna(row["crossing_date"]):
+        cross = pd.DataFrame({"date": [pd.Timestamp(row["crossing_date"])], "label": ["crossing date"]})
+        layers.append(
+            alt.Chart(cross)
+            .mark_rule(color="#c0392b", strokeDash=[2, 2])
+            .encode(x="date:T", tooltip=[alt.Tooltip("date:T", title="Crossing date")])
+        )
+    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=title)
 
 
 def _savings_frame(scenarios: pd.DataFrame, metric: str) -> pd.DataFrame:

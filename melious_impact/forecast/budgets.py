@@ -19,12 +19,19 @@ euros, ``carbon_g_co2`` in grams, ...)::
 
 Amounts are kept as exact decimals. A budget applies to each period (month, quarter or
 year) in full; the period is chosen when the status is computed.
+
+Every view of a budget (the status table, the budget chart, the ``budgets`` command, the
+dashboards) comes from one computation, :func:`budget_outlook`: its ``status`` frame is
+what :func:`budget_status` returns, and its ``paths`` frame holds the running total day by
+day (actual, then expected with its interval) whose last day is the ``forecast`` column and
+whose first day above the budget is the ``crossing_date`` column.
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -58,6 +65,33 @@ BUDGET_COLUMNS = [
     "note",
     "spent_exact",
 ]
+
+#: Columns of :attr:`BudgetOutlook.paths`: one row per (team, metric, day of the period up
+#: to its end); ``kind`` is ``actual`` (spent, running total) or ``forecast`` (expected
+#: running total, with the central ``level`` interval of the simulated running totals).
+PATH_COLUMNS = ["team", "metric", "date", "kind", "cumulative", "low", "high"]
+
+
+@dataclass(frozen=True)
+class BudgetOutlook:
+    """The one budget computation: the status table and the running totals behind it."""
+
+    status: pd.DataFrame
+    paths: pd.DataFrame
+    level: float
+
+    def path(self, team: str, metric: str) -> pd.DataFrame:
+        """The running total of one budget (empty for a team without data)."""
+        p = self.paths
+        return p[(p["team"] == team) & (p["metric"] == metric)].reset_index(drop=True)
+
+    def row(self, team: str, metric: str) -> pd.Series:
+        """The status row of one budget (``KeyError`` if it is not budgeted)."""
+        st = self.status
+        match = st[(st["team"] == team) & (st["metric"] == metric)]
+        if match.empty:
+            raise KeyError(f"no {metric} budget for team {team!r}")
+        return match.iloc[0]
 
 
 def validate_budgets(budgets: Any, *, source: str = "budgets") -> dict[str, dict[str, Decimal]]:
@@ -147,6 +181,40 @@ def budget_status(
 ) -> pd.DataFrame:
     """Spent, forecast period total and overrun risk, one row per budgeted (team, metric).
 
+    The ``status`` of :func:`budget_outlook` (same arguments); see there for the columns.
+    """
+    return budget_outlook(
+        df,
+        budgets,
+        period,
+        as_of,
+        tz,
+        by=by,
+        level=level,
+        method=method,
+        n_paths=n_paths,
+        seed=seed,
+        eur_per_energy_unit=eur_per_energy_unit,
+    ).status
+
+
+def budget_outlook(
+    df: Any,
+    budgets: Mapping[str, Mapping[str, Any]] | str | Path,
+    period: str = "month",
+    as_of: Any = None,
+    tz: str = "UTC",
+    *,
+    by: str = "team",
+    level: float = 0.8,
+    method: str = "auto",
+    n_paths: int = 2000,
+    seed: int = 0,
+    eur_per_energy_unit: Decimal | str | int | float = DEFAULT_EUR_PER_ENERGY_UNIT,
+) -> BudgetOutlook:
+    """Spent, forecast period total and overrun risk per budgeted (team, metric), with the
+    running total day by day behind them (:class:`BudgetOutlook`).
+
     ``budgets``: ``{team: {metric: amount}}`` or a path to a budget file (:func:`load_budgets`).
     ``as_of``: the last day counted as spent (a date, or an instant read in ``tz``); default
     the last day with data. Data after it is ignored; days between the last data and a later
@@ -177,6 +245,7 @@ def budget_status(
     rng = np.random.default_rng(seed)
 
     rows = []
+    paths = []
     for team, team_budgets in plan.items():
         team_totals = totals[totals[by] == team]
         for metric, amount in team_budgets.items():
@@ -184,11 +253,27 @@ def budget_status(
             series = series_matrix(team_totals, metric, by, end=day).get(team)
             in_period = team_totals[team_totals["date"] >= start]
             spent_exact = sum_decimal(in_period[metric]) if metric == "cost_eur" else None
-            row = _status(series, amount, start, end, day, level, method, n_paths, rng)
+            row, path = _status(series, amount, start, end, day, level, method, n_paths, rng)
             row.update(base)
             row["spent_exact"] = spent_exact
             rows.append(row)
-    return pd.DataFrame(rows, columns=BUDGET_COLUMNS)
+            if len(path):
+                paths.append(path.assign(team=team, metric=metric)[PATH_COLUMNS])
+    status = pd.DataFrame(rows, columns=BUDGET_COLUMNS)
+    path_frame = pd.concat(paths, ignore_index=True) if paths else pd.DataFrame(columns=PATH_COLUMNS)
+    return BudgetOutlook(status, path_frame, level)
+
+
+def _path(dates: pd.DatetimeIndex, kind: str, cumulative: Any, low: Any, high: Any) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "date": dates,
+            "kind": kind,
+            "cumulative": np.asarray(cumulative, dtype="float64"),
+            "low": np.asarray(low, dtype="float64"),
+            "high": np.asarray(high, dtype="float64"),
+        }
+    )
 
 
 def _status(
@@ -201,48 +286,57 @@ def _status(
     method: str,
     n_paths: int,
     rng: np.random.Generator,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], pd.DataFrame]:
     limit = float(budget)
     nan = float("nan")
     if series is None:
         return {
             "budget": limit, "spent": 0.0, "forecast": nan, "forecast_low": nan, "forecast_high": nan,
             "p_exceed": nan, "crossing_date": pd.NaT, "method": "", "note": "no data for this team",
-        }  # fmt: skip
+        }, pd.DataFrame(columns=["date", "kind", "cumulative", "low", "high"])  # fmt: skip
     done = series[series.index >= start]
     idle = int((series.to_numpy()[::-1] != 0).argmax()) if series.any() else len(series)
     quiet = f"no requests in the last {idle} days before as_of (counted as zero)" if idle >= 7 else ""
     spent = float(done.sum())
     remaining = int((end - day).days)
     cumulative = done.cumsum()
+    actual = _path(pd.DatetimeIndex(done.index), "actual", cumulative, cumulative, cumulative)
     crossing = cumulative.index[cumulative.to_numpy() > limit]
     if remaining == 0:
         return {
             "budget": limit, "spent": spent, "forecast": spent, "forecast_low": spent, "forecast_high": spent,
             "p_exceed": float(spent > limit), "crossing_date": crossing[0] if len(crossing) else pd.NaT,
             "method": "actual", "note": "period complete",
-        }  # fmt: skip
+        }, actual  # fmt: skip
     choice = choose(series.to_numpy(), remaining, method)
     days = choice.model.simulate(remaining, n_paths, rng)
     # Expected days from the same (zero-clipped) paths as the quantiles and p_exceed, so
-    # forecast, interval and probability describe one distribution.
-    mean = days.mean(axis=0)
-    paths = spent + days.sum(axis=1)
-    expected = spent + float(mean.sum())
+    # forecast, interval, probability and the running total describe one distribution.
+    running = spent + np.cumsum(days, axis=1)  # n_paths x remaining: simulated running totals
+    ahead = running.mean(axis=0)
+    lo_q, hi_q = 0.5 - level / 2, 0.5 + level / 2
+    future = _path(
+        pd.date_range(day + pd.Timedelta(days=1), periods=remaining, freq="D"),
+        "forecast",
+        ahead,
+        np.quantile(running, lo_q, axis=0),
+        np.quantile(running, hi_q, axis=0),
+    )
+    # The table's numbers are read off the path: its last day, its first day above the budget.
+    totals = running[:, -1]
     if len(crossing):
         when = crossing[0]
     else:
-        ahead = spent + np.cumsum(mean)
-        over = np.flatnonzero(ahead > limit)
-        when = day + pd.Timedelta(days=int(over[0]) + 1) if len(over) else pd.NaT
+        over = np.flatnonzero(future["cumulative"].to_numpy() > limit)
+        when = future["date"].iloc[int(over[0])] if len(over) else pd.NaT
     return {
         "budget": limit,
         "spent": spent,
-        "forecast": expected,
-        "forecast_low": float(np.quantile(paths, 0.5 - level / 2)),
-        "forecast_high": float(np.quantile(paths, 0.5 + level / 2)),
-        "p_exceed": float(np.mean(paths > limit)),
+        "forecast": float(future["cumulative"].iloc[-1]),
+        "forecast_low": float(future["low"].iloc[-1]),
+        "forecast_high": float(future["high"].iloc[-1]),
+        "p_exceed": float(np.mean(totals > limit)),
         "crossing_date": when,
         "method": choice.method,
         "note": "; ".join(n for n in (choice.note, quiet) if n),
-    }
+    }, pd.concat([actual, future], ignore_index=True)

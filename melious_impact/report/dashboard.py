@@ -178,7 +178,12 @@ def _budget_status(history: pd.DataFrame, budgets: Any) -> Section:
             return
         if history.empty:
             raise ValueError("no history")
-        sec.facts["frame"] = public("budget_status")(history, budgets=budgets, period="month")
+        from melious_impact.forecast.budgets import budget_outlook
+
+        # One computation for every view: the table reads its status, the charts its paths.
+        outlook = budget_outlook(history, budgets, period="month")
+        sec.facts["outlook"] = outlook
+        sec.facts["frame"] = outlook.status
 
     return guarded("budgets", "Budgets", build)
 
@@ -204,29 +209,19 @@ def _forecast(history: pd.DataFrame) -> Section:
 
 
 def _team_forecast(fc: Section, team: str, rows: pd.DataFrame, status: Section) -> Any:
+    outlook = status.facts.get("outlook")
+    if outlook is not None:
+        st = outlook.status
+        if ((st["team"] == team) & (st["metric"] == "cost_eur")).any():
+            # The budget chart reads the same computation as the status table beside it.
+            return charts.budget_chart(outlook, team, "cost_eur")
     frame = fc.facts.get("frame")
     if frame is None or "team" not in frame.columns:
         return None
     frame = frame[frame["team"] == team]
     if frame.empty:
         return None
-    budget = None
-    period: dict[str, Any] = {}
-    st = status.facts.get("frame")
-    if st is not None and len(st):
-        match = st[(st["team"] == team) & (st["metric"] == "cost_eur")]
-        if len(match):
-            budget = float(match["budget"].iloc[0])
-            # Chart the same budget period as the status table beside it: when the data ends
-            # on a period's last day, the table is about that period, not the next one.
-            if {"period_start", "period_end"} <= set(match.columns):
-                period = {
-                    "period_start": match["period_start"].iloc[0],
-                    "period_end": pd.Timestamp(match["period_end"].iloc[0]) + pd.Timedelta(days=1),
-                }
-    return charts.forecast_chart(
-        frame, history=rows, metric="cost_eur", by="team", group=team, budget=budget, **period
-    )
+    return charts.forecast_chart(frame, history=rows, metric="cost_eur", by="team", group=team)
 
 
 def _version() -> str:

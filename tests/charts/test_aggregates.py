@@ -159,8 +159,8 @@ def test_forecast_budget_running_total(forecast_frame: pd.DataFrame, requests_df
     )
     spec = chart.to_dict()
     data = list(spec["datasets"].values())
-    fc = next(d for d in data if d and "mean" in d[0])
-    hist = next(d for d in data if d and "value" in d[0])
+    rows = [r for d in data for r in d if "kind" in r]
+    actual = [r for r in rows if r["kind"] == "actual"]
     october = requests_df[(requests_df["team"] == "search")]
     spent = float(sum(Decimal(str(c)) for c in october["billing_credits"].dropna()))
     spent += float(
@@ -169,8 +169,8 @@ def test_forecast_budget_running_total(forecast_frame: pd.DataFrame, requests_df
             for e in october.loc[october["billing_paid_with"] == "energy", "billing_energy"].dropna()
         )
     )
-    assert hist[-1]["value"] == pytest.approx(spent, rel=1e-9)
-    # The forecast is clipped at the end of October (the budget's month) and runs on from spent.
-    assert len(fc) == 3
-    assert fc[0]["mean"] == pytest.approx(spent + 1.0)
-    assert fc[-1]["high"] == pytest.approx(spent + 4.5)
+    assert max(r["cumulative"] for r in actual) == pytest.approx(spent, rel=1e-9)
+    # The running total runs from spent (28 October) to the end of October, the budget's month.
+    future = sorted({r["date"][:10] for r in rows if r["kind"] == "forecast"})
+    assert future[-1] == "2026-10-31"
+    assert all(r["cumulative"] >= spent - 1e-9 for r in rows if r["kind"] == "forecast")

@@ -11,7 +11,7 @@ import pandas as pd
 from melious_impact.charts._common import SCHEME, WIDTH, ChartLike, empty_chart, floats
 from melious_impact.charts._source import connect, query
 
-# Names a grid profile frame may use for its intensity column (model part, issue 3).
+# Names a grid profile frame may use for its intensity column (the model's grid_profile).
 _PROFILE_VALUE_COLUMNS = ("grid_g_per_kwh", "g_co2_per_kwh", "grid_g_co2_per_kwh", "intensity_g_per_kwh")
 
 

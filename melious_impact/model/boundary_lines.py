@@ -16,7 +16,9 @@ The input of every line is the same aggregate of rows with reported energy, one 
 
 ``energy_kwh`` is the reported energy (PUE included), ``it_energy_kwh`` the part with a
 usable PUE divided by it, ``requests_without_pue`` and ``energy_without_pue_kwh`` the
-requests whose PUE is missing and their energy.
+requests whose PUE is missing and their energy. Optional ``carbon_g_co2`` and
+``requests_with_carbon`` (the reported carbon) let the market-based line show the
+location-based figure of the same requests beside it.
 
 Lines:
 
@@ -102,6 +104,9 @@ class AddedLine:
     total_requests: int
     gaps: tuple[Gap, ...] = ()
     details: tuple[dict[str, Any], ...] = field(default=())
+    #: The reported location-based figure of the same covered requests (same unit), for
+    #: reading the two side by side; ``None`` when not every covered request carries it.
+    location_based: float | None = None
 
     @property
     def covered_share_percent(self) -> float | None:
@@ -410,6 +415,7 @@ def market_based_line(energy: pd.DataFrame, factors: Mapping[str, Any] | str | P
     gaps: list[Gap] = []
     details: list[dict[str, Any]] = []
     ranged = True
+    reported_g: float | None = 0.0 if {"carbon_g_co2", "requests_with_carbon"} <= set(rows.columns) else None
     for provider, grp in rows.groupby(rows["provider_id"].map(_norm), sort=True):
         n, kwh = int(grp["requests"].sum()), float(grp["energy_kwh"].sum())
         f = given.get(str(provider))
@@ -421,6 +427,9 @@ def market_based_line(energy: pd.DataFrame, factors: Mapping[str, Any] | str | P
             )
             continue
         value += kwh * f.g_co2e_per_kwh
+        if reported_g is not None:  # only when every covered request carries its carbon
+            complete = int(grp["requests_with_carbon"].sum()) == n
+            reported_g = reported_g + float(grp["carbon_g_co2"].sum()) if complete else None
         low += kwh * (f.low if f.low is not None else f.g_co2e_per_kwh)
         high += kwh * (f.high if f.high is not None else f.g_co2e_per_kwh)
         ranged = ranged and f.low is not None and f.high is not None
@@ -445,6 +454,7 @@ def market_based_line(energy: pd.DataFrame, factors: Mapping[str, Any] | str | P
         total_requests=int(rows["requests"].sum()),
         gaps=tuple(gaps),
         details=tuple(details),
+        location_based=reported_g if covered else None,
     )
 
 

@@ -35,7 +35,9 @@ SELECT provider_id, location,
        sum(energy_kwh) AS energy_kwh,
        sum(energy_kwh / pue) FILTER (WHERE pue >= 1) AS it_energy_kwh,
        count(energy_kwh) FILTER (WHERE pue IS NULL OR pue < 1) AS requests_without_pue,
-       sum(energy_kwh) FILTER (WHERE pue IS NULL OR pue < 1) AS energy_without_pue_kwh
+       sum(energy_kwh) FILTER (WHERE pue IS NULL OR pue < 1) AS energy_without_pue_kwh,
+       sum(carbon_g_co2) AS carbon_g_co2,
+       count(carbon_g_co2) AS requests_with_carbon
 FROM facts WHERE energy_kwh IS NOT NULL
 GROUP BY 1, 2 ORDER BY 1, 2
 """
@@ -116,4 +118,5 @@ def _view(line: Any) -> dict[str, Any]:
         "high": shown(line.high),
         "unit": unit,
         "share": line.covered_share_percent,
+        "location_based": shown(line.location_based),
     }

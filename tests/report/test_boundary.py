@@ -249,6 +249,9 @@ def test_market_line_uses_the_given_factors_exactly(rows: pd.DataFrame) -> None:
     assert [(g.what, g.requests) for g in line.gaps] == [("acme", int((rep["provider_id"] == "acme").sum()))]
     assert line.gaps[0].energy_kwh == pytest.approx(kwh["acme"])
     assert {s.year for s in line.sources} == {2024, 2025}
+    # Beside it, the reported location-based carbon of the same (covered) requests.
+    covered = rep[rep["provider_id"].isin(list(MARKET))]
+    assert line.location_based == pytest.approx(covered["carbon_g_co2"].sum(), rel=1e-12)
 
 
 def test_market_factors_from_a_toml_file(tmp_path: Path) -> None:
@@ -465,3 +468,24 @@ def test_cli_adds_lines_from_flags_and_a_market_file(
     assert float(p.by_id["line-market_carbon"]["data-value"]) == pytest.approx(want.value, rel=1e-12)
     # Every provider but nebius is a flagged gap.
     assert {g.what for g in want.gaps} == {"ovhcloud", "regolo", "acme"}
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=SPEC, asked=st.sets(st.sampled_from(bl.LINE_NAMES)), market=st.booleans())
+def test_reported_totals_are_identical_with_and_without_lines(
+    spec: list[tuple[int, int, float, bool]], asked: set[str], market: bool
+) -> None:
+    """The whole report context: every figure, the coverage and the Scope 3 line."""
+    from melious_impact.report.report import build_context
+
+    rows = make_rows(spec)
+    lo, hi = START, START + timedelta(days=11)
+
+    def numbers(**kw: object) -> tuple[object, ...]:
+        ctx, _ = build_context(rows, Facts(rows), lo, hi, scenarios=[], **kw)  # type: ignore[arg-type]
+        figures = [(f.key, f.value, f.previous) for f in ctx["figures"]]
+        return figures, ctx["coverage"], ctx["scope3"], ctx["quality"]
+
+    plain = numbers()
+    lined = numbers(lines=tuple(sorted(asked)), market_factors=MARKET if market else None)
+    assert plain == lined

@@ -9,9 +9,18 @@ giving a score ``|z - z_hat| / sd_h``. The interval served at level ``L`` is
 ``z_hat +- q_L * sd_h``, where ``q_L`` is the conformal quantile (the
 ``ceil((N + 1) L)``-th smallest of ``N`` scores; Vovk et al. 2005, Lei et al. 2018) of the
 scores of the same week of horizon (days 1-7, 8-14, ...). Horizons past the backtest use
-the last week measured. The model's sample paths are scaled the same way (deviations from
-the point forecast times ``q / z``, with the factor of the 80% level), so budget
-totals and per-day intervals stay one distribution.
+the last week measured.
+
+The calibration only widens: ``q`` is at least the normal quantile of the model's own
+interval. That interval already leaves out the uncertainty of the estimated parameters,
+and the backtest's scores are few and correlated, so a calm stretch of backtest must not
+make the interval narrower than the model itself says. Measured on the tests' growth
+series: coverage of the 80% interval 79-83% per family with narrowing allowed (71-72% on
+six teams doubling in four months), 81-85% (74-77%) with the floor.
+
+The model's sample paths are scaled the same way (deviations from the point forecast
+times ``q / z``, with the factor of the 80% level), so budget totals and per-day
+intervals stay one distribution.
 
 The scores come from daily origins, so they overlap and are correlated; the guarantee of
 split conformal (exchangeable scores) holds only approximately. It is a calibration, not
@@ -98,7 +107,8 @@ class Calibrated:
                 if len(block) < 2 * SEASON:
                     break
                 rank = min(1.0, math.ceil((len(block) + 1) * level) / len(block))
-                per_week.append(float(np.quantile(block, rank, method="higher")))
+                # Only ever wider than the model's own interval (see the module doc).
+                per_week.append(max(normal, float(np.quantile(block, rank, method="higher"))))
             if not per_week:
                 per_week = [normal]
             steps = np.minimum(np.arange(h) // SEASON, len(per_week) - 1)

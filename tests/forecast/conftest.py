@@ -58,6 +58,43 @@ def synthetic_series(seed: int, n: int, *, noise: float = 0.04) -> np.ndarray:
     return np.maximum(y, 0.0)
 
 
+def growth_series(
+    trend: str, direction: str, shape: str, seed: int, n: int, *, noise: float = 0.04, days: int = 120
+) -> np.ndarray:
+    """A daily series with known growth or decline and a weekly shape (not the emulator's).
+
+    ``trend``: ``"linear"`` or ``"exponential"``; ``direction``: ``"growth"`` (the level
+    doubles every ``days``; a linear one adds the starting level every ``days``) or
+    ``"decline"`` (an exponential one halves every ``days``; a linear one loses half the
+    starting level over the ``n`` days, so it stays positive). ``shape``: ``"additive"``
+    (the weekly swing is the same number of units whatever the level; sized on the lowest
+    level so no day goes below zero; noise of constant sd) or ``"multiplicative"`` (swing
+    and noise proportional to the level). ``noise`` is the sd as a share of the level of the
+    last four weeks (where the forecast is judged). The weekly pattern, its phase and the
+    starting level (10 to 10,000 units) are drawn from ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=float)
+    start = float(10 ** rng.uniform(1, 4))
+    if trend == "exponential":
+        level = start * (2.0 if direction == "growth" else 0.5) ** (t / days)
+    elif direction == "growth":
+        level = start * (1 + t / days)
+    else:
+        level = start * (1 - 0.5 * t / n)
+    weekdays = rng.uniform(0.85, 1.15, 5)
+    weekend = rng.uniform(0.25, 0.8, 2)
+    week = np.roll(np.concatenate([weekdays, weekend]), int(rng.integers(7)))
+    week = week / week.mean() - 1  # mean zero
+    weekly = week[np.arange(n) % 7]
+    end_level = float(level[-28:].mean())
+    if shape == "multiplicative":
+        y = level * (1 + weekly) * (1 + rng.normal(0, noise, n))
+    else:
+        y = level + float(level.min()) * weekly + rng.normal(0, noise * end_level, n)
+    return np.maximum(y, 0.0)
+
+
 @pytest.fixture
 def catalogue_server() -> Iterator[dict[str, Any]]:
     """A loopback HTTP server answering GET /v1/models?include_meta=true; counts hits."""
@@ -117,3 +154,8 @@ def make_rows() -> RowsFactory:
 @pytest.fixture(scope="session")
 def synth() -> Callable[..., np.ndarray]:
     return synthetic_series
+
+
+@pytest.fixture(scope="session")
+def growth() -> Callable[..., np.ndarray]:
+    return growth_series

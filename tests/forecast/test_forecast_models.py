@@ -7,9 +7,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from melious_impact.forecast.backtest import choose
+from melious_impact.forecast.calibration import Calibrated, scores
 from melious_impact.forecast.models import ETS, MeanModel, SeasonalNaive, ZeroModel
+from melious_impact.forecast.scales import Scale, guerrero_lambda
 
 
 @pytest.fixture
@@ -67,3 +71,153 @@ def test_choice_records_its_evidence(weekly: np.ndarray) -> None:
     assert (low <= mean + 1e-9).all() and (high >= mean - 1e-9).all()
     with pytest.raises(ValueError, match="method"):
         choose(weekly, 7, "arima")
+
+
+# Models on other scales, their backtest forecasts, and calibrated intervals.
+
+
+@pytest.fixture
+def growing() -> np.ndarray:
+    """Exponential growth (doubling in 120 days) x a multiplicative week, 3% noise."""
+    rng = np.random.default_rng(7)
+    t = np.arange(240)
+    week = np.array([1.1, 1.15, 1.1, 1.05, 1.0, 0.4, 0.3])
+    return 200 * 2 ** (t / 120) * week[t % 7] / week.mean() * (1 + rng.normal(0, 0.03, 240))
+
+
+@pytest.mark.parametrize("damped", [True, False])
+@pytest.mark.parametrize("lam", [0.0, 0.4, 1.0])
+def test_ets_on_any_scale_is_statsmodels_on_the_transformed_series(
+    growing: np.ndarray, damped: bool, lam: float
+) -> None:
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    scale = Scale(lam)
+    ours = ETS(growing, damped=damped, scale=scale)
+    z = scale.forward(growing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = ETSModel(
+            pd.Series(z), error="add", trend="add", damped_trend=damped, seasonal="add",
+            seasonal_periods=7, initialization_method="heuristic",
+        ).smooth(ours.params)  # fmt: skip
+    frame = ref.get_prediction(start=len(z), end=len(z) + 20).summary_frame(alpha=0.2)
+    np.testing.assert_allclose(ours.center(21), frame["mean"], rtol=1e-9)
+    np.testing.assert_allclose(ours.sd(21) * stats_norm_q(0.9), frame["pi_upper"] - frame["mean"], rtol=1e-6)
+    # Back on the original scale the interval is the back-transformed one.
+    _, low, high = ours.forecast(21, 0.8)
+    np.testing.assert_allclose(low, np.maximum(scale.inverse(frame["pi_lower"].to_numpy()), 0), rtol=1e-6)
+    np.testing.assert_allclose(high, scale.inverse(frame["pi_upper"].to_numpy()), rtol=1e-6)
+
+
+def stats_norm_q(p: float) -> float:
+    from scipy import stats
+
+    return float(stats.norm.ppf(p))
+
+
+def test_extending_the_states_is_filtering_with_the_same_parameters(growing: np.ndarray) -> None:
+    fitted = ETS(growing[:180], scale=Scale(0.0))
+    extended = fitted.extended(growing)
+    filtered = ETS(growing, params=fitted.params, scale=Scale(0.0))
+    np.testing.assert_allclose(extended.states, filtered.states, rtol=1e-9, atol=1e-12)
+    # Backtest forecasts from a past day are the forecasts of the model fed up to that day.
+    past = fitted.extended(growing[:200])
+    np.testing.assert_allclose(extended.centers_from(np.array([200]), 14)[0], past.center(14), rtol=1e-12)
+    with pytest.raises(ValueError, match="extended"):
+        fitted.extended(growing[::-1])
+
+
+def test_information_criterion_prefers_the_log_scale_for_multiplicative_growth(growing: np.ndarray) -> None:
+    raw, log = ETS(growing, scale=Scale(1.0)), ETS(growing, scale=Scale(0.0))
+    assert log.aicc < raw.aicc - 10
+    rng = np.random.default_rng(3)
+    additive = (
+        500 + 2 * np.arange(240) + np.resize([40, 45, 40, 35, 30, -90, -100], 240) + rng.normal(0, 10, 240)
+    )
+    assert ETS(additive, scale=Scale(1.0)).aicc < ETS(additive, scale=Scale(0.0)).aicc
+
+
+def test_auto_picks_the_log_scale_and_its_interval_covers(growing: np.ndarray) -> None:
+    c = choose(growing[:212], 28)
+    assert c.method == "ets" and "log scale" in c.form and c.mae_ets < c.mae_snaive
+    assert c.interval_scale >= 1.0
+    mean, low, high = c.model.forecast(28, 0.8)
+    actual = growing[212:]
+    assert abs(mean.sum() / actual.sum() - 1) < 0.03
+    assert np.mean((actual >= low) & (actual <= high)) >= 0.7
+
+
+def test_calibration_scales_the_width_by_the_backtest_scores(weekly: np.ndarray) -> None:
+    naive = SeasonalNaive(weekly)
+    rng = np.random.default_rng(11)
+    # Errors twice as large as the model's own sd: the interval doubles (the 80% quantile
+    # of |N(0, 2^2)| over the normal 80% quantile). Later weeks of the score matrix grow.
+    score = 2 * np.abs(rng.standard_normal((112, 28))) * np.repeat([1.0, 1.0, 1.5, 1.5], 7)
+    score[-10:, 20:] = np.nan  # days past the data
+    served = Calibrated(naive, score)
+    factor = served.factor(40, 0.8)
+    np.testing.assert_allclose(factor[:14], 2.0, rtol=0.1)
+    np.testing.assert_allclose(factor[14:28], 3.0, rtol=0.1)
+    np.testing.assert_array_equal(factor[28:], factor[27])  # past the backtest: the last week
+    mean, _, high = served.forecast(40, 0.8)
+    _, _, high0 = naive.forecast(40, 0.8)
+    np.testing.assert_allclose(mean, naive.point(40))
+    np.testing.assert_allclose(high - mean, factor * (high0 - mean), rtol=1e-9)
+    # Errors smaller than the model expects do not narrow its interval.
+    calm = Calibrated(naive, np.abs(rng.standard_normal((112, 28))) / 2)
+    np.testing.assert_array_equal(calm.factor(28, 0.8), 1.0)
+    # Too few scores: the model's own interval.
+    np.testing.assert_array_equal(Calibrated(naive, score[:1]).factor(28, 0.8), 1.0)
+
+
+def test_backtest_scores_are_standardised_errors_on_the_model_scale(growing: np.ndarray) -> None:
+    base = ETS(growing[:150], scale=Scale(0.0))
+    fitted = base.extended(growing)
+    origins = np.array([150, 200, 230])
+    got = scores(fitted, origins, 14)
+    z = np.log(growing)
+    for i, o in enumerate(origins):
+        want = np.full(14, np.nan)
+        k = min(14, len(z) - o)
+        past = base.extended(growing[:o])
+        want[:k] = np.abs(z[o : o + k] - past.center(14)[:k]) / fitted.sd(14)[:k]
+        np.testing.assert_allclose(got[i], want, rtol=1e-9)
+
+
+def test_calibrated_paths_match_the_calibrated_intervals(growing: np.ndarray) -> None:
+    c = choose(growing, 28)
+    assert isinstance(c.model, Calibrated)
+    mean, low, high = c.model.forecast(28, 0.8)
+    paths = c.model.simulate(28, 4000, np.random.default_rng(5))
+    np.testing.assert_allclose(paths.mean(axis=0), mean, rtol=0.03)
+    np.testing.assert_allclose(np.quantile(paths, 0.1, axis=0), low, rtol=0.05)
+    np.testing.assert_allclose(np.quantile(paths, 0.9, axis=0), high, rtol=0.05)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lam=st.sampled_from([0.0, 0.2, 0.5, 0.8, 1.0]),
+    y=st.lists(st.floats(min_value=1e-3, max_value=1e6), min_size=1, max_size=30),
+    sd=st.floats(min_value=0.0, max_value=0.5),
+)
+def test_scales_round_trip_and_their_mean_is_not_below_the_median(
+    lam: float, y: list[float], sd: float
+) -> None:
+    scale = Scale(lam)
+    values = np.asarray(y)
+    np.testing.assert_allclose(scale.inverse(scale.forward(values)), values, rtol=1e-9)
+    center = scale.forward(values)
+    # Back-transformed, the median of a symmetric forecast is the inverse of its center;
+    # its mean is never below that (concave transforms), and equal on the raw scale.
+    mean = scale.mean(center, np.full_like(center, sd))
+    assert (mean >= scale.inverse(center) * (1 - 1e-12)).all()
+    if lam == 1.0:
+        np.testing.assert_allclose(mean, values)
+
+
+def test_guerrero_finds_log_for_proportional_spread_and_raw_for_constant_spread() -> None:
+    rng = np.random.default_rng(2)
+    level = np.repeat(np.geomspace(10, 1000, 30), 7)
+    assert guerrero_lambda(level * (1 + rng.normal(0, 0.1, len(level))), 7) <= 0.15
+    assert guerrero_lambda(level + rng.normal(0, 5, len(level)), 7) >= 0.85

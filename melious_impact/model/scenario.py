@@ -131,16 +131,15 @@ def scenario(
     out["factor_version"] = m.factor_version
     out.attrs["description"] = "; ".join(notes) or "no change"
     codes = pd.concat([pb["warnings"], ps["warnings"]], ignore_index=True)
-    incomplete = int(
-        sum(
-            (1.0 - min(r["baseline_coverage"], r["scenario_coverage"])) * len(base)
-            for r in rows
-            if r["metric"] != "cost_eur"
+    quantities = ("energy_kwh", "carbon_g_co2", "water_liters")
+    unknown = np.zeros(len(base), dtype=bool)
+    for q in quantities:
+        unknown |= ~np.isfinite(pb[q].to_numpy(dtype=np.float64)) | ~np.isfinite(
+            ps[q].to_numpy(dtype=np.float64)
         )
-    )
-    extra = (ImpactWarning("scenario_incomplete", MESSAGES["scenario_incomplete"], max(incomplete, 1)),)
-    if all(r["baseline_coverage"] == r["scenario_coverage"] == 1.0 for r in rows):
-        extra = ()
+    extra: tuple[ImpactWarning, ...] = ()
+    if unknown.any():
+        extra = (ImpactWarning("scenario_incomplete", MESSAGES["scenario_incomplete"], int(unknown.sum())),)
     out.attrs["impact_warnings"] = summarise(codes) + cost_warnings + extra
     return out
 

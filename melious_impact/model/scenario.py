@@ -326,7 +326,8 @@ def _metric(
     if (unknown & changed).any():
         delta, d_low, d_high = nan, nan, nan
     rep = reported_mask(src)
-    observed = float(np.nansum(floats(src, q)[rep])) if rep.any() else np.nan
+    # what was reported: a reported row without this figure leaves the total unknown
+    observed = float(np.sum(floats(src, q)[rep])) if rep.any() else np.nan
     return {
         "metric": q,
         "unit": UNITS[q],

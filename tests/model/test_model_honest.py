@@ -285,3 +285,11 @@ def test_property_untimed_equals_the_year_average_of_timed(m, location, provider
         return
     assert c == pytest.approx(year["carbon_g_co2"].mean(), rel=1e-6)
     assert untimed["energy_kwh"].iloc[0] == pytest.approx(year["energy_kwh"].mean(), rel=1e-12)
+
+
+def test_observed_total_with_a_missing_reported_figure_is_missing(m, rows):
+    df = rows.copy()
+    df.loc[df.index[3], "water_liters"] = np.nan  # reported, but this figure was not sent
+    out = mi.scenario(df, m).set_index("metric")
+    assert math.isnan(out.loc["water_liters", "observed"])
+    assert out.loc["energy_kwh", "observed"] == pytest.approx(float(df["energy_kwh"].sum()))

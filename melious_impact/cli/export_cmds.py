@@ -37,6 +37,25 @@ def register(subparsers: Any) -> None:
         help="euro value of one Melious energy unit, for rows paid with energy (default 0.0001)",
     )
     add_period_arguments(p)
+    p.add_argument(
+        "--prices",
+        metavar="FILE",
+        default=None,
+        help=(
+            "published prices for ListUnitPrice/ContractedUnitPrice: a saved "
+            "/v1/models?include_meta=true body, or JSON {model: {input, output}} in EUR per "
+            "million tokens (without it the unit prices stay null)"
+        ),
+    )
+    p.add_argument(
+        "--unknown-cost",
+        choices=("omit", "null"),
+        default="omit",
+        help=(
+            "requests with no billing block: omit them (default; FOCUS allows neither a null "
+            "nor a stand-in cost) or keep them with null costs and x_CostUnknown (outside FOCUS)"
+        ),
+    )
     p.add_argument("--team", action="append", dest="teams", help="only this team; repeatable")
     p.add_argument(
         "--billing-account-id", default="melious", help="FOCUS BillingAccountId (default: melious)"
@@ -47,6 +66,9 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from melious_impact.cli._stores import open_existing
     from melious_impact.export.focus import to_focus, write_focus
+    from melious_impact.export.focus_prices import load_price_list
+
+    prices = load_price_list(args.prices) if args.prices else None
 
     store = open_existing(args.store)
     try:
@@ -58,8 +80,13 @@ def run(args: argparse.Namespace) -> int:
         granularity=args.granularity,
         eur_per_energy_unit=args.eur_per_energy_unit,
         billing_account_id=args.billing_account_id,
+        prices=prices,
+        unknown_cost=args.unknown_cost,
     )
     path = write_focus(table, args.output)
-    total = sum(table["BilledCost"]) if len(table) else 0
+    total = sum(v for v in table["BilledCost"] if v is not None) if len(table) else 0
     print(f"{len(table)} FOCUS rows from {len(rows)} requests, BilledCost {total} EUR -> {path}")
+    left_out = table.attrs.get("unknown_cost_requests", 0)
+    if left_out:
+        print(f"{left_out} requests with no billing block (cost unknown) are not in the table")
     return 0

@@ -1,11 +1,20 @@
 """OpenTelemetry export: captured rows as GenAI spans and metrics.
 
-Each row becomes one CLIENT span following the OpenTelemetry GenAI semantic conventions
-(``gen_ai.operation.name``, ``gen_ai.request.model``, ``gen_ai.usage.input_tokens``...),
-plus ``melious.*`` attributes for what only Melious reports (energy, carbon, water, billing).
-Metrics: ``gen_ai.client.token.usage`` and ``gen_ai.client.operation.duration`` histograms
-(semantic conventions), and the counters ``melious.energy`` (kWh), ``melious.carbon`` (g),
-``melious.water`` (L) and ``melious.billing.credits`` (EUR).
+Follows the GenAI semantic conventions of OpenTelemetry semantic conventions v1.41.0
+(:data:`SEMCONV_VERSION`; ``docs/gen-ai/`` and ``model/gen-ai/`` of that release). Each row
+becomes one CLIENT span (``gen_ai.operation.name``, ``gen_ai.provider.name``,
+``gen_ai.request.model``, ``gen_ai.usage.input_tokens``...), plus ``melious.*`` attributes for
+what only Melious reports (energy, carbon, water, billing). The deprecated ``gen_ai.system``
+is not written. A row whose latency is unknown has no start time: it gets no span (a
+zero-length span at a made-up time would look measured) and is counted in
+``ExportStats.spans_skipped_unknown_latency`` / ``SinkStats.skipped_unknown_latency``; its
+metrics other than durations are still recorded.
+
+Metrics: the histograms ``gen_ai.client.token.usage`` ({token}),
+``gen_ai.client.operation.duration`` (s) and, for streaming calls,
+``gen_ai.client.operation.time_to_first_chunk`` (s), each with the conventions' advised
+explicit bucket boundaries; and the counters ``melious.energy`` (kW.h), ``melious.carbon`` (g),
+``melious.water`` (L) and ``melious.billing.credits`` ({EUR}), units in UCUM.
 
 Two ways in:
 
@@ -29,14 +38,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from melious_impact.export._rows import as_utc, iter_rows
 
 logger = logging.getLogger("melious_impact")
 
-#: gen_ai.provider.name / gen_ai.system value (not one of the well-known values: a custom one).
+#: The semantic conventions release this module follows (GenAI pages).
+SEMCONV_VERSION = "1.41.0"
+#: gen_ai.provider.name value (not one of the well-known values: a custom one, as allowed).
 PROVIDER_NAME = "melious"
 INSTRUMENTATION_NAME = "melious_impact"
+#: Melious serves its API over HTTPS only: the port when an address is given without one.
+DEFAULT_SERVER_PORT = 443
+
+# Advised ExplicitBucketBoundaries (gen-ai-metrics.md, v1.41.0: gen_ai.client.token.usage and
+# the seconds-valued client histograms).
+TOKEN_BUCKETS: tuple[float, ...] = tuple(float(4**k) for k in range(14))  # 1, 4, ... 67108864
+SECONDS_BUCKETS: tuple[float, ...] = tuple(0.01 * 2**k for k in range(14))  # 0.01 ... 81.92
 
 # endpoint path suffix -> gen_ai.operation.name. Well-known values where the conventions have
 # one (chat, text_completion, embeddings); otherwise a custom value, as the conventions allow.
@@ -140,12 +159,60 @@ def span_name(row: Mapping[str, Any]) -> str:
     return f"{op} {model}" if model else op
 
 
-def span_attributes(row: Mapping[str, Any], *, server_address: str | None = None) -> dict[str, Any]:
+def server_endpoint(
+    server_address: str | None, server_port: int | None = None
+) -> tuple[str | None, int | None]:
+    """(server.address, server.port) from a host, ``host:port`` or URL, and an optional port.
+
+    An address without a port gets :data:`DEFAULT_SERVER_PORT` (https), since the conventions
+    require ``server.port`` whenever ``server.address`` is set.
+    """
+    if not server_address:
+        if server_port is not None:
+            raise ValueError("server_port needs a server_address")
+        return None, None
+    host, port = server_address, server_port
+    if "://" in server_address:
+        parts = urlsplit(server_address)
+        host = parts.hostname or ""
+        if port is None:
+            port = parts.port or (80 if parts.scheme == "http" else DEFAULT_SERVER_PORT)
+    elif server_address.count(":") == 1 and server_address.rsplit(":", 1)[1].isdigit():
+        host, _, text = server_address.rpartition(":")
+        port = port if port is not None else int(text)
+    if not host:
+        raise ValueError(f"server_address {server_address!r} has no host name")
+    port = DEFAULT_SERVER_PORT if port is None else int(port)
+    if not 0 < port < 65536:
+        raise ValueError(f"server_port must be 1..65535, got {port}")
+    return host, port
+
+
+def _server_attrs(server_address: str | None, server_port: int | None) -> dict[str, Any]:
+    host, port = server_endpoint(server_address, server_port)
+    return {} if host is None else {"server.address": host, "server.port": port}
+
+
+def _is_stream(row: Mapping[str, Any]) -> bool:
+    value = row.get("stream")
+    return value is True or (not isinstance(value, str) and value == 1)
+
+
+def ttfc_seconds(row: Mapping[str, Any]) -> float | None:
+    """Time to first chunk of a streaming row, in seconds (None for non-streaming rows)."""
+    if not _is_stream(row):
+        return None
+    ttft = _finite(row.get("ttft_ms"))
+    return ttft / 1000.0 if ttft is not None and ttft >= 0 else None
+
+
+def span_attributes(
+    row: Mapping[str, Any], *, server_address: str | None = None, server_port: int | None = None
+) -> dict[str, Any]:
     """The span attributes of one row: GenAI conventions plus ``melious.*``. Missing values are left out."""
     attrs: dict[str, Any] = {
         "gen_ai.operation.name": operation_name(row.get("endpoint")),
         "gen_ai.provider.name": PROVIDER_NAME,
-        "gen_ai.system": PROVIDER_NAME,  # the older spelling, still read by many backends
     }
     requested = row.get("requested_model") or row.get("model")
     optional: dict[str, Any] = {
@@ -156,11 +223,13 @@ def span_attributes(row: Mapping[str, Any], *, server_address: str | None = None
         "gen_ai.usage.output_tokens": _count(row.get("output_tokens")),
         "gen_ai.usage.cache_read.input_tokens": _count(row.get("cached_tokens")),
         "gen_ai.usage.reasoning.output_tokens": _count(row.get("reasoning_tokens")),
-        "gen_ai.request.stream": row.get("stream"),
+        # set if and only if the request streamed (conditionally required)
+        "gen_ai.request.stream": True if _is_stream(row) else None,
+        "gen_ai.response.time_to_first_chunk": ttfc_seconds(row),
         "http.request.method": row.get("method"),
         "http.response.status_code": _count(row.get("status_code")),
         "url.path": row.get("endpoint"),
-        "server.address": server_address,
+        **_server_attrs(server_address, server_port),
     }
     for key, value in optional.items():
         if value is not None:
@@ -179,9 +248,6 @@ def span_attributes(row: Mapping[str, Any], *, server_address: str | None = None
         value = row.get(name)
         if value is not None:
             attrs[f"melious.{name}"] = bool(value)
-    ttft = _finite(row.get("ttft_ms"))
-    if ttft is not None:
-        attrs["melious.ttft_ms"] = ttft
     attempt = _count(row.get("attempt"))
     if attempt is not None:
         attrs["melious.attempt"] = attempt
@@ -199,14 +265,19 @@ def span_attributes(row: Mapping[str, Any], *, server_address: str | None = None
     return attrs
 
 
-def span_times_ns(row: Mapping[str, Any]) -> tuple[int, int]:
-    """(start, end) in ns since the epoch: the row finished at captured_at after latency_ms."""
+def span_times_ns(row: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(start, end) in ns since the epoch: the row finished at captured_at after latency_ms.
+
+    None when the latency is unknown (missing, negative or not a number): the start is not
+    known, and a zero-length span would pass for a measurement.
+    """
     end = as_utc(row.get("captured_at"))
     if end is None:
         raise ValueError("row has no captured_at: cannot place its span in time")
     latency = _finite(row.get("latency_ms"))
-    start = end - timedelta(milliseconds=latency) if latency is not None and latency >= 0 else end
-    return _ns(start), _ns(end)
+    if latency is None or latency < 0:
+        return None
+    return _ns(end - timedelta(milliseconds=latency)), _ns(end)
 
 
 def _ns(when: datetime) -> int:
@@ -215,11 +286,12 @@ def _ns(when: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
 
-def _metric_attributes(row: Mapping[str, Any]) -> dict[str, Any]:
+def _metric_attributes(row: Mapping[str, Any], server: Mapping[str, Any]) -> dict[str, Any]:
     """Low-cardinality attributes for metrics (no ids, no free-form tags)."""
     attrs: dict[str, Any] = {
         "gen_ai.operation.name": operation_name(row.get("endpoint")),
         "gen_ai.provider.name": PROVIDER_NAME,
+        **server,
     }
     for key, column in (
         ("gen_ai.request.model", "requested_model"),
@@ -243,24 +315,36 @@ class _Instruments:
 
     token_usage: Any
     duration: Any
+    ttfc: Any
     energy: Any
     carbon: Any
     water: Any
     credits: Any
+    server: Mapping[str, Any]
 
     @classmethod
-    def create(cls, meter: Any) -> _Instruments:
+    def create(cls, meter: Any, server: Mapping[str, Any] | None = None) -> _Instruments:
         return cls(
             token_usage=meter.create_histogram(
                 "gen_ai.client.token.usage",
                 unit="{token}",
                 description="Number of input and output tokens used.",
+                explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
             ),
             duration=meter.create_histogram(
-                "gen_ai.client.operation.duration", unit="s", description="GenAI operation duration."
+                "gen_ai.client.operation.duration",
+                unit="s",
+                description="GenAI operation duration.",
+                explicit_bucket_boundaries_advisory=SECONDS_BUCKETS,
+            ),
+            ttfc=meter.create_histogram(
+                "gen_ai.client.operation.time_to_first_chunk",
+                unit="s",
+                description="Time to receive the first chunk of a streaming response.",
+                explicit_bucket_boundaries_advisory=SECONDS_BUCKETS,
             ),
             energy=meter.create_counter(
-                "melious.energy", unit="kWh", description="Energy reported by Melious (PUE included)."
+                "melious.energy", unit="kW.h", description="Energy reported by Melious (PUE included)."
             ),
             carbon=meter.create_counter(
                 "melious.carbon", unit="g", description="Carbon reported by Melious, g CO2e."
@@ -268,13 +352,14 @@ class _Instruments:
             water=meter.create_counter("melious.water", unit="L", description="Water reported by Melious."),
             credits=meter.create_counter(
                 "melious.billing.credits",
-                unit="EUR",
+                unit="{EUR}",
                 description="Credits charged (euros; float, see spans for exact).",
             ),
+            server=dict(server or {}),
         )
 
     def record(self, row: Mapping[str, Any]) -> None:
-        attrs = _metric_attributes(row)
+        attrs = _metric_attributes(row, self.server)
         for column, token_type in (("input_tokens", "input"), ("output_tokens", "output")):
             tokens = _count(row.get(column))
             if tokens is not None:
@@ -282,6 +367,9 @@ class _Instruments:
         latency = _finite(row.get("latency_ms"))
         if latency is not None and latency >= 0:
             self.duration.record(latency / 1000.0, attrs)
+        ttfc = ttfc_seconds(row)
+        if ttfc is not None:  # streaming calls only (the metric's note)
+            self.ttfc.record(ttfc, attrs)
         # Counters refuse negative increments; capture already rejects them, so skipping is safe.
         for instrument, column in (
             (self.energy, "energy_kwh"),
@@ -314,20 +402,53 @@ def _meter(meter_provider: Any | None) -> Any:
     return provider.get_meter(INSTRUMENTATION_NAME, __version__)
 
 
-def emit_span(tracer: Any, row: Mapping[str, Any], *, server_address: str | None = None) -> None:
-    """Emit the span of one row on ``tracer`` with its real start and end times."""
+def emit_span(
+    tracer: Any, row: Mapping[str, Any], *, server_address: str | None = None, server_port: int | None = None
+) -> bool:
+    """Emit the span of one row on ``tracer`` with its real start and end times.
+
+    Returns False (and emits nothing) when the row's latency is unknown.
+    """
     from opentelemetry.trace import SpanKind, Status, StatusCode
 
-    start_ns, end_ns = span_times_ns(row)
+    times = span_times_ns(row)
+    if times is None:
+        return False
+    start_ns, end_ns = times
     span = tracer.start_span(
         span_name(row),
         kind=SpanKind.CLIENT,
-        attributes=span_attributes(row, server_address=server_address),
+        attributes=span_attributes(row, server_address=server_address, server_port=server_port),
         start_time=start_ns,
     )
     if _is_error(row):
         span.set_status(Status(StatusCode.ERROR, _error_type(row)))
     span.end(end_time=end_ns)
+    return True
+
+
+@dataclass
+class ExportStats:
+    """What a batch export did: rows read, spans emitted, spans skipped (latency unknown)."""
+
+    rows: int = 0
+    spans: int = 0
+    spans_skipped_unknown_latency: int = 0
+
+
+def _export(
+    source: Any, tracer: Any, instruments: _Instruments | None, server: tuple[str | None, int | None]
+) -> ExportStats:
+    stats = ExportStats()
+    for row in iter_rows(source):
+        stats.rows += 1
+        if emit_span(tracer, row, server_address=server[0], server_port=server[1]):
+            stats.spans += 1
+        else:
+            stats.spans_skipped_unknown_latency += 1
+        if instruments is not None:
+            instruments.record(row)
+    return stats
 
 
 def export_frame(
@@ -336,20 +457,19 @@ def export_frame(
     tracer: Any | None = None,
     meter: Any | None = None,
     server_address: str | None = None,
-) -> int:
-    """Emit one span per row and record the metrics; returns the number of rows exported.
+    server_port: int | None = None,
+) -> ExportStats:
+    """Emit one span per row (latency known) and record the metrics of every row.
 
     ``source``: rows, a DataFrame with the requests columns, an Arrow table or an ImpactStore.
     ``tracer`` / ``meter``: default to the global providers' (no-ops unless the app set an SDK).
+    ``server_address``: a host, ``host:port`` or URL; ``server_port`` defaults to 443.
     """
+    server = server_endpoint(server_address, server_port)
     tracer = tracer if tracer is not None else _tracer(None)
-    instruments = _Instruments.create(meter if meter is not None else _meter(None))
-    count = 0
-    for row in iter_rows(source):
-        emit_span(tracer, row, server_address=server_address)
-        instruments.record(row)
-        count += 1
-    return count
+    meter = meter if meter is not None else _meter(None)
+    instruments = _Instruments.create(meter, _server_attrs(*server))
+    return _export(source, tracer, instruments, server)
 
 
 def spans_from_rows(
@@ -358,20 +478,20 @@ def spans_from_rows(
     *,
     meter_provider: Any | None = None,
     server_address: str | None = None,
-) -> int:
-    """Emit one span per row through ``tracer_provider`` (global one if None); returns the count.
+    server_port: int | None = None,
+) -> ExportStats:
+    """Emit one span per row (latency known) through ``tracer_provider`` (global one if None).
 
     Metrics are recorded too when ``meter_provider`` is given.
     """
+    server = server_endpoint(server_address, server_port)
     tracer = _tracer(tracer_provider)
-    instruments = _Instruments.create(_meter(meter_provider)) if meter_provider is not None else None
-    count = 0
-    for row in iter_rows(rows_or_df):
-        emit_span(tracer, row, server_address=server_address)
-        if instruments is not None:
-            instruments.record(row)
-        count += 1
-    return count
+    instruments = (
+        _Instruments.create(_meter(meter_provider), _server_attrs(*server))
+        if meter_provider is not None
+        else None
+    )
+    return _export(rows_or_df, tracer, instruments, server)
 
 
 @dataclass
@@ -380,6 +500,7 @@ class SinkStats:
 
     written: int = 0
     dropped: int = 0
+    skipped_unknown_latency: int = 0  # written rows that got metrics but no span
 
 
 class OTelSink:
@@ -398,13 +519,16 @@ class OTelSink:
         meter_provider: Any | None = None,
         *,
         server_address: str | None = None,
+        server_port: int | None = None,
         metrics: bool = True,
     ) -> None:
         self._tracer_provider = tracer_provider
         self._meter_provider = meter_provider
+        self._server = server_endpoint(server_address, server_port)
         self._tracer = _tracer(tracer_provider)
-        self._instruments = _Instruments.create(_meter(meter_provider)) if metrics else None
-        self._server_address = server_address
+        self._instruments = (
+            _Instruments.create(_meter(meter_provider), _server_attrs(*self._server)) if metrics else None
+        )
         self._lock = threading.Lock()
         self._warned = False
         self._closed = False
@@ -416,7 +540,9 @@ class OTelSink:
             self._count_drop(None)
             return
         try:
-            emit_span(self._tracer, row, server_address=self._server_address)
+            spanned = emit_span(
+                self._tracer, row, server_address=self._server[0], server_port=self._server[1]
+            )
             if self._instruments is not None:
                 self._instruments.record(row)
         except Exception as exc:  # a telemetry failure must never reach the caller
@@ -424,6 +550,8 @@ class OTelSink:
             return
         with self._lock:
             self.stats.written += 1
+            if not spanned:
+                self.stats.skipped_unknown_latency += 1
 
     def _count_drop(self, exc: Exception | None) -> None:
         with self._lock:

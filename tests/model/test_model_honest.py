@@ -293,3 +293,33 @@ def test_observed_total_with_a_missing_reported_figure_is_missing(m, rows):
     out = mi.scenario(df, m).set_index("metric")
     assert math.isnan(out.loc["water_liters", "observed"])
     assert out.loc["energy_kwh", "observed"] == pytest.approx(float(df["energy_kwh"].sum()))
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(5, 120),
+    where=st.sampled_from(["Austrai", "eu-west", "AUT", "Österreich", "fi-hel1", "FI-HEL2"]),
+)
+def test_property_fill_missing_never_uses_another_country(m, seed, n, where):
+    df = generate(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    todo = rng.random(n) < 0.5
+    df.loc[todo, ["energy_kwh", "carbon_g_co2", "water_liters", "pue"]] = np.nan
+    df.loc[todo, "impact_reported"] = False
+    df.loc[todo, "location"] = where
+    df.loc[todo, "provider_id"] = "newco"
+    f = mi.fill_missing(df, m)
+    est = f[todo]
+    code = resolve_location(where)
+    for q in ("energy_kwh", "carbon_g_co2", "water_liters"):
+        ok = est[q].notna()
+        assert (est.loc[ok, f"{q}_low"] >= 0).all()
+    if code is None:
+        assert est["carbon_g_co2"].isna().all()
+        assert est["impact_warnings"].str.contains("location_unknown").all()
+    else:
+        same = m.predict(
+            est.assign(location=code).drop(columns=["energy_kwh", "carbon_g_co2", "water_liters"])
+        )
+        np.testing.assert_allclose(est["carbon_g_co2"], same["carbon_g_co2"], rtol=1e-12)

@@ -35,6 +35,15 @@ def team_series(seed: int, n: int) -> np.ndarray:
     return np.maximum((level + slope * t) * season + rng.normal(0, 0.04 * level, n), 0.0)
 
 
+def growing_series(seed: int, n: int) -> np.ndarray:
+    """A young team's daily carbon: doubling every 120 days x weekly pattern, 5% noise."""
+    rng = np.random.default_rng(10_000 + seed)
+    t = np.arange(n)
+    week = np.array([1.0, 1.05, 1.1, 1.08, 1.0, 0.6, 0.5])
+    season = 1 + rng.uniform(0.5, 1.0) * (week[(t + rng.integers(7)) % 7] / week.mean() - 1)
+    return rng.uniform(50, 500) * 2 ** (t / 120) * season * (1 + rng.normal(0, 0.05, n))
+
+
 def request_rows(series: dict[str, np.ndarray], start: str = "2023-01-01") -> pd.DataFrame:
     """One request row per team and day (captured at noon UTC) carrying the day's total."""
     frames = []
@@ -62,6 +71,29 @@ def accuracy(fc: pd.DataFrame, truth: dict[str, np.ndarray]) -> tuple[float, flo
     return float(np.mean(mape)), float(np.mean(cover))
 
 
+def statsforecast_run(series: dict[str, np.ndarray], repeats: int) -> tuple[float, pd.DataFrame] | None:
+    """AutoETS on the daily series (median time, forecast frame renamed like ours); None if absent."""
+    try:
+        from statsforecast import StatsForecast
+        from statsforecast.models import AutoETS
+    except ImportError:
+        return None
+    frame = pd.concat(
+        pd.DataFrame({"unique_id": k, "ds": pd.date_range("2023-01-01", periods=len(v), freq="D"), "y": v})
+        for k, v in series.items()
+    )
+    times, out = [], pd.DataFrame()
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        sf = StatsForecast(models=[AutoETS(season_length=7)], freq="D", n_jobs=1)
+        out = sf.forecast(df=frame, h=HORIZON, level=[80])
+        times.append(time.perf_counter() - t0)
+    out = out.rename(
+        columns={"unique_id": "team", "AutoETS": "mean", "AutoETS-lo-80": "low", "AutoETS-hi-80": "high"}
+    )
+    return statistics.median(times), out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teams", type=int, default=50, help="number of teams (default 50)")
@@ -70,7 +102,8 @@ def main() -> None:
     args = parser.parse_args()
 
     full = {f"team{i:03d}": team_series(i, args.days + HORIZON) for i in range(args.teams)}
-    rows = request_rows({k: v[: args.days] for k, v in full.items()})
+    history = {k: v[: args.days] for k, v in full.items()}
+    rows = request_rows(history)
     truth = {k: v[args.days :] for k, v in full.items()}
     print(
         f"{args.teams} teams x {args.days} days ({len(rows):,} rows), horizon {HORIZON} days, cpus {os.cpu_count()}"
@@ -83,6 +116,7 @@ def main() -> None:
     mape_auto, cover_auto = accuracy(fc_auto, truth)
     mape_naive, cover_naive = accuracy(fc_naive, truth)
     chosen = fc_auto.drop_duplicates("team")["method"].value_counts().to_dict()
+    forms = pd.Series({k: v["model"] for k, v in fc_auto.attrs["backtest"].items()}).value_counts().to_dict()
 
     print(
         f"seasonal naive      median {t_naive:6.2f} s   MAPE {mape_naive:6.2%}   80% interval coverage {cover_naive:6.1%}"
@@ -92,6 +126,32 @@ def main() -> None:
     )
     print(f"auto, n_jobs=2      median {t_par:6.2f} s")
     print(f"ratio auto / naive  {t_auto / t_naive:6.1f}x   methods chosen: {chosen}")
+    print(f"ETS forms: {forms}")
+    peer = statsforecast_run(history, args.repeats)
+    if peer is None:
+        print("statsforecast AutoETS: not installed (it needs pandas < 3; run in its own environment)")
+    else:
+        mape_sf, cover_sf = accuracy(peer[1], truth)
+        print(
+            f"statsforecast AutoETS median {peer[0]:6.2f} s   MAPE {mape_sf:6.2%}   80% interval coverage {cover_sf:6.1%}"
+            "   (daily series given: no aggregation)"
+        )
+
+    young_days = 180
+    young = {f"team{i:03d}": growing_series(i, young_days + HORIZON) for i in range(args.teams)}
+    young_rows = request_rows({k: v[:young_days] for k, v in young.items()})
+    young_truth = {k: v[young_days:] for k, v in young.items()}
+    print(f"growing teams: {args.teams} teams x {young_days} days, doubling every 120 days")
+    for label, method in (("seasonal naive", "snaive"), ("auto (ETS|snaive)", "auto")):
+        t, fc = timed(young_rows, 1, method=method)
+        mape, cover = accuracy(fc, young_truth)
+        print(f"  {label:20s} {t:6.2f} s   MAPE {mape:6.2%}   80% interval coverage {cover:6.1%}")
+    peer = statsforecast_run({k: v[:young_days] for k, v in young.items()}, 1)
+    if peer is not None:
+        mape, cover = accuracy(peer[1], young_truth)
+        print(
+            f"  {'statsforecast AutoETS':20s} {peer[0]:6.2f} s   MAPE {mape:6.2%}   80% interval coverage {cover:6.1%}"
+        )
 
 
 if __name__ == "__main__":

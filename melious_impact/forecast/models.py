@@ -32,6 +32,7 @@ Every metric here is non-negative, so means, bounds and paths are clipped at zer
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import warnings
 from collections.abc import Iterator
@@ -195,11 +196,19 @@ def single_threaded_blas() -> AbstractContextManager[Any]:
     with one.
     """
     try:
-        from threadpoolctl import threadpool_limits
+        controller = _blas_controller()
     except ImportError:  # pragma: no cover - optional speed-up
         return nullcontext()
-    limiter: AbstractContextManager[Any] = threadpool_limits(limits=1, user_api="blas")
+    limiter: AbstractContextManager[Any] = controller.limit(limits=1, user_api="blas")
     return limiter
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    # Finding the loaded BLAS libraries takes ~10 ms; done once per process, not per series.
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _ets_model(z: np.ndarray, damped: bool) -> Any:

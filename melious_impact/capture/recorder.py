@@ -95,6 +95,9 @@ class Recorder:
     ``close()``), e.g. ``melious_impact.export.OTelSink``: each row goes to the store
     first (the record that must survive), then to every sink; a failing sink is counted
     and logged once, never raised. ``flush()``/``close()`` reach the sinks too.
+    ``include_usage``: add ``stream_options.include_usage`` to streamed chat requests that
+    do not set it, so that their rows get token counts (off by default: the stream then
+    ends with a chunk whose ``choices`` is empty; see :mod:`.stream_usage`).
     """
 
     def __init__(
@@ -105,6 +108,7 @@ class Recorder:
         clock: Callable[[], datetime] | None = None,
         capture_headers: Iterable[str] = (),
         sinks: Iterable[Any] = (),
+        include_usage: bool = False,
     ) -> None:
         if clock is not None and not callable(clock):
             raise TypeError("clock must be a zero-argument callable returning an aware UTC datetime")
@@ -131,6 +135,7 @@ class Recorder:
             if not callable(getattr(sink, "write", None)):
                 raise TypeError(f"sinks must have a write(row) method, got {type(sink).__name__}")
         self._clock = clock
+        self._include_usage = bool(include_usage)
         self._capture_headers = names
         self._lock = threading.Lock()
         self._counts = {"captured": 0, "dropped": 0, "capture_errors": 0, "transport_errors": 0, "skipped": 0}
@@ -176,6 +181,10 @@ class Recorder:
                 f"handle_async_request), got {type(inner).__name__}"
             )
         ad = adapter(library_of(inner))
+        if self._include_usage:
+            from melious_impact.capture.stream_usage import usage_transport
+
+            inner = usage_transport(inner)
         if has_sync and has_async:
             return ad.both_transport(self, inner)
         return (ad.sync_transport if has_sync else ad.async_transport)(self, inner)
@@ -203,6 +212,57 @@ class Recorder:
         import httpx
 
         return self._instrument(httpx.AsyncClient(**kwargs))
+
+    def instrument(self, client: _C, *, replace: bool = False) -> _C:
+        """Capture through an existing client, in place; returns ``client``.
+
+        ``client``: an OpenAI, AsyncOpenAI, Anthropic or AsyncAnthropic client, or an
+        httpx/httpx2 Client or AsyncClient. Idempotent; a client another recorder already
+        captures stays with it (with an ``InstrumentWarning``) unless ``replace=True``.
+        See :mod:`melious_impact.capture.instrument`.
+        """
+        from melious_impact.capture.instrument import instrument
+
+        return instrument(self, client, replace=replace)
+
+    def record_response(
+        self,
+        response: Any,
+        *,
+        endpoint: str | None = None,
+        method: str = "POST",
+        status: int = 200,
+        model: str | None = None,
+        stream: bool = False,
+        latency_ms: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any] | None:
+        """Record one response a library handed over (raw body, dict or SDK object); returns the row.
+
+        For paths no instrumented client sees (callbacks carrying the response object).
+        ``endpoint`` is read from the object when not given; ``model`` is the model asked
+        for. See :mod:`melious_impact.capture.response`. The row is None after ``close()``
+        (counted as dropped).
+        """
+        from melious_impact.capture.response import response_row
+
+        row = response_row(
+            response,
+            captured_at=self._now(),
+            tagged=self._tags_now(),
+            endpoint=endpoint,
+            method=method,
+            status=status,
+            model=model,
+            stream=stream,
+            latency_ms=latency_ms,
+            headers=headers,
+        )
+        if row is None:
+            return None
+        closed = self._closed
+        self._emit(row)
+        return None if closed else row
 
     def flush(self) -> None:
         """Everything captured so far is durable and visible to queries."""

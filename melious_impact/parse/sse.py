@@ -42,6 +42,7 @@ class SSEParser:
         "_first",
         "_held_cr",
         "_skipping",
+        "_usage_seen",
         "done",
         "errored",
         "out",
@@ -62,6 +63,7 @@ class SSEParser:
         self._first = True
         self._skipping = False
         self._closing = False
+        self._usage_seen = False
 
     def feed(self, data: bytes) -> None:
         try:
@@ -76,6 +78,10 @@ class SSEParser:
             self._feed(b"", final=True)
         except Exception:
             self.warnings.add("sse_parser_error")
+        if not self._usage_seen and not self.errored:
+            # Tokens stay null, and the row says why (an OpenAI-shaped stream sends usage
+            # only when asked: stream_options.include_usage).
+            self.warnings.add("stream_no_usage")
 
     # -- framing ---------------------------------------------------------------
 
@@ -190,6 +196,11 @@ class SSEParser:
 
     def _apply(self, obj: dict[str, Any], etype: str) -> None:
         out, w = self.out, self.warnings
+        if not self._usage_seen:
+            msg = obj.get("message")
+            self._usage_seen = obj.get("usage") is not None or (
+                isinstance(msg, dict) and msg.get("usage") is not None
+            )
         typ = obj.get("type")
         if not isinstance(typ, str):
             typ = etype

@@ -1,0 +1,116 @@
+"""``rec.instrument(client)``: capture through a client that already exists, in place.
+
+Accepted clients:
+
+- a bare ``httpx`` 0.28 or ``httpx2`` ``Client`` / ``AsyncClient``: its transport and every
+  mount are wrapped by :meth:`Recorder.transport` (what ``rec.http_client()`` does to the
+  clients it builds);
+- an OpenAI 3.x (``OpenAI``, ``AsyncOpenAI``) or Anthropic 2.x (``Anthropic``,
+  ``AsyncAnthropic``) SDK client, or any object built on their base client: its HTTP client
+  is instrumented. The SDKs keep it in the attribute ``_client`` (private to the SDK;
+  ``tests/integrations/test_instrument.py`` pins it for each SDK major version, and
+  ``with_options()``/``copy()`` share it, so copies capture too).
+
+Idempotent: a client already wrapped by this recorder is left as it is. A client wrapped by
+*another* recorder is left to that recorder, with an :class:`InstrumentWarning`: each
+response is recorded once, by the recorder that instrumented the client first (two
+recorders over one store would otherwise store every response twice; pass
+``replace=True`` to move the client to the new recorder instead).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:  # pragma: no cover
+    from melious_impact.capture.recorder import Recorder
+
+_C = TypeVar("_C")
+_MAX_DEPTH = 8
+
+
+class InstrumentWarning(UserWarning):
+    """A client could not be instrumented as asked (another recorder owns it, ...)."""
+
+
+def is_http_client(obj: Any) -> bool:
+    """True for an httpx 0.28 / httpx2 ``Client`` or ``AsyncClient`` (or a subclass)."""
+    roots = {cls.__module__.partition(".")[0] for cls in type(obj).__mro__}
+    return bool(roots & {"httpx", "httpx2"}) and hasattr(obj, "_transport") and hasattr(obj, "_mounts")
+
+
+def http_client_of(client: Any) -> Any:
+    """The httpx/httpx2 client under ``client`` (itself if it is one); TypeError otherwise."""
+    if is_http_client(client):
+        return client
+    inner = getattr(client, "_client", None)  # OpenAI 3.x / Anthropic 2.x: the SDK's HTTP client
+    if inner is not None and is_http_client(inner):
+        return inner
+    raise TypeError(
+        "instrument() takes an OpenAI, AsyncOpenAI, Anthropic or AsyncAnthropic client, or an "
+        f"httpx/httpx2 Client or AsyncClient; got {type(client).__name__}. For a library that "
+        "builds its own client, see melious_impact.integrations."
+    )
+
+
+def transport_owner(transport: Any) -> Recorder | None:
+    """The recorder whose recording transport is ``transport`` or lies under it, if any.
+
+    Follows the ``inner`` attribute of wrapping transports (ours, and wrappers that name
+    their inner transport the same way).
+    """
+    from melious_impact.capture.recorder import Recorder
+
+    t = transport
+    for _ in range(_MAX_DEPTH):
+        if t is None:
+            return None
+        owner = t.__dict__.get("_rec") if hasattr(t, "__dict__") else None
+        if isinstance(owner, Recorder):
+            return owner
+        t = getattr(t, "inner", None)
+    return None
+
+
+def recorder_of(client: Any) -> Recorder | None:
+    """The recorder that captures through ``client`` (an SDK or httpx/httpx2 client), or None."""
+    http = http_client_of(client)
+    owner = transport_owner(http._transport)
+    if owner is not None:
+        return owner
+    for t in http._mounts.values():
+        owner = transport_owner(t)
+        if owner is not None:
+            return owner
+    return None
+
+
+def instrument(rec: Recorder, client: _C, *, replace: bool = False) -> _C:
+    """Wrap ``client``'s transports in place so that ``rec`` captures; returns ``client``."""
+    http = http_client_of(client)
+    owner = recorder_of(http)
+    if owner is rec:
+        return client
+    if owner is not None:
+        if not replace:
+            warnings.warn(
+                f"{type(client).__name__} is already instrumented by another Recorder "
+                f"({owner!r}); it keeps recording there, once per response. Pass replace=True "
+                "to move it to this recorder.",
+                InstrumentWarning,
+                stacklevel=3,
+            )
+            return client
+        http._transport = _unwrapped(http._transport, owner)
+        http._mounts = {p: _unwrapped(t, owner) for p, t in http._mounts.items()}
+    http._transport = rec.transport(http._transport)
+    http._mounts = {p: (None if t is None else rec.transport(t)) for p, t in http._mounts.items()}
+    return client
+
+
+def _unwrapped(transport: Any, owner: Recorder) -> Any:
+    """``transport`` without ``owner``'s recording layer on top (deeper layers are kept)."""
+    if transport is not None and transport.__dict__.get("_rec") is owner:
+        return transport.inner
+    return transport

@@ -14,7 +14,7 @@ def register(subparsers: Any) -> None:
         "intensity",
         help="fit and print energy/carbon/water intensity per model, provider and location",
         description=(
-            "Fit per-token energy (with 90%% intervals), grid intensity and water factors on the "
+            "Fit per-token energy (with 90% intervals), grid intensity and water factors on the "
             "store's reported requests and print one row per (model, provider_id, location)."
         ),
     )

@@ -7,6 +7,8 @@ from typing import Any, Final, TypeAlias
 import altair as alt
 import pandas as pd
 
+from melious_impact import units
+
 #: metric column -> (title, unit). Units live in the names; the axis says them in full.
 METRICS: dict[str, tuple[str, str]] = {
     "energy_kwh": ("Energy", "kWh"),
@@ -18,6 +20,9 @@ METRICS: dict[str, tuple[str, str]] = {
     "requests": ("Requests", "requests"),
 }
 
+#: Tooltip number format: the D3 spelling of :func:`melious_impact.units.number`.
+NUMBER: Final = units.D3_NUMBER
+
 #: Colour scheme used for categorical series (colour-blind safe, 10 hues).
 SCHEME: Final = "tableau10"
 
@@ -27,14 +32,27 @@ WIDTH = 560
 HEIGHT = 260
 
 
+def tip(field: str, title: str | None = None, format: str | None = None) -> alt.Tooltip:
+    """A tooltip with a person's label (``Provider``, not ``provider_id``); numbers in :data:`NUMBER`.
+
+    ``field`` is ``name:type`` as in Altair (``"requests:Q"``, ``"model:N"``).
+    """
+    name, _, kind = field.partition(":")
+    fmt = format if format is not None else (NUMBER if kind == "Q" else None)
+    label = title if title is not None else units.label(name)
+    return alt.Tooltip(field, title=label, format=fmt) if fmt else alt.Tooltip(field, title=label)
+
+
 def check_metric(metric: str, allowed: tuple[str, ...]) -> None:
     if metric not in allowed:
         raise ValueError(f"metric must be one of {', '.join(allowed)}; got {metric!r}")
 
 
 def metric_title(metric: str) -> str:
-    title, unit = METRICS.get(metric, (metric, ""))
-    return f"{title} ({unit})" if unit else title
+    """``Carbon (g CO2e)``: the label and unit of a metric column (:func:`melious_impact.units.header`)."""
+    if metric in ("input_tokens", "output_tokens", "requests"):
+        return units.label(metric)
+    return units.header(metric)
 
 
 def require_columns(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from melious_impact.charts._common import SCHEME, WIDTH, ChartLike, empty_chart, floats
+from melious_impact.charts._common import SCHEME, WIDTH, ChartLike, empty_chart, floats, tip
 from melious_impact.charts._source import connect, query
 
 # Names a grid profile frame may use for its intensity column (the model's grid_profile).
@@ -73,10 +73,10 @@ def grid_intensity_by_hour(
     heat = base.mark_rect().encode(
         color=alt.Color("grid_g_per_kwh:Q", title="g CO2e/kWh", scale=alt.Scale(scheme="yelloworangered")),
         tooltip=[
-            "location:N",
-            "hour:O",
-            alt.Tooltip("grid_g_per_kwh:Q", format=".1f", title="g CO2e/kWh"),
-            "cleanest:N",
+            tip("location:N"),
+            tip("hour:O", "Hour (UTC)"),
+            tip("grid_g_per_kwh:Q", "Grid intensity (g CO2e/kWh)"),
+            tip("cleanest:N", "Among the cleanest hours"),
         ],
     )
     dots = base.transform_filter("datum.cleanest").mark_point(
@@ -122,11 +122,11 @@ def provider_renewables_pue(
         y=alt.Y("provider_id:N", title=None),
         color=alt.Color("provider_id:N", legend=None, scale=alt.Scale(scheme=SCHEME)),
         tooltip=[
-            "provider_id:N",
-            alt.Tooltip("requests:Q", format=","),
-            alt.Tooltip("energy_kwh:Q", format=".4~g", title="energy (kWh)"),
-            alt.Tooltip("renewable_percent:Q", format=".1f", title="grid renewable (%)"),
-            alt.Tooltip("pue:Q", format=".3f"),
+            tip("provider_id:N"),
+            tip("requests:Q", format=","),
+            tip("energy_kwh:Q", "Energy (kWh)"),
+            tip("renewable_percent:Q", "Grid renewable share (%)"),
+            tip("pue:Q", "PUE"),
         ],
     )
     renew = base.mark_bar().encode(

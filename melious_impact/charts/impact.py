@@ -8,6 +8,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from melious_impact import units
 from melious_impact.charts._common import (
     HEIGHT,
     SCHEME,
@@ -15,7 +16,7 @@ from melious_impact.charts._common import (
     ChartLike,
     check_metric,
     empty_chart,
-    metric_title,
+    tip,
 )
 from melious_impact.charts._source import connect, fetch_one, query
 
@@ -83,16 +84,29 @@ def impact_over_time(
     freq: str = "auto",
     start: date | datetime | str | None = None,
     end: date | datetime | str | None = None,
+    unit: str | None = None,
 ) -> ChartLike:
     """Stacked ``metric`` per period (hour/day/week/month, UTC) and ``by`` group.
 
     ``metric`` is ``energy_kwh``, ``carbon_g_co2``, ``water_liters`` or ``cost_eur`` (or a
     token count or ``requests``). Only rows with reported impact count towards the
-    impact metrics; ``cost_eur`` counts every billed row.
+    impact metrics; ``cost_eur`` counts every billed row. Energy, carbon and water are
+    drawn in a readable unit (:mod:`melious_impact.units`: Wh/kWh/MWh, g/kg/t CO2e,
+    mL/L/m³) picked from the largest period total, or in ``unit`` (e.g. ``"kg CO2e"``).
     """
     df = impact_series(data, metric, by=by, freq=freq, start=start, end=end)
     if df.empty:
         return empty_chart("No requests in this period")
+    shown = None
+    if units.metric_quantity(metric) in ("energy", "carbon", "water"):
+        shown = (
+            units.unit_of(metric, unit)
+            if unit is not None
+            else units.choose(metric, df.groupby("period")["value"].sum())
+        )
+    if shown is not None:
+        df = df.assign(value=df["value"] * shown.factor)
+    title = units.header(metric, shown)
     freq_used = df.attrs.get("freq", "day")
     time_unit = {
         "hour": "yearmonthdatehours",
@@ -105,13 +119,13 @@ def impact_over_time(
     mark = alt.Chart(df).mark_bar() if n_periods <= 90 else alt.Chart(df).mark_area()
     chart: ChartLike = mark.encode(
         x=alt.X(f"{time_unit}(period):T", title=f"{freq_used.capitalize()} (UTC)"),
-        y=alt.Y("sum(value):Q", title=metric_title(metric), stack="zero"),
+        y=alt.Y("sum(value):Q", title=title, stack="zero"),
         color=alt.Color(f"{by}:N", title=by.replace("_", " "), scale=alt.Scale(scheme=SCHEME)),
         order=alt.Order(f"{by}:N"),
         tooltip=[
             alt.Tooltip(f"{time_unit}(period):T", title=freq_used),
-            alt.Tooltip(f"{by}:N"),
-            alt.Tooltip("sum(value):Q", title=metric_title(metric), format=",.4~g"),
+            tip(f"{by}:N"),
+            alt.Tooltip("sum(value):Q", title=title, format=units.D3_NUMBER),
         ],
-    ).properties(width=WIDTH, height=HEIGHT, title=f"{metric_title(metric)} by {by.replace('_', ' ')}")
+    ).properties(width=WIDTH, height=HEIGHT, title=f"{title} by {units.label(by).lower()}")
     return chart

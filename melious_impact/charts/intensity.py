@@ -9,6 +9,7 @@ import altair as alt
 import pandas as pd
 
 from melious_impact.charts._common import (
+    NUMBER,
     SCHEME,
     WIDTH,
     ChartLike,
@@ -16,6 +17,7 @@ from melious_impact.charts._common import (
     empty_chart,
     floats,
     require_columns,
+    tip,
 )
 from melious_impact.charts._source import connect, query
 
@@ -78,7 +80,9 @@ def energy_per_1k_tokens(table: Any) -> ChartLike:
         )
         .mark_rule(strokeWidth=2)
         .encode(
-            x=alt.X("wh_low:Q", title="Wh (PUE included), log scale", scale=alt.Scale(type="log")),
+            x=alt.X(
+                "wh_low:Q", title="Wh / 1k tokens (PUE included), log scale", scale=alt.Scale(type="log")
+            ),
             x2="wh_high:Q",
         )
     )
@@ -86,14 +90,14 @@ def energy_per_1k_tokens(table: Any) -> ChartLike:
         x="wh:Q",
         shape=alt.Shape("basis:N", title="basis"),
         tooltip=[
-            "model:N",
-            "provider_id:N",
-            "location:N",
-            "basis:N",
-            alt.Tooltip("n_requests:Q", title="requests"),
-            alt.Tooltip("wh:Q", format=".4~g"),
-            alt.Tooltip("wh_low:Q", format=".4~g", title="90% low"),
-            alt.Tooltip("wh_high:Q", format=".4~g", title="90% high"),
+            tip("model:N"),
+            tip("provider_id:N"),
+            tip("location:N"),
+            tip("basis:N"),
+            tip("n_requests:Q", format=","),
+            tip("wh:Q", "Wh / 1k tokens"),
+            alt.Tooltip("wh_low:Q", format=NUMBER, title="90% low"),
+            alt.Tooltip("wh_high:Q", format=NUMBER, title="90% high"),
         ],
     )
     chart: ChartLike = (
@@ -175,11 +179,11 @@ def efficiency_frontier(
             scale=alt.Scale(domain=[True, False], range=["#2a9d8f", "#9aa0a6"]),
         ),
         tooltip=[
-            "model:N",
-            alt.Tooltip("requests:Q", format=","),
-            alt.Tooltip("eur_per_1k_tokens:Q", format=".4~g", title="EUR / 1k tokens"),
-            alt.Tooltip("carbon_g_per_1k_tokens:Q", format=".4~g", title="g CO2e / 1k tokens"),
-            "frontier:N",
+            tip("model:N"),
+            tip("requests:Q", format=","),
+            alt.Tooltip("eur_per_1k_tokens:Q", format=NUMBER, title="EUR / 1k tokens"),
+            alt.Tooltip("carbon_g_per_1k_tokens:Q", format=NUMBER, title="g CO2e / 1k tokens"),
+            tip("frontier:N", "On the frontier"),
         ],
     )
     labels = base.mark_text(align="left", dx=7, dy=-6, fontSize=10).encode(text="model:N")

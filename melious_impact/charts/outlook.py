@@ -11,6 +11,7 @@ import pandas as pd
 from melious_impact.charts._common import (
     HEIGHT,
     METRICS,
+    NUMBER,
     SCHEME,
     WIDTH,
     ChartLike,
@@ -18,6 +19,7 @@ from melious_impact.charts._common import (
     floats,
     metric_title,
     require_columns,
+    tip,
 )
 from melious_impact.charts._source import connect, query
 
@@ -111,10 +113,10 @@ def forecast_chart(
             y="mean:Q",
             color=color,
             tooltip=[
-                alt.Tooltip("date:T"),
-                alt.Tooltip("mean:Q", format=".4~g"),
-                alt.Tooltip("low:Q", format=".4~g"),
-                alt.Tooltip("high:Q", format=".4~g"),
+                tip("date:T"),
+                tip("mean:Q"),
+                tip("low:Q"),
+                tip("high:Q"),
             ],
         )
     )
@@ -151,7 +153,7 @@ def budget_chart(outlook: BudgetOutlook, team: str, metric: str = "cost_eur") ->
     tooltip = [
         alt.Tooltip("date:T", title="Date"),
         alt.Tooltip("kind:N", title="Kind"),
-        alt.Tooltip("cumulative:Q", title="Running total", format=",.4~g"),
+        alt.Tooltip("cumulative:Q", title="Running total", format=NUMBER),
     ]
     layers: list[alt.Chart] = []
     if len(future):
@@ -162,8 +164,8 @@ def budget_chart(outlook: BudgetOutlook, team: str, metric: str = "cost_eur") ->
         )
         band_tip = [
             *tooltip,
-            alt.Tooltip("low:Q", title=f"low ({pct})", format=",.4~g"),
-            alt.Tooltip("high:Q", title=f"high ({pct})", format=",.4~g"),
+            alt.Tooltip("low:Q", title=f"low ({pct})", format=NUMBER),
+            alt.Tooltip("high:Q", title=f"high ({pct})", format=NUMBER),
         ]
         layers.append(
             alt.Chart(future)
@@ -180,7 +182,7 @@ def budget_chart(outlook: BudgetOutlook, team: str, metric: str = "cost_eur") ->
     layers.append(
         alt.Chart(marks)
         .mark_rule(color="#c0392b", strokeWidth=2)
-        .encode(y="budget:Q", tooltip=[alt.Tooltip("budget:Q", title="Budget", format=",.4~g")])
+        .encode(y="budget:Q", tooltip=[alt.Tooltip("budget:Q", title="Budget", format=NUMBER)])
     )
     if pd.notna(row["crossing_date"]):
         cross = pd.DataFrame({"date": [pd.Timestamp(row["crossing_date"])], "label": ["crossing date"]})
@@ -235,11 +237,11 @@ def scenario_savings(scenarios: pd.DataFrame, metric: str = "carbon_g_co2") -> C
     df = _savings_frame(scenarios, metric)
     has_interval = "saving_low" in df.columns
     base = alt.Chart(df).encode(y=alt.Y("scenario:N", title=None, sort="-x"))
-    tooltip: list[Any] = ["scenario:N", alt.Tooltip("saving:Q", format=".4~g")]
+    tooltip: list[Any] = [tip("scenario:N"), tip("saving:Q")]
     if has_interval:
         tooltip += [
-            alt.Tooltip("saving_low:Q", format=".4~g", title="90% low"),
-            alt.Tooltip("saving_high:Q", format=".4~g", title="90% high"),
+            alt.Tooltip("saving_low:Q", format=NUMBER, title="90% low"),
+            alt.Tooltip("saving_high:Q", format=NUMBER, title="90% high"),
         ]
     bars = base.mark_bar().encode(
         x=alt.X("saving:Q", title=f"Saving: {metric_title(metric)}"),
@@ -252,6 +254,14 @@ def scenario_savings(scenarios: pd.DataFrame, metric: str = "carbon_g_co2") -> C
     return alt.layer(*layers).properties(
         width=WIDTH, height=max(60, 28 * len(df)), title=f"Scenario savings: {metric_title(metric)}"
     )
+
+
+def _field_type(values: pd.Series) -> str:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return "T"
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return "Q"
+    return "N"
 
 
 def anomalies_chart(anomalies: pd.DataFrame) -> ChartLike:
@@ -287,7 +297,7 @@ def anomalies_chart(anomalies: pd.DataFrame) -> ChartLike:
             color=alt.Color(f"{reason}:N", title="likely reason", scale=alt.Scale(scheme=SCHEME))
             if reason
             else alt.value("#e76f51"),
-            tooltip=[alt.Tooltip(c) for c in keep],
+            tooltip=[tip(f"{c}:{_field_type(df[c])}") for c in keep],
         )
         .properties(width=WIDTH, height=HEIGHT, title=f"Anomalies ({len(df)} flagged rows)")
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from decimal import Decimal
 from typing import Any
 
 from melious_impact.forecast.daily import METRICS
@@ -95,26 +94,29 @@ def _rate(args: argparse.Namespace) -> Any:
     return DEFAULT_EUR_PER_ENERGY_UNIT if args.eur_per_energy_unit is None else args.eur_per_energy_unit
 
 
-def _fmt(value: Any) -> str:
-    import pandas as pd
+def print_table(frame: Any, columns: list[tuple[str, str]], metric: str | None = None) -> None:
+    """A plain aligned text table (no optional dependency for a terminal print).
 
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
-        return "-"
-    if isinstance(value, Decimal):
-        # Money: rounded to the cent from the exact sum (never through a float).
-        return f"{value.quantize(Decimal('0.01')):,}"
-    if isinstance(value, pd.Timestamp):
-        return str(value.strftime("%Y-%m-%d"))
-    if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return str(value)
+    ``columns``: (frame column, kind of :func:`melious_impact.units.show`). Headers are
+    labels, amounts carry one unit per metric (the frame's ``metric`` column, else ``metric``).
+    """
+    from melious_impact import units
 
-
-def print_table(frame: Any, columns: list[str]) -> None:
-    """A plain aligned text table (no optional dependency for a terminal print)."""
-    cells = [[_fmt(v) for v in row] for row in frame[columns].itertuples(index=False)]
-    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    amounts = [c for c, kind in columns if kind == "amount"]
+    metrics = frame["metric"].astype(str) if "metric" in frame.columns else None
+    pairs: list[tuple[str, Any]] = []
+    if metrics is not None:
+        pairs = [(str(m), frame.loc[metrics == m, c]) for m in metrics.unique() for c in amounts]
+    elif metric is not None:
+        pairs = [(metric, frame[c]) for c in amounts]
+    per_metric = units.units_by_metric(pairs)
+    headers = [units.label(c) for c, _ in columns]
+    cells = []
+    for _, row in frame.iterrows():
+        m = str(row["metric"]) if metrics is not None else metric
+        cells.append([units.show(row[c], kind, per_metric.get(m or ""), m) for c, kind in columns])
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for r in cells:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
 
@@ -144,9 +146,32 @@ def run_forecast(args: argparse.Namespace) -> int:
             method=("method", "first"),
             note=("note", "first"),
         )
-        print_table(totals.reset_index(), [args.by, "first", "last", "mean", "method", "note"])
+        print_table(
+            totals.reset_index(),
+            [
+                (args.by, "text"),
+                ("first", "date"),
+                ("last", "date"),
+                ("mean", "amount"),
+                ("method", "text"),
+                ("note", "text"),
+            ],
+            metric=args.metric,
+        )
     else:
-        print_table(fc, ["date", args.by, "mean", "low", "high", "method", "note"])
+        print_table(
+            fc.drop(columns=["metric"], errors="ignore"),
+            [
+                ("date", "date"),
+                (args.by, "text"),
+                ("mean", "amount"),
+                ("low", "amount"),
+                ("high", "amount"),
+                ("method", "text"),
+                ("note", "text"),
+            ],
+            metric=args.metric,
+        )
     return 0
 
 
@@ -163,8 +188,11 @@ def run_budgets(args: argparse.Namespace) -> int:
         level=args.level,
         eur_per_energy_unit=_rate(args),
     )
+    from melious_impact.units import when
+
     print(
-        f"period {_fmt(st['period_start'].iloc[0])} .. {_fmt(st['period_end'].iloc[0])}, as of {_fmt(st['as_of'].iloc[0])}"
+        f"period {when(st['period_start'].iloc[0])} to {when(st['period_end'].iloc[0])}, "
+        f"as of {when(st['as_of'].iloc[0])}"
     )
     st = st.assign(
         spent=[x if x is not None else s for x, s in zip(st["spent_exact"], st["spent"], strict=True)]
@@ -172,16 +200,16 @@ def run_budgets(args: argparse.Namespace) -> int:
     print_table(
         st,
         [
-            "team",
-            "metric",
-            "budget",
-            "spent",
-            "forecast",
-            "forecast_low",
-            "forecast_high",
-            "p_exceed",
-            "crossing_date",
-            "note",
+            ("team", "text"),
+            ("metric", "metric"),
+            ("budget", "amount"),
+            ("spent", "amount"),
+            ("forecast", "amount"),
+            ("forecast_low", "amount"),
+            ("forecast_high", "amount"),
+            ("p_exceed", "prob"),
+            ("crossing_date", "date"),
+            ("note", "text"),
         ],
     )
     return 0

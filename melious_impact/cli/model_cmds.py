@@ -38,7 +38,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import pandas as pd
 
     from melious_impact.cli._stores import open_existing
     from melious_impact.model.fit import fit_intensity
@@ -52,17 +51,33 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         table.to_csv(sys.stdout, index=False)
     else:
-        shown = table.copy()
-        for col in [c for c in shown.columns if c.startswith("kwh_per_1k")]:
-            shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:.3e}")
-        for col, digits in (("grid_g_per_kwh", 1), ("water_l_per_kwh", 3), ("pue", 2)):
-            shown[col] = shown[col].round(digits)
-        print(shown.to_string(index=False))
+        print(_readable(table).to_string(index=False))
     if args.cleanest_hours:
         hours = model.cleanest_hours(args.cleanest_hours)
         print()
         if args.csv:
             hours.to_csv(sys.stdout, index=False)
         else:
-            print(hours.round(1).to_string(index=False))
+            print(_readable(hours).to_string(index=False))
     return 0
+
+
+def _readable(table: Any) -> Any:
+    """The table as people read it: labels for headers, per-token energy in Wh, one number format
+    (:mod:`melious_impact.units`); ``--csv`` keeps the exact columns."""
+    from melious_impact import units
+
+    shown = table.copy()
+    names: dict[str, str] = {}
+    for col in list(shown.columns):
+        values = shown[col]
+        if col.startswith("kwh_per_1k"):
+            rest = col.removeprefix("kwh_per_1k_")
+            side, _, bound = rest.partition("_")
+            names[col] = f"Wh / 1k {side}" + (f" ({bound})" if bound else "")
+            shown[col] = [units.number(None if v != v else v * 1000) for v in values]
+            continue
+        names[col] = units.header(col) if col in units.LABELS else units.label(col)
+        if values.dtype.kind == "f":
+            shown[col] = [units.number(v) for v in values]
+    return shown.rename(columns=names)

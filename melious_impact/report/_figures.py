@@ -8,6 +8,7 @@ length just before.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,6 +17,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from melious_impact import units
 from melious_impact.charts._source import connect, fetch_one, query
 from melious_impact.periods import parse_bound, period
 from melious_impact.report.boundary import RENEWABLE_LABEL
@@ -54,17 +56,62 @@ class Figure:
             return "no earlier data"
         if self.unit == "%":  # a share: a relative change of a percentage misleads
             diff = float(self.value) - float(self.previous)
-            return f"{'+' if diff > 0 else ''}{diff:.1f} pp vs previous period"
+            return f"{'+' if diff > 0 else ''}{units.number(diff)} pp vs previous period"
         pct = self.change_percent
         if pct is None:
             return "no earlier data"
-        return f"{'+' if pct > 0 else ''}{pct:.1f}% vs previous period"
+        return f"{'+' if pct > 0 else ''}{units.number(pct)}% vs previous period"
+
+    @property
+    def shown_unit(self) -> str:
+        """The unit the figure is shown in (:mod:`melious_impact.units` picks it by magnitude)."""
+        if self.unit == "%":
+            return ""
+        unit = units.choose(self.key, [self.value])
+        return unit.symbol if unit is not None else self.unit
+
+    @property
+    def shown_value(self) -> str:
+        """The figure as people read it: ``12.3`` (kg CO2e), ``1,204.50`` (EUR), ``87%``."""
+        if self.value is None:
+            return units.MISSING
+        if self.unit == "%":
+            return units.percent(self.value)
+        if self.key == "cost_eur":
+            return units.money(self.value, currency="")
+        if self.key == "requests":
+            return units.count(self.value)
+        unit = units.choose(self.key, [self.value])
+        return units.number(unit.convert(self.value) if unit is not None else self.value)
 
     @property
     def change_percent(self) -> float | None:
         if self.value is None or self.previous is None or float(self.previous) == 0:
             return None
         return (float(self.value) - float(self.previous)) / abs(float(self.previous)) * 100
+
+
+def page_units(figures: list[Figure]) -> dict[str, str]:
+    """The unit of each quantity on a page, from its summary figures: tables and charts
+    below them use the same, so a quantity never shows in two units on one page."""
+    out: dict[str, str] = {}
+    for f in figures:
+        q = units.metric_quantity(f.key)
+        unit = units.choose(f.key, [f.value])
+        if q is not None and unit is not None:
+            out[q] = unit.symbol
+    return out
+
+
+def shown_in(page: dict[str, str]) -> Callable[[Any, str], str]:
+    """``show(value, column)`` for templates: the value with its unit, in the page's unit."""
+
+    def show(value: Any, column: str) -> str:
+        q = units.metric_quantity(column)
+        unit = units.unit_of(column, page[q]) if q in page else None
+        return units.quantity(value, column, unit)
+
+    return show
 
 
 def _summary_row(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:

@@ -23,6 +23,8 @@ import altair as alt
 import jinja2
 from markupsafe import Markup
 
+from melious_impact import units
+
 RENDER_MODES = ("interactive", "static")
 
 # 'unsafe-eval' because Vega compiles its expressions with Function(); nothing may be fetched.
@@ -100,29 +102,14 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(f) else f
 
 
-def fmt(value: Any, digits: int = 3) -> str:
-    """A readable number: thousands separators, about ``digits`` significant digits."""
-    f = _num(value)
-    if f is None:
-        return "–"
-    if f == 0:
-        return "0"
-    if abs(f) >= 10 ** (digits - 1):
-        return f"{f:,.0f}"
-    decimals = max(0, digits - 1 - math.floor(math.log10(abs(f))))
-    return f"{f:,.{min(decimals, 12)}f}"
-
-
-def fmt_count(value: Any) -> str:
-    f = _num(value)
-    return "–" if f is None else f"{round(f):,}"
+#: Numbers on pages are formatted by :mod:`melious_impact.units` (one format everywhere).
+fmt = units.number
+fmt_count = units.count
 
 
 def fmt_money(value: Any) -> str:
-    f = _num(value)
-    if f is None:
-        return "–"
-    return f"{f:,.2f}" if abs(f) >= 1 else f"{f:,.4f}"
+    """An exact amount without its currency (the unit is shown beside it)."""
+    return units.money(value, currency="")
 
 
 def raw(value: Any) -> str:
@@ -155,7 +142,16 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(fmt=fmt, whole=fmt_count, money=fmt_money, raw=raw)
+    env.filters.update(
+        fmt=fmt,
+        whole=fmt_count,
+        money=fmt_money,
+        raw=raw,
+        pct=units.percent,
+        prob=units.probability,
+        when=units.when,
+        qty=units.quantity,
+    )
     env.globals["csp"] = CSP
     return env
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from melious_impact import charts
+from melious_impact import charts, units
 from melious_impact.charts._source import fetch_one
 from melious_impact.charts.grid import grid_by_hour
 from melious_impact.report._sections import Section, guarded, public
@@ -15,28 +15,43 @@ from melious_impact.report._tables import table
 
 BUDGET_COLUMNS = [
     ("team", "Team", "text"),
-    ("metric", "Metric", "text"),
-    ("budget", "Budget", "num"),
-    ("spent", "Spent", "num"),
-    ("forecast", "Forecast", "num"),
-    ("forecast_low", "low", "num"),
-    ("forecast_high", "high", "num"),
-    ("p_exceed", "P(exceed)", "num"),
-    ("crossing_date", "Crossing date", "text"),
+    ("metric", "Metric", "metric"),
+    ("budget", "Budget", "amount"),
+    ("spent", "Spent", "amount"),
+    ("forecast", "Month-end forecast", "amount"),
+    ("forecast_low", "Low", "amount"),
+    ("forecast_high", "High", "amount"),
+    ("p_exceed", "Chance of overrun", "prob"),
+    ("crossing_date", "Crossing date", "date"),
 ]
+
+
+def budget_table(status: pd.DataFrame, page_units: dict[str, str] | None = None) -> Any:
+    """The budget status as a page table: amounts in their metric's unit (the page's), money
+    exact (spent from ``spent_exact``), the overrun chance as a percentage."""
+    if "spent_exact" in status.columns:
+        exact = [
+            x if x is not None and not pd.isna(x) else s
+            for x, s in zip(status["spent_exact"], status["spent"], strict=True)
+        ]
+        status = status.assign(spent=exact)
+    return table("budget-table", status, BUDGET_COLUMNS, key="team", page_units=page_units)
+
+
 INTENSITY_COLUMNS = [
     ("model", "Model", "text"),
     ("provider_id", "Provider", "text"),
     ("location", "Location", "text"),
     ("basis", "Basis", "text"),
     ("n_requests", "Requests", "int"),
-    ("kwh_per_1k_input", "kWh / 1k input", "num"),
-    ("kwh_per_1k_input_low", "low", "num"),
-    ("kwh_per_1k_input_high", "high", "num"),
-    ("kwh_per_1k_output", "kWh / 1k output", "num"),
-    ("kwh_per_1k_output_low", "low", "num"),
-    ("kwh_per_1k_output_high", "high", "num"),
-    ("grid_g_per_kwh", "g CO2e / kWh", "num"),
+    # Per-token energy in Wh, as in the per-token table (the model's columns are in kWh).
+    ("wh_per_1k_input", "Wh / 1k input tokens", "num"),
+    ("wh_per_1k_input_low", "Low", "num"),
+    ("wh_per_1k_input_high", "High", "num"),
+    ("wh_per_1k_output", "Wh / 1k output tokens", "num"),
+    ("wh_per_1k_output_low", "Low", "num"),
+    ("wh_per_1k_output_high", "High", "num"),
+    ("grid_g_per_kwh", "Grid intensity (g CO2e/kWh)", "num"),
     ("pue", "PUE", "num"),
 ]
 
@@ -52,7 +67,12 @@ def model_section(history: pd.DataFrame, sampled: bool) -> Section:
             )
         tab = m.table()
         sec.facts["model"] = m
-        sec.tables["intensity"] = table("intensity-table", tab, INTENSITY_COLUMNS, key="model")
+        in_wh = {
+            c.replace("kwh_", "wh_", 1): tab[c] * 1000 for c in tab.columns if c.startswith("kwh_per_1k")
+        }
+        sec.tables["intensity"] = table(
+            "intensity-table", tab.assign(**in_wh), INTENSITY_COLUMNS, key="model"
+        )
         sec.charts["intensity"] = charts.energy_per_1k_tokens(tab)
         if "factor_version" in tab.columns and len(tab):
             sec.facts["factor_version"] = ", ".join(sorted(map(str, tab["factor_version"].dropna().unique())))
@@ -151,20 +171,23 @@ def estimates_section(model: Section, period_rows: pd.DataFrame) -> Section:
 
 SCENARIO_COLUMNS = [
     ("scenario_name", "Scenario", "text"),
-    ("metric", "Metric", "text"),
-    ("unit", "Unit", "text"),
-    ("observed", "Observed", "num"),
-    ("baseline", "Modelled as run", "num"),
-    ("scenario", "Modelled scenario", "num"),
-    ("delta", "Change", "num"),
-    ("delta_low", "low (90%)", "num"),
-    ("delta_high", "high (90%)", "num"),
+    ("metric", "Metric", "metric"),
+    ("observed", "Observed", "amount"),
+    ("baseline", "Modelled as run", "amount"),
+    ("scenario", "Modelled scenario", "amount"),
+    ("delta", "Change", "amount"),
+    ("delta_low", "Low (90%)", "amount"),
+    ("delta_high", "High (90%)", "amount"),
     ("delta_pct", "Change (%)", "num"),
 ]
 
 
 def scenarios_section(
-    model: Section, period_rows: pd.DataFrame, requested: list[dict[str, Any]] | None, aggregated: bool
+    model: Section,
+    period_rows: pd.DataFrame,
+    requested: list[dict[str, Any]] | None,
+    aggregated: bool,
+    page_units: dict[str, str] | None = None,
 ) -> Section:
     """Each scenario runs on its own: one that cannot apply here is noted, the rest shown."""
 
@@ -188,7 +211,9 @@ def scenarios_section(
             raise ValueError("; ".join(failed) or "no scenario requested")
         result = pd.concat(frames, ignore_index=True)
         sec.facts["frame"] = result
-        sec.tables["scenarios"] = table("scenario-table", result, SCENARIO_COLUMNS, key="scenario_name")
+        sec.tables["scenarios"] = table(
+            "scenario-table", result, SCENARIO_COLUMNS, key="scenario_name", page_units=page_units
+        )
         sec.charts["scenarios"] = charts.scenario_savings(result, "carbon_g_co2")
         sec.note = (
             "The same requests, re-estimated under each change by the fitted model; the change is "
@@ -220,7 +245,9 @@ def default_scenarios(m: Any) -> list[dict[str, Any]]:
     return specs
 
 
-def forecast_section(history: pd.DataFrame, metric: str, horizon_days: int) -> Section:
+def forecast_section(
+    history: pd.DataFrame, metric: str, horizon_days: int, page_units: dict[str, str] | None = None
+) -> Section:
     """``history``: request rows, or the daily (day, team) rows of ``_aggregate.daily_rows``."""
 
     def build(sec: Section) -> None:
@@ -232,18 +259,19 @@ def forecast_section(history: pd.DataFrame, metric: str, horizon_days: int) -> S
             fc.groupby("team", as_index=False)[["mean", "low", "high"]]
             .sum()
             .sort_values("mean", ascending=False)
+            .assign(metric=metric)
         )
-        label = charts._common.metric_title(metric)
         sec.tables["forecast"] = table(
             "forecast-table",
             totals,
             [
                 ("team", "Team", "text"),
-                ("mean", f"Next {horizon_days} days: {label}", "num"),
-                ("low", "low (80%)", "num"),
-                ("high", "high (80%)", "num"),
+                ("mean", f"Next {horizon_days} days: {units.label(metric).lower()}", "amount"),
+                ("low", "Low (80%)", "amount"),
+                ("high", "High (80%)", "amount"),
             ],
             key="team",
+            page_units=page_units,
         )
         at = pd.to_datetime(history["captured_at"], utc=True)
         recent = history[at >= at.max() - pd.Timedelta(days=56)]
@@ -256,20 +284,19 @@ def forecast_section(history: pd.DataFrame, metric: str, horizon_days: int) -> S
     return guarded("forecast", "Forecast", build)
 
 
-def budgets_section(history: pd.DataFrame, budgets: Any) -> Section:
+def budgets_section(history: pd.DataFrame, budgets: Any, page_units: dict[str, str] | None = None) -> Section:
     def build(sec: Section) -> None:
         if budgets is None:
             sec.ok = False
             sec.note = "No budgets were given (pass budgets= a dict or a TOML/YAML file, or --budgets FILE)."
             return
-        st = public("budget_status")(history, budgets=budgets, period="month")
+        from melious_impact.forecast.budgets import budget_outlook
+
+        outlook = budget_outlook(history, budgets, period="month")
+        st = outlook.status
+        sec.facts["outlook"] = outlook
         sec.facts["frame"] = st
-        sec.tables["status"] = table(
-            "budget-table",
-            st,
-            BUDGET_COLUMNS,
-            key="team",
-        )
+        sec.tables["status"] = budget_table(st, page_units)
 
     return guarded("budgets", "Budgets", build)
 
@@ -295,6 +322,7 @@ def run_all(
     forecast_metric: str,
     horizon_days: int,
     scenarios: list[dict[str, Any]] | None,
+    page_units: dict[str, str] | None = None,
 ) -> dict[str, Section]:
     """Every model and forecast section, each fed the smallest input that gives its answer."""
     from melious_impact.report._aggregate import MAX_MODEL_ROWS, daily_rows, hourly_workload
@@ -326,7 +354,7 @@ def run_all(
     if isinstance(spec, Exception):
         bud = Section("budgets", "Budgets", ok=False, note=f"Could not read the budgets: {spec}")
     else:
-        bud = budgets_section(daily, spec)
+        bud = budgets_section(daily, spec, page_units)
     return {
         "model": model,
         "grid": grid,
@@ -334,8 +362,8 @@ def run_all(
         "estimates": estimates_section(
             model, history_rows(rows_source, start=lo, end=hi, unreported_only=True)
         ),
-        "scenarios": scenarios_section(model, workload, scenarios, aggregated),
-        "forecast": forecast_section(daily, forecast_metric, horizon_days),
+        "scenarios": scenarios_section(model, workload, scenarios, aggregated, page_units),
+        "forecast": forecast_section(daily, forecast_metric, horizon_days, page_units),
         "budgets": bud,
     }
 

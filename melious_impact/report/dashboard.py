@@ -25,9 +25,9 @@ TEAM_COLUMNS = [
     ("key", "Team", "text"),
     ("requests", "Requests", "int"),
     ("errors", "Errors", "int"),
-    ("energy_kwh", "Energy (kWh)", "num"),
-    ("carbon_kg_co2e", "Carbon (kg CO2e)", "num"),
-    ("water_liters", "Water (L)", "num"),
+    ("energy_kwh", "Energy", "qty"),
+    ("carbon_kg_co2e", "Carbon", "qty"),
+    ("water_liters", "Water", "qty"),
     ("cost_eur", "Cost (EUR)", "money"),
     ("carbon_share_percent", "Share of carbon", "pct"),
 ]
@@ -102,9 +102,13 @@ def dashboard(
         "end_iso": hi.isoformat(),
         "boundary": boundary.BOUNDARY,
     }
+    figures = _figures.summary(facts, lo, hi)
+    page_units = _figures.page_units(figures)  # one unit per quantity on the page
     index_charts: dict[str, Any] = {}
     if teams:
-        index_charts["carbon_by_team"] = charts.impact_over_time(facts, "carbon_g_co2", start=lo, end=hi)
+        index_charts["carbon_by_team"] = charts.impact_over_time(
+            facts, "carbon_g_co2", start=lo, end=hi, unit=page_units.get("carbon")
+        )
         index_charts["cost_by_team"] = charts.impact_over_time(facts, "cost_eur", start=lo, end=hi)
     render_page(
         "dashboard_index.html.j2",
@@ -112,12 +116,12 @@ def dashboard(
         charts=[chart_slot(c, n, i, render) for i, (n, c) in enumerate(index_charts.items())],
         mode=render,
         title=title,
-        figures=_figures.summary(facts, lo, hi),
+        figures=figures,
         coverage=coverage(con),
-        teams=table("teams", _figures.breakdown(con, "team"), TEAM_COLUMNS, key="key"),
+        teams=table("teams", _figures.breakdown(con, "team"), TEAM_COLUMNS, key="key", page_units=page_units),
         links=[TeamPage(t, files[t]) for t in teams],
         budgets=status,
-        budget_table=_budget_table(status, None),
+        budget_table=_budget_table(status, None, page_units),
         **common,
     )
     for team in teams:
@@ -138,8 +142,12 @@ def _team_page(
     common: dict[str, Any],
 ) -> None:
     con = connect(facts, start=lo, end=hi)
+    figures = _figures.summary(facts, lo, hi)
+    page_units = _figures.page_units(figures)  # one unit per quantity on the page
     chart_map: dict[str, Any] = {
-        "carbon_by_model": charts.impact_over_time(facts, "carbon_g_co2", by="model", start=lo, end=hi),
+        "carbon_by_model": charts.impact_over_time(
+            facts, "carbon_g_co2", by="model", start=lo, end=hi, unit=page_units.get("carbon")
+        ),
         "cost_by_model": charts.impact_over_time(facts, "cost_eur", by="model", start=lo, end=hi),
         "frontier": charts.efficiency_frontier(facts, start=lo, end=hi),
         "providers": charts.provider_renewables_pue(facts, start=lo, end=hi),
@@ -156,13 +164,18 @@ def _team_page(
         mode=render,
         title=f"Team {team}",
         team=team,
-        figures=_figures.summary(facts, lo, hi),
+        figures=figures,
         coverage=coverage(con),
         models=table(
-            "top-models", models, [("key", "Model", "text"), *BREAKDOWN_COLUMNS[1:]], key="key", limit=10
+            "top-models",
+            models,
+            [("key", "Model", "text"), *BREAKDOWN_COLUMNS[1:]],
+            key="key",
+            limit=10,
+            page_units=page_units,
         ),
         budgets=status,
-        budget_table=_budget_table(status, team),
+        budget_table=_budget_table(status, team, page_units),
         forecast=fc,
         **common,
     )
@@ -188,13 +201,13 @@ def _budget_status(history: pd.DataFrame, budgets: Any) -> Section:
     return guarded("budgets", "Budgets", build)
 
 
-def _budget_table(status: Section, team: str | None) -> Any:
+def _budget_table(status: Section, team: str | None, page_units: dict[str, str]) -> Any:
     frame = status.facts.get("frame")
     if frame is None:
         return None
     if team is not None:
         frame = frame[frame["team"] == team]
-    return table("budget-table", frame, BUDGET_COLUMNS, key="team")
+    return _model_sections.budget_table(frame, page_units)
 
 
 def _forecast(history: pd.DataFrame) -> Section:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from melious_impact import charts
+from melious_impact import charts, units
 from melious_impact.charts._source import Facts, connect, default_eur_per_energy_unit
 from melious_impact.periods import Period
 from melious_impact.report import _figures, _model_sections, boundary
@@ -23,9 +23,9 @@ BREAKDOWN_COLUMNS = [
     ("errors", "Errors", "int"),
     ("input_tokens", "Input tokens", "int"),
     ("output_tokens", "Output tokens", "int"),
-    ("energy_kwh", "Energy (kWh)", "num"),
-    ("carbon_kg_co2e", "Carbon (kg CO2e)", "num"),
-    ("water_liters", "Water (L)", "num"),
+    ("energy_kwh", "Energy", "qty"),
+    ("carbon_kg_co2e", "Carbon", "qty"),
+    ("water_liters", "Water", "qty"),
     ("cost_eur", "Cost (EUR)", "money"),
     ("carbon_share_percent", "Share of carbon", "pct"),
 ]
@@ -157,12 +157,15 @@ def build_context(
     figures = _figures.summary(source, lo, hi)
     quality = _figures.quality(con)
     by_key = {f.key: f for f in figures}
+    # One unit per quantity on the page, from the summary figures (tables and charts follow).
+    page_units = _figures.page_units(figures)
     breakdowns = {
         key: table(
             f"by-{key}",
             _figures.breakdown(con, key),
             [("key", label.capitalize(), "text"), *BREAKDOWN_COLUMNS[1:]],
             key="key",
+            page_units=page_units,
         )
         for key, label in BREAKDOWN_LABELS
     }
@@ -170,8 +173,12 @@ def build_context(
 
     slots: dict[str, Any] = {}
     if quality["requests"]:
-        slots["impact_carbon"] = charts.impact_over_time(source, "carbon_g_co2", start=lo, end=hi)
-        slots["impact_energy"] = charts.impact_over_time(source, "energy_kwh", start=lo, end=hi)
+        slots["impact_carbon"] = charts.impact_over_time(
+            source, "carbon_g_co2", start=lo, end=hi, unit=page_units.get("carbon")
+        )
+        slots["impact_energy"] = charts.impact_over_time(
+            source, "energy_kwh", start=lo, end=hi, unit=page_units.get("energy")
+        )
         slots["impact_cost"] = charts.impact_over_time(source, "cost_eur", start=lo, end=hi)
         slots["providers"] = charts.provider_renewables_pue(source, start=lo, end=hi)
         slots["frontier"] = charts.efficiency_frontier(source, start=lo, end=hi)
@@ -188,6 +195,7 @@ def build_context(
         forecast_metric=forecast_metric,
         horizon_days=horizon_days,
         scenarios=scenarios,
+        page_units=page_units,
     )
     for sec in sections.values():
         for name, chart in sec.charts.items():
@@ -208,8 +216,12 @@ def build_context(
         "breakdowns": breakdowns,
         "breakdown_labels": BREAKDOWN_LABELS,
         "per_token": per_token,
+        "page_units": page_units,
+        "show": _figures.shown_in(page_units),
         **sections,
-        "scope3": scope3_line(lo, hi, carbon_kg, by_key["cost_eur"].value, quality),
+        "scope3": scope3_line(
+            lo, hi, carbon_kg, by_key["cost_eur"].value, quality, page_units.get("carbon", "kg CO2e")
+        ),
         "eur_per_energy_unit": eur_per_energy_unit or default_eur_per_energy_unit(),
         "factor_version": model.facts.get("factor_version") or _factor_version(),
         "sources": _sources(),
@@ -222,17 +234,26 @@ def build_context(
 
 
 def scope3_line(
-    lo: datetime, hi: datetime, carbon_kg: Any, cost_eur: Any, quality: dict[str, Any]
+    lo: datetime,
+    hi: datetime,
+    carbon_kg: Any,
+    cost_eur: Any,
+    quality: dict[str, Any],
+    carbon_unit: str = "kg CO2e",
 ) -> dict[str, Any]:
-    """A line for GHG Protocol Scope 3, category 1 (purchased goods and services)."""
+    """A line for GHG Protocol Scope 3, category 1 (purchased goods and services).
+
+    Emissions are shown in ``carbon_unit`` (the page's), spend exactly (:mod:`melious_impact.units`).
+    """
     kg = float(carbon_kg or 0)
     share = quality.get("reported_share_percent")
     share_txt = f"{share:.1f}% of requests" if share is not None else "no requests"
-    cost = f"{float(cost_eur):,.2f} EUR" if cost_eur is not None else "no billed spend"
+    cost = units.money(cost_eur) if cost_eur is not None else "no billed spend"
+    emissions = units.quantity(kg, "carbon_kg_co2e", units.unit_of("carbon_kg_co2e", carbon_unit))
     last = (hi - timedelta(microseconds=1)).date()
     line = (
         f"Scope 3 / Category 1 (purchased goods and services) | supplier: Melious (AI inference) | "
-        f"period: {lo.date()} to {last} | emissions: {kg:,.3f} kg CO2e "
+        f"period: {lo.date()} to {last} | emissions: {emissions} "
         f"({boundary.METHOD_SUMMARY}; covering {share_txt}) | "
         f"spend: {cost}"
     )

@@ -140,7 +140,7 @@ def test_cli_and_dashboard_show_the_same_budget_numbers(
     printed = capsys.readouterr().out
     index = mi.dashboard(store, tmp_path / "dash", budgets=str(tmp_path / "b.toml"))
     for row in outlook.status[outlook.status["metric"] == "cost_eur"].itertuples():
-        crossing = "-" if pd.isna(row.crossing_date) else pd.Timestamp(row.crossing_date).strftime("%Y-%m-%d")
+        crossing = "–" if pd.isna(row.crossing_date) else pd.Timestamp(row.crossing_date).strftime("%Y-%m-%d")
         line = next(
             ln for ln in printed.splitlines() if ln.startswith(f"{row.team} ") and "cost" in ln.lower()
         )

@@ -51,7 +51,7 @@ def test_forecast_command(store_dir: Path, capsys: pytest.CaptureFixture[str]) -
         == 0
     )
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["date", "team", "mean", "low", "high", "method", "note"]
+    assert lines[0].split() == ["Date", "Team", "Expected", "Low", "High", "Method", "Note"]
     assert len(lines) == 1 + 2 * 7 and lines[1].startswith("2025-03-02")
     assert main(["forecast", "--store", str(store_dir), "--metric", "carbon_g_co2", "--total"]) == 0
     out = capsys.readouterr().out
@@ -63,8 +63,8 @@ def test_budgets_command(store_dir: Path, tmp_path: Path, capsys: pytest.Capture
     budgets.write_text("[search]\ncost_eur = 1\ncarbon_g_co2 = 1e9\n")
     assert main(["budgets", "--store", str(store_dir), "--budgets", str(budgets)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("period 2025-03-01 .. 2025-03-31, as of 2025-03-01")
-    assert "cost_eur" in out and "carbon_g_co2" in out
+    assert out.startswith("period 2025-03-01 to 2025-03-31, as of 2025-03-01")
+    assert "Cost" in out and "Carbon" in out and "cost_eur" not in out
     budgets.write_text("[search]\ndollars = 1\n")
     assert main(["budgets", "--store", str(store_dir), "--budgets", str(budgets)]) == 1
     assert "unknown metric 'dollars'" in capsys.readouterr().err

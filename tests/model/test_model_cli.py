@@ -36,7 +36,7 @@ def test_intensity_csv_and_text(tmp_path, small_df):
     out = io.StringIO()
     with redirect_stdout(out):
         assert main(["intensity", "--store", str(root), "--cleanest-hours", "2"]) == 0
-    assert "hour_utc" in out.getvalue() and "glm-4.7" in out.getvalue()
+    assert "Hour (UTC)" in out.getvalue() and "glm-4.7" in out.getvalue()
 
 
 def test_intensity_empty_store_is_a_clear_error(tmp_path, capsys):

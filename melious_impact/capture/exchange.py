@@ -136,7 +136,7 @@ class Exchange:
         elif "event-stream" in ctype:
             self.mode = _MODE_SSE
             self.sse = True
-            self._target = SSEParser()
+            self._target = SSEParser(verbatim=True)
         elif "json" in ctype:
             self.mode = _MODE_JSON  # its JsonBody is made if the body outgrows a block
         elif ctype.startswith(_BINARY_TYPES):
@@ -146,7 +146,7 @@ class Exchange:
             # text/event-stream to text/plain, or dropping it): read it as SSE.
             self.mode = _MODE_SSE
             self.sse = True
-            self._target = SSEParser()
+            self._target = SSEParser(verbatim=True)
         else:
             # text/plain transcriptions (text, srt, vtt), or no content type: parse only
             # if it turns out to be a JSON object.
@@ -183,7 +183,7 @@ class Exchange:
     def _drain(self) -> None:
         parts = self._parts
         if self._target is None and self.mode is _MODE_JSON:
-            self._target = JsonBody()
+            self._target = JsonBody(verbatim=True)
         if not parts or self._target is None:
             self._parts, self._pending = [], 0
             return

@@ -15,16 +15,13 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from melious_impact.billing import EUR_PER_ENERGY_UNIT, check_rate, cost_eur_sql
 from melious_impact.periods import DateLike, Period, period
 from melious_impact.records import COLUMNS_BY_NAME, arrow_type
 
 #: Label used where a row carries no team / model / provider / location.
 UNTAGGED = "(untagged)"
 UNKNOWN = "(unknown)"
-
-#: Documented default of ``forecast/costs.py`` (one energy unit = 0.0001 EUR); used only
-#: until that module is importable, so both parts value energy units the same way.
-_FALLBACK_EUR_PER_ENERGY_UNIT = Decimal("0.0001")
 
 # Columns the facts view reads; a frame missing some of them gets NULLs.
 _NEEDED = (
@@ -54,12 +51,8 @@ _NEEDED = (
 
 
 def default_eur_per_energy_unit() -> Decimal:
-    """The euro value of one billing energy unit, as defined by ``forecast/costs.py``."""
-    try:
-        from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT
-    except ImportError:
-        return _FALLBACK_EUR_PER_ENERGY_UNIT
-    return Decimal(str(DEFAULT_EUR_PER_ENERGY_UNIT))
+    """The euro value of one billing energy unit (:data:`melious_impact.billing.EUR_PER_ENERGY_UNIT`)."""
+    return EUR_PER_ENERGY_UNIT
 
 
 def frame_to_arrow(df: pd.DataFrame) -> pa.Table:
@@ -157,14 +150,7 @@ def connect(
             f"got {type(data).__name__}"
         )
     con.sql("SET TimeZone = 'UTC'")
-    rate = default_eur_per_energy_unit() if eur_per_energy_unit is None else Decimal(str(eur_per_energy_unit))
-    if not rate.is_finite() or rate < 0:
-        raise ValueError(
-            f"eur_per_energy_unit must be a non-negative number of euros, got {eur_per_energy_unit!r}"
-        )
-    # DuckDB adds the scales of a product: keep the product at 18 places so it cannot overflow.
-    rate_scale = min(max(-int(rate.as_tuple().exponent), 0), 12)
-    energy_eur = f"CAST(billing_energy AS DECIMAL(38, {18 - rate_scale})) * CAST('{rate}' AS DECIMAL(38, {rate_scale}))"
+    rate = check_rate(EUR_PER_ENERGY_UNIT if eur_per_energy_unit is None else eur_per_energy_unit)
     # The view is rebuilt per call with literal bounds: DuckDB views cannot take parameters.
     where = period(start, end).sql_literal("captured_at")
     clause = ("WHERE " + " AND ".join(where)) if where else ""
@@ -195,14 +181,8 @@ def connect(
             flavor,
             source,
             billing_paid_with,
-            -- cost_eur exactly as forecast/costs.py defines it (a test pins the two together).
-            CAST(CASE
-                WHEN lower(trim(billing_paid_with)) = 'credits' THEN billing_credits
-                WHEN lower(trim(billing_paid_with)) = 'energy' THEN {energy_eur}
-                WHEN billing_credits IS NOT NULL AND billing_credits <> 0 THEN billing_credits
-                WHEN billing_energy IS NOT NULL THEN {energy_eur}
-                ELSE billing_credits
-            END AS DECIMAL(38, 18)) AS cost_eur
+            -- cost_eur by the one rule of melious_impact.billing, written as SQL there.
+            {cost_eur_sql(rate)} AS cost_eur
         FROM requests
         {clause}
         """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from melious_impact.billing import EUR_PER_ENERGY_UNIT
 from melious_impact.cli._period_args import add_period_arguments
 from melious_impact.store.paths import ENV_HOME
 
@@ -33,8 +34,8 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--eur-per-energy-unit",
-        default="0.0001",
-        help="euro value of one Melious energy unit, for rows paid with energy (default 0.0001)",
+        default=str(EUR_PER_ENERGY_UNIT),
+        help=f"euro value of one Melious energy unit, for rows paid with energy (default {EUR_PER_ENERGY_UNIT})",
     )
     add_period_arguments(p)
     p.add_argument(

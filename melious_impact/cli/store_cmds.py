@@ -1,9 +1,10 @@
-"""Store commands: path, info, import, export, compact, retention, recover."""
+"""Store commands: path, info, import, export, compact, rebuild, retention, recover."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from melious_impact.cli._period_args import add_period_arguments
@@ -92,6 +93,20 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run, store_cmd="compact")
 
     p = subparsers.add_parser(
+        "rebuild",
+        help="parse stored rows again from the verbatim impact and billing objects",
+        description=(
+            "Parse the environment_impact and billing_cost objects kept verbatim with each row "
+            "again, and write back the impact and billing columns and parse_warnings of every row "
+            "that changes (after an upgrade whose parsing improved). Atomic per date partition; "
+            "running it twice changes nothing more."
+        ),
+    )
+    _add_store(p)
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.set_defaults(func=run, store_cmd="rebuild")
+
+    p = subparsers.add_parser(
         "retention",
         help="delete partitions older than N days",
         description="Drop whole date partitions older than --max-age-days (UTC).",
@@ -168,6 +183,14 @@ def run(args: argparse.Namespace) -> int:
         elif cmd == "compact":
             res = store.compact(min_files=args.min_files, grace_s=args.grace_seconds)
             print(", ".join(f"{k}={v}" for k, v in res.items()))
+        elif cmd == "rebuild":
+            from melious_impact.rebuild import rebuild
+
+            rep = rebuild(store, progress=None if args.quiet else _progress)
+            print(
+                f"reparsed {rep.rows_reparsed} rows; {rep.rows_changed} changed; "
+                f"{rep.partitions_rewritten} partition(s) rewritten"
+            )
         elif cmd == "retention":
             dropped = store.retain(args.max_age_days)
             print(f"dropped {len(dropped)} partition(s)" + (f": {', '.join(dropped)}" if dropped else ""))
@@ -181,3 +204,12 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+def _progress(done: int, total: int) -> None:
+    """One progress line on stderr, rewritten in place on a terminal."""
+    if sys.stderr.isatty():
+        end = "\n" if done == total else ""
+        print(f"\rrebuild: {done}/{total} partitions", end=end, file=sys.stderr, flush=True)
+    elif done == total or done % max(1, total // 10) == 0:
+        print(f"rebuild: {done}/{total} partitions", file=sys.stderr, flush=True)

@@ -21,6 +21,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from melious_impact.billing import EUR_PER_ENERGY_UNIT as EUR_PER_ENERGY_UNIT  # the one definition
 from melious_impact.emulator.catalogue import (
     ModelSpec,
     ProviderSpec,
@@ -29,7 +30,6 @@ from melious_impact.emulator.catalogue import (
     renewable_percent,
 )
 
-EUR_PER_ENERGY_UNIT = Decimal("0.0001")
 DEFAULT_NOISE_SIGMA = 0.02
 FLAVORS = ("balanced", "speed", "price", "eco", "batch")
 #: (price, speed, environment) weights per flavor (the Melious API documentation).

@@ -322,6 +322,8 @@ def simulate_requests(
     df["parse_warnings"] = np.where(unreported, "no_impact", "")
     df["batch_id"] = None
     df["schema_version"] = SCHEMA_VERSION
+    df["environment_impact_json"] = None  # simulated rows: no response bytes to keep
+    df["billing_cost_json"] = None
     df = df[list(COLUMN_NAMES)]
 
     # --- truth --------------------------------------------------------------------------

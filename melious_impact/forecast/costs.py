@@ -1,20 +1,8 @@
-"""Money: the one definition of ``cost_eur``, and pricing of planned token workloads.
+"""Money over frames: ``cost_eur`` per row, exact sums, and pricing of planned token workloads.
 
-``cost_eur`` of a request is what it cost in euros, as an exact ``Decimal``:
-
-- ``billing_paid_with == "credits"``: ``billing_credits`` (credits are euros, per the Melious API documentation);
-- ``billing_paid_with == "energy"``: ``billing_energy`` x ``eur_per_energy_unit``;
-- anything else (missing, unknown word): ``billing_credits`` when present and non-zero, else
-  ``billing_energy`` x the rate; such rows are flagged in ``cost_basis`` so they are never
-  mixed in silently.
-
-The field *not* named by ``paid_with`` is ignored: public fixtures of real responses carry
-both fields non-zero (the Melious API documentation), so it is not a safe zero.
-
-The euro value of one energy unit is not documented by Melious. The default
-:data:`DEFAULT_EUR_PER_ENERGY_UNIT` (0.0001 EUR) is the constant 1:10,000 credits:energy
-ratio seen in public fixtures of real responses (``myAgentix/agentix`` tests:
-``credits "0.0000144"`` next to ``energy "0.144"``); pass your own rate when you know it.
+The rule of ``cost_eur`` and the euro value of an energy unit are defined once, in
+:mod:`melious_impact.billing` (which also writes the rule as SQL for the charts); this
+module applies them to frames of stored values.
 """
 
 from __future__ import annotations
@@ -24,20 +12,17 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from melious_impact.billing import COST_BASES as COST_BASES  # re-exported: cost_basis values
+from melious_impact.billing import EUR_PER_ENERGY_UNIT, MONEY_CONTEXT, check_rate, cost_eur
 from melious_impact.errors import ForecastError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-#: Euros per Melious energy unit (1 credit = 1 EUR = 10,000 energy units; see module doc).
-DEFAULT_EUR_PER_ENERGY_UNIT = Decimal("0.0001")
+#: Euros per Melious energy unit (:data:`melious_impact.billing.EUR_PER_ENERGY_UNIT`).
+DEFAULT_EUR_PER_ENERGY_UNIT = EUR_PER_ENERGY_UNIT
 
-#: Values of the ``cost_basis`` column written by :func:`add_cost_eur`.
-COST_BASES = ("credits", "energy", "inferred_credits", "inferred_energy", "missing")
-
-# Money arithmetic runs in a wide local context: the default 28 significant digits could
-# round a product of two 18-decimal amounts, and "exact" has to mean exact.
-_MONEY_CONTEXT = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.InvalidOperation])
+_MONEY_CONTEXT = MONEY_CONTEXT
 
 
 def to_decimal(value: Any) -> Decimal | None:
@@ -84,39 +69,15 @@ def to_decimal(value: Any) -> Decimal | None:
 
 
 def _as_rate(eur_per_energy_unit: Decimal | str | int | float) -> Decimal:
-    rate = to_decimal(eur_per_energy_unit)
-    if rate is None or rate < 0:
-        raise ValueError(
-            f"eur_per_energy_unit must be a non-negative number of euros, got {eur_per_energy_unit!r}; "
-            f"the default is {DEFAULT_EUR_PER_ENERGY_UNIT}"
-        )
-    return rate
-
-
-def _word(paid_with: Any) -> str | None:
-    return paid_with.strip().lower() if isinstance(paid_with, str) else None
+    return check_rate(eur_per_energy_unit)
 
 
 def row_cost_eur(
     paid_with: Any, credits: Any, energy: Any, rate: Decimal = DEFAULT_EUR_PER_ENERGY_UNIT
 ) -> tuple[Decimal | None, str]:
-    """``(cost_eur, cost_basis)`` of one request (see the module doc for the rule)."""
-    word = paid_with if paid_with in ("credits", "energy") else _word(paid_with)
-    if word == "credits":
-        c = to_decimal(credits)
-        return (c, "credits") if c is not None else (None, "missing")
-    if word == "energy":
-        e = to_decimal(energy)
-        return (_MONEY_CONTEXT.multiply(e, rate), "energy") if e is not None else (None, "missing")
-    c = to_decimal(credits)
-    e = to_decimal(energy)
-    if c is not None and c != 0:
-        return c, "inferred_credits"
-    if e is not None:
-        return _MONEY_CONTEXT.multiply(e, rate), "inferred_energy"
-    if c is not None:  # credits present but zero, and no energy: a real zero charge
-        return c, "inferred_credits"
-    return None, "missing"
+    """``(cost_eur, cost_basis)`` of one request from stored values
+    (:func:`melious_impact.billing.cost_eur` after :func:`to_decimal`)."""
+    return cost_eur(paid_with, to_decimal(credits), to_decimal(energy), rate)
 
 
 def add_cost_eur(

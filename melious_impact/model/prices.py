@@ -1,7 +1,7 @@
 """Observed price per token of each (model, provider_id, location) cell, from billing.
 
 The charge of a row is ``billing_credits`` when paid with credits, else ``billing_energy``
-x the euro value of an energy unit (``forecast.costs.DEFAULT_EUR_PER_ENERGY_UNIT``). Prices
+x the euro value of an energy unit (``melious_impact.billing.EUR_PER_ENERGY_UNIT``). Prices
 are linear in tokens, so an ordinary least-squares fit per cell recovers them; they are
 returned as exact decimals rounded to 1e-9 euro per million tokens.
 """
@@ -13,16 +13,9 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from melious_impact.billing import EUR_PER_ENERGY_UNIT as EUR_PER_ENERGY_UNIT  # the one definition
 from melious_impact.model.frames import floats
 from melious_impact.model.wls import fit_groups
-
-try:  # the one definition of the energy unit's euro value lives with the costs
-    from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT as _RATE
-except ImportError:  # pragma: no cover - forecast part absent: same documented 1:10,000 ratio
-    _RATE = Decimal("0.0001")
-
-#: Euros per Melious energy unit (forecast.costs.DEFAULT_EUR_PER_ENERGY_UNIT).
-EUR_PER_ENERGY_UNIT: Decimal = _RATE
 
 PRICE_QUANTUM = Decimal("0.000000001")  # EUR per million tokens (as forecast.costs rounds fitted prices)
 

@@ -129,7 +129,9 @@ def row_from_line(
             out["error_code"] = rtype
             if isinstance(err, dict):
                 apply_error(out, {"error": err.get("error", err)}, w)
+    source: str | bytes = raw  # where the body's objects are found verbatim
     if isinstance(body, str | bytes):
+        source = body
         try:
             body = loads(body)
         except (ValueError, RecursionError):
@@ -140,7 +142,7 @@ def row_from_line(
         url = line.get("url") or (response.get("url") if isinstance(response, dict) else None)
         kind = _KIND_OF_PATH.get(url) if isinstance(url, str) else None
         kind = kind or infer_kind(body)
-        apply_response(out, body, w, input_only=kind in INPUT_ONLY)
+        apply_response(out, body, w, input_only=kind in INPUT_ONLY, source=source)
         if isinstance(url, str) and url.startswith("/"):
             out["endpoint"] = url[:256]
         elif kind is not None:

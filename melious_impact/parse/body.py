@@ -49,11 +49,16 @@ _MID_KEY_MAX = len(b'"environment_impact"')
 class JsonBody:
     """Collects a JSON body: whole while small, head and tail windows once large."""
 
-    __slots__ = ("_head", "_mid", "_parts", "_size", "_tail", "_tail_size", "full_max", "window")
+    __slots__ = ("_head", "_mid", "_parts", "_size", "_tail", "_tail_size", "full_max", "verbatim", "window")
 
-    def __init__(self, full_max: int = FULL_PARSE_BYTES, window: int = WINDOW_BYTES) -> None:
+    def __init__(
+        self, full_max: int = FULL_PARSE_BYTES, window: int = WINDOW_BYTES, *, verbatim: bool = False
+    ) -> None:
+        """``verbatim``: also keep the impact and billing objects' text
+        (:mod:`melious_impact.parse.verbatim`), as capture does."""
         self.full_max = full_max
         self.window = window
+        self.verbatim = verbatim
         self._parts: list[bytes] = []
         self._size = 0
         self._head: bytes | None = None
@@ -113,13 +118,23 @@ class JsonBody:
     def fields(self, out: dict[str, Any], w: Warnings, *, input_only: bool = False) -> bool:
         """Apply what the body gives to ``out``; False when it is not a JSON object."""
         if self._head is None:
-            return apply_json(b"".join(self._parts), out, w, input_only=input_only, window=self.window)
+            return apply_json(
+                b"".join(self._parts),
+                out,
+                w,
+                input_only=input_only,
+                window=self.window,
+                verbatim=self.verbatim,
+            )
         w.add("body_windowed")
-        obj = extract_windows(self._head, self._trim_tail(), self._mid)
+        tail = self._trim_tail()
+        obj = extract_windows(self._head, tail, self._mid)
         if not obj:
             w.add("body_not_json")
             return False
-        apply_response(out, obj, w, input_only=input_only)
+        # The windows in the order extract_windows prefers them: tail, middle (later first), head.
+        source = (tail, *reversed(self._mid), self._head) if self.verbatim else None
+        apply_response(out, obj, w, input_only=input_only, source=source)
         return True
 
 
@@ -130,8 +145,13 @@ def apply_json(
     *,
     input_only: bool = False,
     window: int = WINDOW_BYTES,
+    verbatim: bool = False,
 ) -> bool:
-    """Parse a whole (small) body and apply its fields; False when it is not a JSON object."""
+    """Parse a whole (small) body and apply its fields; False when it is not a JSON object.
+
+    ``verbatim``: also keep the impact and billing objects' text
+    (:mod:`melious_impact.parse.verbatim`), as capture does.
+    """
     try:
         obj = loads(data)
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
@@ -144,7 +164,7 @@ def apply_json(
     if not isinstance(obj, dict):
         w.add("body_not_object")
         return False
-    apply_response(out, obj, w, input_only=input_only)
+    apply_response(out, obj, w, input_only=input_only, source=data if verbatim else None)
     return True
 
 

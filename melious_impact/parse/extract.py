@@ -20,10 +20,14 @@ from melious_impact.parse.fields import (
     to_int,
     to_str,
 )
+from melious_impact.parse.verbatim import Source, keep_verbatim
+from melious_impact.records import PHYSICAL_BOUNDS
 
 IMPACT_FLOAT_FIELDS = ("energy_kwh", "carbon_g_co2", "water_liters", "renewable_percent", "pue")
 IMPACT_STR_FIELDS = ("provider_id", "location")
 _FLOAT_MAX = sys.float_info.max
+_PUE_MIN = float(PHYSICAL_BOUNDS["pue"][0])
+_SHARE_MAX = float(PHYSICAL_BOUNDS["renewable_percent"][1] or _FLOAT_MAX)
 
 
 def _first(*values: Any) -> Any:
@@ -66,10 +70,10 @@ def apply_impact(out: dict[str, Any], obj: Any, w: Warnings) -> bool:
     # Bounds that hold by definition: a PUE below 1 or a renewable share above 100 %
     # is not a measurement, whatever sent it.
     pue, share = vals["pue"], vals["renewable_percent"]
-    if pue is not None and pue < 1.0:
+    if pue is not None and pue < _PUE_MIN:
         vals["pue"] = None
         w.add("invalid_pue")
-    if share is not None and share > 100.0:
+    if share is not None and share > _SHARE_MAX:
         vals["renewable_percent"] = None
         w.add("invalid_renewable_percent")
     if vals["energy_kwh"] is None and vals["carbon_g_co2"] is None and vals["water_liters"] is None:
@@ -244,15 +248,23 @@ def find_key(obj: Any, key: str, max_depth: int = 3) -> Any:
     return None
 
 
-def apply_melious(out: dict[str, Any], obj: Any, w: Warnings) -> None:
-    """environment_impact and billing_cost wherever they sit in ``obj``."""
+def apply_melious(out: dict[str, Any], obj: Any, w: Warnings, source: Source | None = None) -> None:
+    """environment_impact and billing_cost wherever they sit in ``obj``.
+
+    ``source``: the bytes or text ``obj`` was decoded from; each object's text is then
+    kept verbatim in the row (:mod:`melious_impact.parse.verbatim`).
+    """
     # Top level first (the documented place) without the nested search.
     impact = obj["environment_impact"] if "environment_impact" in obj else find_key(obj, "environment_impact")
     if impact is not None:
         apply_impact(out, impact, w)
+        if source is not None:
+            keep_verbatim(out, w, "environment_impact", impact, source)
     billing = obj["billing_cost"] if "billing_cost" in obj else find_key(obj, "billing_cost")
     if billing is not None:
         apply_billing(out, billing, w)
+        if source is not None:
+            keep_verbatim(out, w, "billing_cost", billing, source)
 
 
 def shape_of(obj: dict[str, Any]) -> str:
@@ -273,8 +285,11 @@ def shape_of(obj: dict[str, Any]) -> str:
     return "other"
 
 
-def apply_response(out: dict[str, Any], obj: Any, w: Warnings, *, input_only: bool = False) -> None:
-    """Every field a complete (non-streamed) response body can give."""
+def apply_response(
+    out: dict[str, Any], obj: Any, w: Warnings, *, input_only: bool = False, source: Source | None = None
+) -> None:
+    """Every field a complete (non-streamed) response body can give (``source``: see
+    :func:`apply_melious`)."""
     if not isinstance(obj, dict):
         w.add("body_not_object")
         return
@@ -292,4 +307,4 @@ def apply_response(out: dict[str, Any], obj: Any, w: Warnings, *, input_only: bo
         apply_cohere_meta(out, obj["meta"], w)
     if "error" in obj:
         apply_error(out, obj, w)
-    apply_melious(out, obj, w)
+    apply_melious(out, obj, w, source)

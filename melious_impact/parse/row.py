@@ -19,18 +19,10 @@ from melious_impact.parse.fields import (
     request_id_from_headers,
     split_flavor,
 )
-from melious_impact.records import COLUMN_NAMES, SCHEMA_VERSION
+from melious_impact.records import empty_row
 
 #: A row with every column present: parse functions set columns on a copy of it.
-ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(COLUMN_NAMES)
-ROW_TEMPLATE.update(
-    tags="{}",
-    parse_warnings="",
-    impact_reported=False,
-    stream=False,
-    source="live",
-    schema_version=SCHEMA_VERSION,
-)
+ROW_TEMPLATE: dict[str, Any] = empty_row()
 
 #: Every response header :func:`finish_row` reads (lowercased).
 ROW_HEADER_NAMES = (

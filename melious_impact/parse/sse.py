@@ -43,13 +43,17 @@ class SSEParser:
         "_held_cr",
         "_skipping",
         "_usage_seen",
+        "_verbatim",
         "done",
         "errored",
         "out",
         "warnings",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, verbatim: bool = False) -> None:
+        """``verbatim``: also keep the impact and billing objects' text
+        (:mod:`melious_impact.parse.verbatim`), as capture does."""
+        self._verbatim = verbatim
         #: Partial row: request_id, model, tokens, impact, billing, error, api_shape.
         self.out: dict[str, Any] = {}
         self.warnings = Warnings()
@@ -192,9 +196,9 @@ class SSEParser:
             self.warnings.add("sse_partial_event" if self._closing else "sse_bad_json")
             return
         if isinstance(obj, dict):
-            self._apply(obj, etype)
+            self._apply(obj, etype, data)
 
-    def _apply(self, obj: dict[str, Any], etype: str) -> None:
+    def _apply(self, obj: dict[str, Any], etype: str, data: bytes) -> None:
         out, w = self.out, self.warnings
         if not self._usage_seen:
             msg = obj.get("message")
@@ -225,7 +229,7 @@ class SSEParser:
             usage = obj.get("usage")
             if usage is not None:
                 apply_usage(out, usage, w)
-        apply_melious(out, obj, w)
+        apply_melious(out, obj, w, data if self._verbatim else None)
 
     def _ids(self, obj: dict[str, Any]) -> None:
         # The first id/model seen is kept: every OpenAI chunk repeats them.

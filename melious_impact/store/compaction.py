@@ -13,6 +13,10 @@ they read it, so they neither miss rows nor fail.
 
 Compactions of one store must not overlap: on a local folder an ``flock`` ensures it (a
 second compaction returns at once); on object storage run one compactor (a scheduled job).
+
+A rewrite (``ImpactStore.rewrite``) is a compaction that also transforms the rows: each
+partition whose rows the transform changes is written anew the same way, with the same
+guarantees; a partition it leaves unchanged is not touched.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -37,6 +41,11 @@ from melious_impact.store.catalog import COMPACT_PREFIX, REPLACES_KEY, Catalog
 from melious_impact.store.convert import conform
 from melious_impact.store.health import Health
 from melious_impact.store.journal import list_segments
+
+#: A transform of one partition's rows: the new rows, or None when nothing changes.
+Rewrite = Callable[[pa.Table], "pa.Table | None"]
+#: Called after each partition with (partitions done, partitions in all).
+Progress = Callable[[int, int], None]
 
 
 @contextlib.contextmanager
@@ -89,8 +98,10 @@ def compact_partition(
     min_files: int = 2,
     grace_s: float = 0.0,
     journal_dir: Path | None = None,
+    rewrite: Rewrite | None = None,
 ) -> dict[str, int]:
-    """Merge one partition's live files (see the module doc).
+    """Merge one partition's live files (see the module doc); with ``rewrite``, write
+    the partition anew when the transform changes its rows (whatever ``min_files``).
 
     A file whose journal segment is still in ``journal_dir`` is left out: its writer has
     not deleted the segment yet, or died before it did, and recovery will then rewrite
@@ -104,8 +115,16 @@ def compact_partition(
     unfinished = _unfinished(journal_dir)
     live = [f for f in live if f.name not in unfinished]
     now_ns = time.time_ns()
-    if len(live) >= min_files:
+    merged: pa.Table | None = None
+    if rewrite is not None:
+        if live:
+            before = _merged(backend, catalog, live)
+            after = rewrite(before)
+            if after is not None:
+                merged = conform(after)
+    elif len(live) >= min_files:
         merged = _merged(backend, catalog, live)
+    if merged is not None:
         # Also name files already replaced but still present (left by a crash): they stay
         # dead after this file is the only compacted one.
         names = sorted({f.name for f in live} | {f.name for f in replaced})
@@ -135,24 +154,42 @@ def compact(
     min_files: int = 2,
     grace_s: float = 0.0,
     journal_dir: Path | None = None,
+    rewrite: Rewrite | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, int]:
     """Compact every partition; returns totals (partitions, files_merged, files_deleted, rows).
 
     ``journal_dir``: this store's journal, whose unrecovered segments hold their files back.
+    ``rewrite``: see :func:`compact_partition`. ``progress``: see :data:`Progress`.
     """
-    totals = {"partitions": 0, "files_merged": 0, "files_deleted": 0, "rows": 0, "skipped_locked": 0}
+    totals = {
+        "partitions": 0,
+        "files_merged": 0,
+        "files_deleted": 0,
+        "rows": 0,
+        "skipped_locked": 0,
+    }
     with _compaction_lock(local_root) as acquired:
         if not acquired:
             totals["skipped_locked"] = 1
             return totals
-        for partition in catalog.partitions():
+        partitions = catalog.partitions()
+        for done, partition in enumerate(partitions, 1):
             res = compact_partition(
-                backend, catalog, partition, min_files=min_files, grace_s=grace_s, journal_dir=journal_dir
+                backend,
+                catalog,
+                partition,
+                min_files=min_files,
+                grace_s=grace_s,
+                journal_dir=journal_dir,
+                rewrite=rewrite,
             )
             if res["files_merged"] or res["files_deleted"]:
                 totals["partitions"] += 1
             for k in ("files_merged", "files_deleted", "rows"):
                 totals[k] += res[k]
+            if progress is not None:
+                progress(done, len(partitions))
     return totals
 
 

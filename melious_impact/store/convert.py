@@ -23,7 +23,8 @@ from melious_impact.records import (
     COLUMN_NAMES,
     COLUMNS,
     DECIMAL_SCALE,
-    SCHEMA_VERSION,
+    NEVER_NULL,
+    PHYSICAL_BOUNDS,
     arrow_schema,
     quantize_money,
 )
@@ -36,13 +37,8 @@ _US_PER_DAY = 86_400_000_000
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _EPOCH_DAY = date(1970, 1, 1)
 
-#: Never-null columns (records.empty_row defaults) filled when a row leaves them out.
-_FILL: dict[str, Any] = {
-    "tags": "{}",
-    "parse_warnings": "",
-    "source": "live",
-    "schema_version": SCHEMA_VERSION,
-}
+#: Never-null columns (``Column.never_null``) filled when a row leaves them out.
+_FILL: dict[str, Any] = NEVER_NULL
 
 
 def schema() -> pa.Schema:
@@ -149,28 +145,6 @@ def fill_record_ids(ids: pa.Array | pa.ChunkedArray, seed: str | None) -> pa.Arr
     return fresh if ids.null_count == len(ids) else pc.coalesce(ids, fresh)
 
 
-#: Physical bounds of the numeric columns (inclusive; None: unbounded). What lies outside
-#: (negative energy, NaN, infinite carbon, a PUE below 1...) is no measurement: it is
-#: stored as null with ``invalid_<column>`` in ``parse_warnings``, whichever way the row
-#: came in (capture already does this; imports, ``append`` and ``writer().write`` too).
-PHYSICAL_BOUNDS: dict[str, tuple[float, float | None]] = {
-    "energy_kwh": (0, None),
-    "carbon_g_co2": (0, None),
-    "water_liters": (0, None),
-    "renewable_percent": (0, 100),
-    "pue": (1, None),
-    "latency_ms": (0, None),
-    "ttft_ms": (0, None),
-    "input_tokens": (0, None),
-    "output_tokens": (0, None),
-    "cached_tokens": (0, None),
-    "reasoning_tokens": (0, None),
-    "response_bytes": (0, None),
-    "billing_energy": (0, None),
-    "billing_credits": (0, None),
-}
-
-
 def _bound(value: float, typ: pa.DataType) -> pa.Scalar:
     if pa.types.is_decimal(typ):
         return pa.scalar(Decimal(value), typ)
@@ -178,7 +152,13 @@ def _bound(value: float, typ: pa.DataType) -> pa.Scalar:
 
 
 def reject_unphysical(table: pa.Table) -> pa.Table:
-    """Null out values outside :data:`PHYSICAL_BOUNDS` and say so in ``parse_warnings``."""
+    """Null out values outside their column's physical bounds
+    (:data:`~melious_impact.records.PHYSICAL_BOUNDS`) and say so in ``parse_warnings``.
+
+    What lies outside (negative energy, NaN, infinite carbon, a PUE below 1...) is no
+    measurement, whichever way the row came in (capture, imports, ``append``,
+    ``writer().write``).
+    """
     import pyarrow.compute as pc
 
     warnings = table.column("parse_warnings").combine_chunks()

@@ -4,7 +4,7 @@ Writing: ``store.writer().write(row)`` (capture; durable against SIGKILL when it
 never raises, never blocks on I/O beyond one append) and ``store.append(rows)`` (bulk).
 Reading: ``store.sql()``, ``store.to_pandas()``, ``store.to_arrow()``, ``store.connect()``,
 all through DuckDB over a consistent snapshot of the files.
-Maintenance: ``recover()``, ``compact()``, ``retain()``, ``import_file()``, ``export()``.
+Maintenance: ``recover()``, ``compact()``, ``rewrite()``, ``retain()``, ``import_file()``, ``export()``.
 """
 
 from __future__ import annotations
@@ -337,6 +337,37 @@ class ImpactStore:
             grace_s=grace_s,
             journal_dir=self._journal_dir,
         )
+
+    def rewrite(
+        self,
+        transform: Callable[[pa.Table], pa.Table | None],
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, int]:
+        """Write anew every partition whose rows ``transform`` changes (it returns None for
+        a partition it leaves as it is); returns the compaction totals.
+
+        Flushes this process's rows first. Each partition is replaced the way compaction
+        replaces files (one atomic commit; readers and writers go on meanwhile), and the
+        new rows pass the same checks as any rows stored. ``progress(done, total)`` is
+        called after each partition. Raises :class:`~melious_impact.errors.StoreError`
+        when another compaction holds the store.
+        """
+        from melious_impact.store.compaction import compact
+
+        self.flush()
+        totals = compact(
+            self._backend,
+            self._catalog,
+            self._health,
+            self._local_root,
+            journal_dir=self._journal_dir,
+            rewrite=transform,
+            progress=progress,
+        )
+        if totals["skipped_locked"]:
+            raise StoreError("another compaction or rewrite of this store is running; try again later")
+        return totals
 
     def retain(self, max_age_days: int, *, today: date | None = None) -> list[str]:
         """Delete partitions older than ``max_age_days`` (by UTC date); returns their names."""

@@ -12,7 +12,7 @@ from store_support import make_row
 from melious_impact.cli import store_cmds
 from melious_impact.store.impact_store import ImpactStore
 
-COMMANDS = ("path", "info", "import", "export", "compact", "retention", "recover")
+COMMANDS = ("path", "info", "import", "export", "compact", "rebuild", "retention", "recover")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -79,3 +79,88 @@ def rows() -> list[dict[str, Any]]:
         )
     )
     return rows
+
+
+# --------------------------------------------------------------------------- emulator data
+# Shared by the conformance tests: what the emulator publishes and produces, through real parts
+# (its HTTP transport, the OpenAI SDK, the Recorder, an ImpactStore on disk).
+
+EMULATOR_BASE = "https://api.melious.ai/v1"
+
+
+@pytest.fixture(scope="session")
+def emulator_prices() -> dict[str, Any]:
+    """The emulator's published prices, read from its /v1/models?include_meta=true."""
+    import httpx
+
+    from melious_impact.emulator.core import Emulator
+    from melious_impact.emulator.transport import make_transport
+    from melious_impact.export.focus_prices import price_list_from_models
+
+    with httpx.Client(transport=make_transport(Emulator(seed=1), lib="httpx")) as client:
+        response = client.get(
+            f"{EMULATOR_BASE}/models",
+            params={"include_meta": "true"},
+            headers={"Authorization": "Bearer sk-mel-test"},
+        )
+        response.raise_for_status()
+        body = response.content
+    prices = price_list_from_models(body)
+    assert prices, "the emulator's catalogue published no prices"
+    return prices
+
+
+@pytest.fixture(scope="session")
+def simulated_store(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """45 days of simulated traffic over a month boundary, in a real ImpactStore."""
+    from melious_impact import ImpactStore
+    from melious_impact.emulator.simulate import simulate_requests
+    from melious_impact.records import COLUMN_NAMES
+
+    df = simulate_requests(1500, days=45, seed=11, start=datetime(2026, 1, 20, tzinfo=UTC))
+    store = ImpactStore(tmp_path_factory.mktemp("simulated"))
+    store.append(df[[c for c in COLUMN_NAMES if c in df.columns]])
+    store.flush()
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def captured_store(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Rows captured live by the Recorder through the OpenAI SDK against the emulator:
+    non-streaming and streaming chat, embeddings and an error."""
+    openai = pytest.importorskip("openai")
+    import melious_impact as mi
+    from melious_impact.emulator.core import Emulator
+    from melious_impact.emulator.transport import make_transport
+
+    store = mi.ImpactStore(tmp_path_factory.mktemp("captured"))
+    rec = mi.Recorder(store, tags={"team": "search", "project": "rag"})
+    client = openai.OpenAI(
+        base_url=EMULATOR_BASE,
+        api_key="sk-mel-test",
+        max_retries=0,
+        http_client=rec.http_client(transport=make_transport(Emulator(seed=7))),
+    )
+    for i in range(3):
+        client.chat.completions.create(
+            model="glm-4.7", messages=[{"role": "user", "content": f"q{i}"}], max_tokens=16
+        )
+    for model in ("glm-4.7:eco", "gpt-oss-20b"):
+        stream = client.chat.completions.create(
+            model=model,
+            messages=[{"role": "user", "content": "s"}],
+            max_tokens=16,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        for _ in stream:
+            pass
+    client.embeddings.create(model="bge-m3", input=["a", "b"])
+    with pytest.raises(openai.APIStatusError):
+        client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "x"}])
+    rec.flush()
+    client.close()
+    rec.close()
+    yield store
+    store.close()

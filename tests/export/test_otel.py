@@ -216,3 +216,43 @@ def test_single_row_dict_is_refused_with_a_clear_message(otel: Any, make_row: An
     _, tracer_provider, _, _ = otel
     with pytest.raises(TypeError, match="list of rows"):
         spans_from_rows(make_row(0), tracer_provider)
+
+
+def test_unknown_latency_gives_no_span_and_is_counted(otel: Any, make_row: Any) -> None:
+    exporter, tracer_provider, reader, meter_provider = otel
+    rows = [make_row(1, latency_ms=None), make_row(2, latency_ms=0.0), make_row(3)]
+    stats = export_frame(
+        rows,
+        tracer=tracer_provider.get_tracer("t"),
+        meter=meter_provider.get_meter("t"),
+        server_address="https://api.melious.ai/v1",
+    )
+    assert (stats.rows, stats.spans, stats.spans_skipped_unknown_latency) == (3, 2, 1)
+    spans = {s.attributes["gen_ai.response.id"]: s for s in exporter.get_finished_spans()}
+    assert rows[0]["request_id"] not in spans
+    zero = spans[rows[1]["request_id"]]
+    assert zero.end_time == zero.start_time  # a measured 0 ms stays a 0 ms span
+    metrics = _metrics(reader)
+    assert sum(p.count for p in metrics["gen_ai.client.operation.duration"]) == 2
+    tokens = metrics["gen_ai.client.token.usage"]
+    assert sum(p.count for p in tokens) == 6  # tokens of all three rows, latency or not
+    for point in tokens:
+        assert point.attributes["server.address"] == "api.melious.ai"
+        assert point.attributes["server.port"] == 443
+    sink = OTelSink(tracer_provider, meter_provider)
+    sink.write(make_row(4, latency_ms=float("nan")))
+    assert (sink.stats.written, sink.stats.skipped_unknown_latency, sink.stats.dropped) == (1, 1, 0)
+
+
+def test_time_to_first_chunk_only_on_streams(otel: Any, make_row: Any) -> None:
+    _, tracer_provider, reader, meter_provider = otel
+    streamed = make_row(5, stream=True, ttft_ms=250.0)
+    plain = make_row(6, stream=False, ttft_ms=250.0)  # a non-stream's first byte is no chunk
+    assert span_attributes(streamed)["gen_ai.response.time_to_first_chunk"] == 0.25
+    assert "gen_ai.response.time_to_first_chunk" not in span_attributes(plain)
+    assert "gen_ai.request.stream" not in span_attributes(plain)
+    assert "melious.ttft_ms" not in span_attributes(streamed)
+    spans_from_rows([streamed, plain], tracer_provider, meter_provider=meter_provider)
+    (point,) = _metrics(reader)["gen_ai.client.operation.time_to_first_chunk"]
+    assert (point.count, point.sum) == (1, 0.25)
+    assert tuple(point.explicit_bounds)[:3] == (0.01, 0.02, 0.04)

@@ -259,7 +259,6 @@ class ETS:
     scale: Scale = field(default_factory=Scale)
     method: str = "ets"
     note: str = ""
-    result: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.z = self.scale.forward(self.y)
@@ -268,17 +267,22 @@ class ETS:
         with _quiet():
             model = _ets_model(self.z, self.damped)
             if self.params is None:
-                self.result = model.fit(disp=False)
-                self.params = np.asarray(self.result.params)
-            else:
-                self.result = model.smooth(self.params)
-        if not np.isfinite(self.result.llf):
-            raise FloatingPointError("ETS likelihood is not finite")
+                # Parameters only: statsmodels' results object (a second filtering pass and
+                # a numerical Hessian) would cost a third of the fit, and is not needed.
+                self.params = np.asarray(model.fit(disp=False, return_params=True), dtype=float)
         p = np.asarray(self.params, dtype=float)
         self.alpha, self.beta, self.gamma = (float(v) for v in p[:3])
         self.phi = float(p[3]) if self.damped else 1.0
-        self.states = np.asarray(self.result.states, dtype=float)
-        self.sigma = math.sqrt(float(self.result.mse))
+        initial = np.empty((SEASON, 3))  # states of the week before the first day
+        initial[:, 0], initial[:, 1] = float(model.initial_level), float(model.initial_trend)
+        initial[:, 2] = np.asarray(model.initial_seasonal, dtype=float)  # oldest first
+        self.states, sse = self._filter(self.z, initial)
+        n = len(self.z)
+        self.sigma = math.sqrt(sse / n)
+        #: Gaussian log-likelihood of the one-step errors at sigma's MLE (as statsmodels').
+        self.llf = -n / 2 * (math.log(2 * math.pi * sse / n) + 1) if sse > 0 else math.inf
+        if not math.isfinite(self.llf):
+            raise FloatingPointError("ETS likelihood is not finite")
         if not (np.all(np.isfinite(self.states[-SEASON:])) and math.isfinite(self.sigma)):
             raise FloatingPointError("ETS states are not finite")
 
@@ -286,27 +290,40 @@ class ETS:
     def form(self) -> str:
         return f"ETS(A,{'Ad' if self.damped else 'A'},A) on the {self.scale.name}"
 
+    def _filter(self, z: np.ndarray, before: np.ndarray) -> tuple[np.ndarray, float]:
+        """States after each day of ``z`` and the sum of squared one-step errors.
+
+        ``before``: the states of the ``SEASON`` days before ``z`` (oldest first). The
+        recursions of Hyndman et al. (2008), §2.5: ``e = z - (l + phi b + s_-m)``,
+        ``l = l + phi b + alpha e``, ``b = phi b + beta e``, ``s = s_-m + gamma e``.
+        """
+        alpha, beta, gamma, phi = self.alpha, self.beta, self.gamma, self.phi
+        lvl, trend = float(before[-1, 0]), float(before[-1, 1])
+        season = [float(v) for v in before[:, 2]]
+        out = np.empty((len(z), 3))
+        sse = 0.0
+        for t, value in enumerate(z.tolist()):
+            s = season[t % SEASON]  # the same weekday a week before
+            e = value - (lvl + phi * trend + s)
+            sse += e * e
+            lvl, trend = lvl + phi * trend + alpha * e, phi * trend + beta * e
+            season[t % SEASON] = s + gamma * e
+            out[t] = (lvl, trend, season[t % SEASON])
+        return out, sse
+
     def extended(self, y: np.ndarray) -> ETS:
         """The same fitted model after the days of ``y`` past its own (``y`` starts as its does).
 
-        The states follow the new days through the model's recursions (Hyndman et al.
-        2008, §2.5: ``l = l + phi b + alpha e``, ``b = phi b + beta e``, ``s = s + gamma e``);
-        parameters, sigma and likelihood stay those of the fit. Cheaper than statsmodels'
-        ``smooth`` over the whole series, and the same states (checked in the tests).
+        The states follow the new days through the model's recursions (:meth:`_filter`);
+        parameters, sigma and likelihood stay those of the fit. The same states as
+        statsmodels' ``smooth`` with those parameters (checked in the tests).
         """
         y = np.asarray(y, dtype=float)
         z = self.scale.forward(y)
         n0, n = len(self.y), len(y)
         if n < n0 or not np.allclose(z[:n0], self.z, rtol=1e-12, atol=0) or not np.all(np.isfinite(z)):
             raise ValueError("extended() needs the fitted series followed by new finite days")
-        states = np.empty((n, 3))
-        states[:n0] = self.states
-        lvl, trend = states[n0 - 1, 0], states[n0 - 1, 1]
-        for t in range(n0, n):
-            s = states[t - SEASON, 2]
-            e = z[t] - (lvl + self.phi * trend + s)
-            lvl, trend = lvl + self.phi * trend + self.alpha * e, self.phi * trend + self.beta * e
-            states[t] = (lvl, trend, s + self.gamma * e)
+        states = np.concatenate([self.states, self._filter(z[n0:], self.states[-SEASON:])[0]])
         out = copy.copy(self)
         out.y, out.z, out.states = y, z, states
         return out
@@ -314,8 +331,10 @@ class ETS:
     @property
     def aicc(self) -> float:
         """AICc of the fit on the original scale (comparable across scales)."""
-        extra = 0.0 if self.scale.lam in (0.0, 1.0) else 2.0  # lambda was estimated too
-        return float(self.result.aicc) - 2.0 * self.scale.log_jacobian(self.y) + extra
+        k = len(np.asarray(self.params)) + 1 + (0 if self.scale.lam in (0.0, 1.0) else 1)  # + sigma, lambda
+        n = len(self.y)
+        llf = self.llf + self.scale.log_jacobian(self.y)
+        return float(-2 * llf + 2 * k + 2 * k * (k + 1) / max(n - k - 1, 1))
 
     def centers_from(self, origins: np.ndarray, h: int) -> np.ndarray:
         """Point forecasts on the model's scale, shape ``(len(origins), h)``.

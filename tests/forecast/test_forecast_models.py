@@ -116,11 +116,30 @@ def stats_norm_q(p: float) -> float:
     return float(stats.norm.ppf(p))
 
 
-def test_extending_the_states_is_filtering_with_the_same_parameters(growing: np.ndarray) -> None:
-    fitted = ETS(growing[:180], scale=Scale(0.0))
+@pytest.mark.parametrize("damped", [True, False])
+def test_states_and_likelihood_are_statsmodels_filtering_with_the_same_parameters(
+    growing: np.ndarray, damped: bool
+) -> None:
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    fitted = ETS(growing[:180], damped=damped, scale=Scale(0.0))
     extended = fitted.extended(growing)
-    filtered = ETS(growing, params=fitted.params, scale=Scale(0.0))
-    np.testing.assert_allclose(extended.states, filtered.states, rtol=1e-9, atol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ETSModel(
+            pd.Series(np.log(growing)), error="add", trend="add", damped_trend=damped, seasonal="add",
+            seasonal_periods=7, initialization_method="heuristic",
+        )  # fmt: skip
+        ref = model.smooth(fitted.params)
+        ref_fit = model.fit(disp=False)
+    np.testing.assert_allclose(extended.states, ref.states, rtol=1e-9, atol=1e-12)
+    whole = ETS(growing, params=fitted.params, damped=damped, scale=Scale(0.0))
+    assert whole.llf == pytest.approx(ref.llf, rel=1e-9)
+    assert whole.sigma == pytest.approx(np.sqrt(ref.mse), rel=1e-9)
+    # Fitted here (parameters only) is fitted by statsmodels (with its results object).
+    np.testing.assert_allclose(
+        ETS(growing, damped=damped, scale=Scale(0.0)).params, ref_fit.params, rtol=1e-6
+    )
     # Backtest forecasts from a past day are the forecasts of the model fed up to that day.
     past = fitted.extended(growing[:200])
     np.testing.assert_allclose(extended.centers_from(np.array([200]), 14)[0], past.center(14), rtol=1e-12)

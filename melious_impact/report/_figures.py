@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -200,19 +200,25 @@ def daily_series(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     )
 
 
-def bounds(data: Any, start: Any, end: Any) -> tuple[datetime | None, datetime | None]:
-    """The report period: given bounds, else the whole days the data spans (UTC)."""
+def bounds(data: Any, start: Any, end: Any) -> tuple[datetime, datetime]:
+    """The report period (:mod:`melious_impact.periods`): given bounds, else the whole UTC
+    days the data spans; with no data at all, one day (today, or next to the given bound)."""
     from melious_impact.charts._source import span
 
     given = period(start, end)
     lo, hi = given.start, given.end
     if lo is None or hi is None:
         first, last = span(connect(data, start=lo, end=hi))
-        if first is None or last is None:
-            return lo, hi
-        # An open side ends at the whole UTC days the data spans (a date end counts its day).
-        lo = lo if lo is not None else parse_bound(first.astimezone(UTC).date(), end=False)
-        hi = hi if hi is not None else parse_bound(last.astimezone(UTC).date(), end=True)
+        if first is None or last is None:  # no data: an empty report of one day
+            day = timedelta(days=1)
+            if lo is None and hi is None:
+                lo = parse_bound(datetime.now(UTC).date(), end=False)
+            lo = lo if lo is not None else hi - day if hi is not None else None
+            hi = hi if hi is not None else lo + day if lo is not None else None
+        else:
+            # An open side ends at the whole UTC days the data spans (a date end counts its day).
+            lo = lo if lo is not None else parse_bound(first.astimezone(UTC).date(), end=False)
+            hi = hi if hi is not None else parse_bound(last.astimezone(UTC).date(), end=True)
     if lo is None or hi is None or hi <= lo:
         raise ValueError(f"the report period is empty: end ({hi}) must be after start ({lo})")
     return lo, hi

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +80,6 @@ def dashboard(
         prefetch_bundle()
     facts = Facts(data)
     lo, hi = _figures.bounds(facts, start, end)
-    if lo is None or hi is None:
-        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        lo, hi = lo or today, hi or (lo or today) + timedelta(days=1)
     con = connect(facts, start=lo, end=hi)
     teams = [str(r[0]) for r in con.sql("SELECT DISTINCT team FROM facts ORDER BY 1").fetchall()]
     files = team_files(teams)

@@ -97,9 +97,6 @@ def report(
         prefetch_bundle()
     facts = Facts(data, eur_per_energy_unit=eur_per_energy_unit)
     lo, hi = _figures.bounds(facts, start, end)
-    if lo is None or hi is None:  # no data at all and no bounds: an empty report for today
-        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        lo, hi = lo or today, hi or (lo or today) + timedelta(days=1)
     context, slots = build_context(
         data,
         facts,

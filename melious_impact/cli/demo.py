@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -325,27 +326,55 @@ def summary(ctx: DemoContext) -> None:
         f"Captured {len(df):,} rows ({ctx.counts['requests']:,} SDK calls, {ctx.counts['errors']} errors) "
         f"from {df['captured_at'].min():%Y-%m-%d} to {df['captured_at'].max():%Y-%m-%d} into {ctx.store_path}"
     )
+    from melious_impact import units
+
+    exact_eur = sum((d for d in df["cost_eur"] if d is not None), Decimal(0))
     ctx.say(
-        f"Total: {_f(teams.kwh.sum(), 3)} kWh, {_f(teams.kg_co2e.sum(), 3)} kg CO2e, "
-        f"{_f(teams.water_l.sum(), 2)} L water, EUR {_f(teams.eur.sum(), 2)}"
+        f"Total: {units.quantity(teams.kwh.sum(), 'energy_kwh')}, "
+        f"{units.quantity(teams.g_co2e.sum(), 'carbon_g_co2')}, "
+        f"{units.quantity(teams.water_l.sum(), 'water_liters')} of water, {units.money(exact_eur)}"
     )
+    # One unit per quantity for the whole table (readable at the largest team's magnitude).
+    shown = {
+        "kwh": units.choose("energy_kwh", teams["kwh"]),
+        "g_co2e": units.choose("carbon_g_co2", teams["g_co2e"]),
+        "water_l": units.choose("water_liters", teams["water_l"]),
+    }
     _print_table(
         teams,
-        ["team", "requests", "kwh", "kg_co2e", "water_l", "eur", "reported_pct"],
-        ["team", "requests", "kWh", "kg CO2e", "water L", "EUR", "% with impact"],
+        ["team", "requests", "kwh", "g_co2e", "water_l", "eur", "reported_pct"],
+        [
+            "Team",
+            "Requests",
+            units.header("energy_kwh", shown["kwh"]),
+            units.header("carbon_g_co2", shown["g_co2e"]),
+            units.header("water_liters", shown["water_l"]),
+            "Cost (EUR)",
+            "With impact",
+        ],
+        shown,
     )
 
 
-def _f(value: Any, digits: int) -> str:
-    try:
-        return f"{float(value):,.{digits}f}"
-    except (TypeError, ValueError):
-        return "-"
+def _label(column: Any) -> str:
+    from melious_impact.units import label
+
+    return label(str(column))
 
 
-def _print_table(df: Any, cols: list[str], headers: list[str]) -> None:
+def _f(value: Any) -> str:
+    """A number in the one format of :mod:`melious_impact.units`."""
+    from melious_impact.units import number
+
+    return number(value)
+
+
+def _print_table(df: Any, cols: list[str], headers: list[str], shown: dict[str, Any]) -> None:
+    from melious_impact import units
+
+    kinds = {"team": "text", "requests": "int", "eur": "money", "reported_pct": "pct"}
     rows = [
-        [str(r[c]) if c in ("team", "requests") else _f(r[c], 1 if c == "reported_pct" else 4) for c in cols]
+        [units.show(r[c], kinds.get(c, "qty"), shown.get(c)).removesuffix(" EUR") for c in cols]
         for _, r in df.iterrows()
     ]
     try:
@@ -380,24 +409,34 @@ def intensity(ctx: DemoContext) -> None:
     _print_rows(
         rows,
         ["model", "site", "kwh_in", "kwh_out", "pue", "grid_g_per_kwh", "n_requests", "basis"],
-        ["model", "provider/location", "kWh/1k in", "kWh/1k out", "PUE", "g/kWh", "requests", "basis"],
+        [
+            "Model",
+            "Provider/location",
+            "Wh / 1k input",
+            "Wh / 1k output",
+            "PUE",
+            "g CO2e/kWh",
+            "Requests",
+            "Basis",
+        ],
     )
     scen = mi.scenario(df, m, flavor="eco", shift_to_clean_hours=True)
     ctx.results["scenario"] = scen
     ctx.say()
     ctx.say("Scenario: the same workload on the eco flavor, shifted to each day's cleanest hour:")
     scen_rows = scen.assign(
-        observed_s=[_f(v, 3) for v in scen["observed"]],
-        scenario_s=[_f(v, 3) for v in scen["scenario"]],
+        metric_s=[_label(m) for m in scen["metric"]],
+        observed_s=[_f(v) for v in scen["observed"]],
+        scenario_s=[_f(v) for v in scen["scenario"]],
         change=[
-            f"{_f(r['delta_pct'], 1)}% [{_f(_pct(r, 'delta_low'), 1)}, {_f(_pct(r, 'delta_high'), 1)}]"
+            f"{_f(r['delta_pct'])}% [{_f(_pct(r, 'delta_low'))}, {_f(_pct(r, 'delta_high'))}]"
             for _, r in scen.iterrows()
         ],
     )
     _print_rows(
         scen_rows,
-        ["metric", "unit", "observed_s", "scenario_s", "change"],
-        ["metric", "unit", "observed", "scenario", "change, 90% interval"],
+        ["metric_s", "unit", "observed_s", "scenario_s", "change"],
+        ["Metric", "Unit", "Observed", "Scenario", "Change (90% interval)"],
     )
 
 
@@ -405,7 +444,8 @@ def _interval(row: Any, name: str) -> str:
     value = row[name]
     if value is None or value != value:  # NaN: input-only models have no output figure
         return "-"
-    return f"{value:.2e} [{row[name + '_low']:.2e}, {row[name + '_high']:.2e}]"
+    wh = [_f(1000 * float(row[n])) for n in (name, name + "_low", name + "_high")]  # kWh -> Wh
+    return f"{wh[0]} [{wh[1]}, {wh[2]}]"
 
 
 def _pct(row: Any, name: str) -> float:
@@ -447,20 +487,39 @@ def budgets(ctx: DemoContext) -> None:
     ctx.results["budgets"], ctx.results["budget_status"] = plan, status
     ctx.say()
     ctx.say(f"Budget status for the month to {last:%Y-%m-%d} (budgets in {path}):")
+    from melious_impact import units
+
+    amounts = ("budget", "spent", "forecast", "forecast_low", "forecast_high")
+    per_metric = units.units_by_metric(
+        (str(m), g[c]) for m, g in status.groupby("metric", sort=False) for c in amounts
+    )
+
+    def amount(r: Any, c: str) -> str:
+        return units.show(r[c], "amount", per_metric.get(str(r["metric"])), str(r["metric"]))
+
     rows = status.assign(
-        budget_s=[_f(v, 2) for v in status["budget"]],
-        spent_s=[_f(v, 2) for v in status["spent"]],
+        metric_s=[units.label(str(m)) for m in status["metric"]],
+        budget_s=[amount(r, "budget") for _, r in status.iterrows()],
+        spent_s=[amount(r, "spent") for _, r in status.iterrows()],
         forecast_s=[
-            f"{_f(r['forecast'], 2)} [{_f(r['forecast_low'], 2)}, {_f(r['forecast_high'], 2)}]"
+            f"{amount(r, 'forecast')} [{amount(r, 'forecast_low')}, {amount(r, 'forecast_high')}]"
             for _, r in status.iterrows()
         ],
-        p_s=[f"{100 * float(v):.0f}%" for v in status["p_exceed"]],
-        crossing=[("-" if v != v or v is None else f"{v:%Y-%m-%d}") for v in status["crossing_date"]],
+        p_s=[units.probability(v) for v in status["p_exceed"]],
+        crossing=[units.when(v) for v in status["crossing_date"]],
     )
     _print_rows(
         rows,
-        ["team", "metric", "budget_s", "spent_s", "forecast_s", "p_s", "crossing"],
-        ["team", "metric", "budget", "spent", "month forecast, 80%", "P(exceed)", "crosses on"],
+        ["team", "metric_s", "budget_s", "spent_s", "forecast_s", "p_s", "crossing"],
+        [
+            "Team",
+            "Metric",
+            "Budget",
+            "Spent",
+            "Month-end forecast (80%)",
+            "Chance of overrun",
+            "Crossing date",
+        ],
     )
 
 

@@ -4,7 +4,7 @@ httpx 0.28 and httpx2 are separate libraries with separate base classes, and the
 clients check ``isinstance(response.stream, SyncByteStream)`` against their *own*
 class. The classes are therefore built once per library from one definition
 (:func:`build`); all the logic lives in :class:`~melious_impact.capture.exchange.Exchange`
-and :class:`~melious_impact.capture.recorder.Recorder`.
+and behind :class:`ExchangeSource` (the pipeline), the only thing a transport calls.
 
 A recording stream yields the inner stream's chunks unchanged (the same objects), feeds
 each to the exchange, and finishes the exchange once: on exhaustion, on close, or when
@@ -17,11 +17,23 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
     from melious_impact.capture.exchange import Exchange
-    from melious_impact.capture.recorder import Recorder
+
+
+class ExchangeSource(Protocol):
+    """What a recording transport calls (implemented by the capture pipeline)."""
+
+    def begin(self, request: Any) -> Exchange | None:
+        """The exchange of an outgoing request; None: pass it through, no row."""
+
+    def attach(self, ex: Exchange, response: Any, *, asynchronous: bool) -> None:
+        """The response arrived: read its head, wrap its body stream."""
+
+    def transport_error(self) -> None:
+        """The inner transport raised before a response (the exception goes on to the caller)."""
 
 
 @dataclass(frozen=True)
@@ -101,13 +113,13 @@ def build(lib: ModuleType) -> Adapter:
     class _Base:
         """Shared delegation: the inner transport keeps its own lifecycle."""
 
-        def __init__(self, rec: Recorder, inner: Any) -> None:
-            self._rec = rec
+        def __init__(self, source: ExchangeSource, inner: Any) -> None:
+            self.source = source
             self.inner = inner
 
         def __getattr__(self, name: str) -> Any:
             # Anything else (pool stats, custom attributes) is the inner transport's.
-            if name in ("inner", "_rec") or name.startswith("handle_"):
+            if name in ("inner", "source") or name.startswith("handle_"):
                 raise AttributeError(name)  # never bypass capture through delegation
             return getattr(self.inner, name)
 
@@ -115,20 +127,20 @@ def build(lib: ModuleType) -> Adapter:
             return f"<recording {self.inner!r}>"
 
     class _SyncMixin:
-        _rec: Recorder
+        source: ExchangeSource
         inner: Any
 
         def handle_request(self, request: Any) -> Any:
-            rec = self._rec
-            ex = rec._begin(request)
+            source = self.source
+            ex = source.begin(request)
             if ex is None:
                 return self.inner.handle_request(request)
             try:
                 response = self.inner.handle_request(request)
             except BaseException:
-                rec._transport_error()
+                source.transport_error()
                 raise
-            rec._attach(ex, response, asynchronous=False)
+            source.attach(ex, response, asynchronous=False)
             return response
 
         def close(self) -> None:
@@ -148,20 +160,20 @@ def build(lib: ModuleType) -> Adapter:
                 self.inner.close()
 
     class _AsyncMixin:
-        _rec: Recorder
+        source: ExchangeSource
         inner: Any
 
         async def handle_async_request(self, request: Any) -> Any:
-            rec = self._rec
-            ex = rec._begin(request)
+            source = self.source
+            ex = source.begin(request)
             if ex is None:
                 return await self.inner.handle_async_request(request)
             try:
                 response = await self.inner.handle_async_request(request)
             except BaseException:
-                rec._transport_error()
+                source.transport_error()
                 raise
-            rec._attach(ex, response, asynchronous=True)
+            source.attach(ex, response, asynchronous=True)
             return response
 
         async def aclose(self) -> None:

@@ -7,8 +7,9 @@ passes to the caller, and call :meth:`Exchange.finish` once, on exhaustion or cl
 
 The per-chunk path is an append and an addition: the body is parsed in blocks of
 :data:`BLOCK_BYTES` (and at the end), so a 300-chunk stream costs a few block scans,
-not 300 decodes. Nothing here raises into the caller: failures are reported to the
-recorder (logged once, counted) and the row is dropped or kept with warnings.
+not 300 decodes. Nothing here raises into the caller: failures are reported through
+:meth:`RowOut.failed` (logged once, counted) and the row is dropped or kept with warnings.
+The finished row goes to :meth:`RowOut.emit`; nothing else of the recorder is known here.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import itertools
 import json
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from melious_impact.capture.wire import decode_headers
 from melious_impact.parse.batch import BatchLines
@@ -31,8 +33,27 @@ from melious_impact.parse.headers import apply_impact_headers, has_impact_header
 from melious_impact.parse.row import ROW_HEADER_NAMES, ROW_TEMPLATE, RowContext, finish_row
 from melious_impact.parse.sse import SSEParser
 
-if TYPE_CHECKING:  # pragma: no cover
-    from melious_impact.capture.recorder import Recorder
+
+class RowOut(Protocol):
+    """What an exchange needs from whoever began it (the pipeline)."""
+
+    #: Names of extra response headers kept as ``header.<name>`` tags.
+    capture_headers: tuple[str, ...]
+
+    def emit(self, row: dict[str, Any]) -> None:
+        """Take a finished row."""
+
+    def emit_many(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Take several finished rows (a batch output file)."""
+
+    def failed(self, where: str, exc: BaseException) -> None:
+        """The error callback: a failure inside capture (count it, never raise)."""
+
+    def now(self) -> datetime:
+        """The clock: ``captured_at`` of a row, aware UTC."""
+
+    def header_tags(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """The ``capture_headers`` present in ``headers``, as tags."""
 
 #: Raw bytes collected before a parse step runs (and the rest at the end).
 BLOCK_BYTES = 64 * 1024
@@ -59,10 +80,10 @@ class Exchange:
         "finished",
         "method",
         "mode",
+        "out",
         "path",
         "raw_headers",
         "read_error",
-        "rec",
         "req_stream",
         "requested_model",
         "size",
@@ -76,7 +97,7 @@ class Exchange:
 
     def __init__(
         self,
-        rec: Recorder,
+        out: RowOut,
         endpoint: Endpoint,
         method: str,
         path: str,
@@ -87,7 +108,7 @@ class Exchange:
     ) -> None:
         self.t0 = perf_counter()
         self.t_first: float | None = None
-        self.rec = rec
+        self.out = out
         self.endpoint = endpoint
         self.method = method
         self.path = path
@@ -196,7 +217,7 @@ class Exchange:
         except DecodeError:
             self._give_up("decode_error")
         except Exception as exc:  # a parser bug: keep the row, say why it is thin
-            self.rec._failed("parse", exc)
+            self.out.failed("parse", exc)
             self._give_up("parse_error")
 
     def _flush_decoder(self) -> None:
@@ -208,7 +229,7 @@ class Exchange:
         except DecodeError:
             self._give_up("decode_error")
         except Exception as exc:
-            self.rec._failed("parse", exc)
+            self.out.failed("parse", exc)
             self._give_up("parse_error")
 
     def _push(self, piece: bytes) -> None:
@@ -243,9 +264,9 @@ class Exchange:
                 return
             row = self._row(eof, t_end)
             if row is not None:
-                self.rec._emit(row)
+                self.out.emit(row)
         except Exception as exc:
-            self.rec._failed("finish", exc)
+            self.out.failed("finish", exc)
 
     def _emit_batch_rows(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -255,16 +276,16 @@ class Exchange:
         for row in rows:
             row["team"], row["project"], row["tags"] = team, project, tags_json
             if row["captured_at"] is None:
-                now = now or self.rec._now()
+                now = now or self.out.now()
                 row["captured_at"] = now
-        self.rec._emit_many(rows)
+        self.out.emit_many(rows)
 
     def _context(self, t_end: float, captured_at: Any, headers: Any) -> tuple[Any, ...]:
         """The values of a :class:`~melious_impact.parse.row.RowContext`, in its order."""
-        rec = self.rec
+        out = self.out
         team, project, tags_json = self.tagged
-        if rec._capture_headers:
-            extra = rec._header_tags(self.headers)
+        if out.capture_headers:
+            extra = out.header_tags(self.headers)
             if extra:
                 tags_json = _merge_tags(tags_json, extra)
         t0, t_first = self.t0, self.t_first
@@ -318,7 +339,7 @@ class Exchange:
         elif self.sse:  # a stream whose body could not be decoded
             completed = False
         return finish_row(
-            row, RowContext._make(self._context(t_end, self.rec._now(), self._row_headers())), w, completed
+            row, RowContext._make(self._context(t_end, self.out.now(), self._row_headers())), w, completed
         )
 
 

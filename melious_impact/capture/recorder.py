@@ -9,6 +9,16 @@ Capture hooks in at the transport (no monkeypatching): the recorder wraps a clie
 transports, each response's body stream is replaced by a recording stream that passes
 the bytes through untouched, and the row is written when the body ends or is closed.
 
+One obvious way to get a capturing client: ``rec.http_client()`` (an ``httpx2.Client``,
+what the OpenAI and Anthropic SDKs take as ``http_client=``); ``rec.instrument(client)``
+captures through a client that already exists. The other factories are the same for
+the other client kinds: ``async_http_client()`` (``httpx2.AsyncClient``),
+``httpx_client()`` / ``async_httpx_client()`` (httpx 0.28), and ``transport(inner)``
+for a transport of your own.
+
+Inside, the recorder is one :class:`~melious_impact.capture.pipeline.Pipeline`; the parts
+meet at the small typed interfaces documented there (row sink, error callback, clock).
+
 Failure behaviour: exceptions of the inner transport (connection errors, timeouts)
 reach the caller untouched; such a request gives no row (nothing reached us to record)
 and is counted in ``stats.transport_errors``. Anything failing inside capture itself is
@@ -21,30 +31,26 @@ from __future__ import annotations
 import atexit
 import logging
 import re
-import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from melious_impact.capture.adapters import Adapter, adapter
-from melious_impact.capture.exchange import Exchange
-from melious_impact.capture.tags import TagValue, check_tags, context_tags, resolve
-from melious_impact.capture.wire import header_map, library_of, request_facts, retry_count
-from melious_impact.parse.endpoints import Kind, classify
-from melious_impact.parse.request import attempt_from_header
+from melious_impact.capture.adapters import adapter
+from melious_impact.capture.pipeline import Clock, Pipeline
+from melious_impact.capture.tags import TagValue, check_tags
+from melious_impact.capture.wire import library_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
     import httpx2
 
+    from melious_impact.store.sink import RowSink, RowStore
+
 logger = logging.getLogger("melious_impact.capture")
 
 _C = TypeVar("_C")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
 
 # Header names that may hold credentials or session state: never captured.
 _SENSITIVE_HEADER = re.compile(r"auth|key|token|secret|cookie|password|session|signature", re.IGNORECASE)
@@ -91,10 +97,11 @@ class Recorder:
     ``captured_at`` (e.g. an emulator's simulated clock); default: the wall clock.
     ``capture_headers``: names of extra response headers to keep, stored in the
     ``tags`` JSON as ``"header.<name>"``; names that look like credentials are refused.
-    ``sinks``: extra row sinks with the RowWriter interface (``write(row)``, ``flush()``,
-    ``close()``), e.g. ``melious_impact.export.OTelSink``: each row goes to the store
-    first (the record that must survive), then to every sink; a failing sink is counted
-    and logged once, never raised. ``flush()``/``close()`` reach the sinks too.
+    ``sinks``: extra row sinks (:class:`~melious_impact.store.sink.RowSink`: ``write(row)``,
+    and ``flush()`` / ``close()`` when they have them), e.g.
+    ``melious_impact.export.OTelSink``: each row goes to the store first (the record that
+    must survive), then to every sink; a failing sink is counted and logged once, never
+    raised. ``flush()``/``close()`` reach the sinks too. This is the one way to add sinks.
     ``include_usage``: add ``stream_options.include_usage`` to streamed chat requests that
     do not set it, so that their rows get token counts (off by default: the stream then
     ends with a chunk whose ``choices`` is empty; see :mod:`.stream_usage`).
@@ -102,12 +109,12 @@ class Recorder:
 
     def __init__(
         self,
-        store: Any = None,
+        store: RowStore | None = None,
         *,
         tags: Mapping[str, TagValue] | None = None,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
         capture_headers: Iterable[str] = (),
-        sinks: Iterable[Any] = (),
+        sinks: Iterable[RowSink] = (),
         include_usage: bool = False,
     ) -> None:
         if clock is not None and not callable(clock):
@@ -129,29 +136,21 @@ class Recorder:
                 raise TypeError(
                     f"store must have a {verb}() method (an ImpactStore), got {type(store).__name__}"
                 )
-        self._store = store
-        self._sinks = tuple(sinks)
-        for sink in self._sinks:
+        sinks = tuple(sinks)
+        for sink in sinks:
             if not callable(getattr(sink, "write", None)):
                 raise TypeError(f"sinks must have a write(row) method, got {type(sink).__name__}")
-        self._clock = clock
         self._include_usage = bool(include_usage)
-        self._capture_headers = names
-        self._lock = threading.Lock()
-        self._counts = {"captured": 0, "dropped": 0, "capture_errors": 0, "transport_errors": 0, "skipped": 0}
-        self._logged: set[tuple[str, str]] = set()
-        self._tag_cache: tuple[object, tuple[str | None, str | None, str]] = (object(), (None, None, "{}"))
-        self._adapters: dict[type, Adapter] = {}
-        self._last_writer: Any = None  # for its drop count; asking store.writer() could start one
-        self._closed = False
+        self._pipeline = Pipeline(store, sinks=sinks, clock=clock, capture_headers=names, tags=self._defaults)
+        self._pipeline.owner = self
         self._atexit = _make_atexit(weakref.ref(self))
         atexit.register(self._atexit)
 
     # -- public API ---------------------------------------------------------------------
 
     @property
-    def store(self) -> Any:
-        return self._store
+    def store(self) -> RowStore:
+        return self._pipeline.store
 
     @property
     def tags(self) -> Mapping[str, TagValue]:
@@ -160,18 +159,15 @@ class Recorder:
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._pipeline.closed
 
     @property
     def stats(self) -> RecorderStats:
-        with self._lock:
-            counts = dict(self._counts)
-        counts["dropped"] += self._store_dropped()
-        return RecorderStats(**counts)
+        return RecorderStats(**self._pipeline.counts())
 
     def transport(self, inner: Any) -> Any:
         """Wrap an httpx or httpx2 transport (sync, async, or one with both methods)."""
-        if getattr(inner, "_rec", None) is self and hasattr(inner, "inner"):
+        if getattr(inner, "source", None) is self._pipeline and hasattr(inner, "inner"):
             return inner  # already ours
         has_sync = callable(getattr(inner, "handle_request", None))
         has_async = callable(getattr(inner, "handle_async_request", None))
@@ -186,8 +182,8 @@ class Recorder:
 
             inner = usage_transport(inner)
         if has_sync and has_async:
-            return ad.both_transport(self, inner)
-        return (ad.sync_transport if has_sync else ad.async_transport)(self, inner)
+            return ad.both_transport(self._pipeline, inner)
+        return (ad.sync_transport if has_sync else ad.async_transport)(self._pipeline, inner)
 
     def http_client(self, **kwargs: Any) -> httpx2.Client:
         """An ``httpx2.Client`` (what the OpenAI 3.x and Anthropic 2.x SDKs take) that captures."""
@@ -246,10 +242,11 @@ class Recorder:
         """
         from melious_impact.capture.response import response_row
 
+        pipeline = self._pipeline
         row = response_row(
             response,
-            captured_at=self._now(),
-            tagged=self._tags_now(),
+            captured_at=pipeline.now(),
+            tagged=pipeline.tags_now(),
             endpoint=endpoint,
             method=method,
             status=status,
@@ -260,15 +257,13 @@ class Recorder:
         )
         if row is None:
             return None
-        closed = self._closed
-        self._emit(row)
+        closed = pipeline.closed
+        pipeline.emit(row)
         return None if closed else row
 
     def flush(self) -> None:
         """Everything captured so far is durable and visible to queries."""
-        self._store.flush()
-        for sink in self._sinks:
-            self._call_sink(sink, "flush")
+        self._pipeline.flush()
 
     def close(self) -> None:
         """Stop capturing (later responses pass through, counted as dropped) and flush.
@@ -276,16 +271,10 @@ class Recorder:
         A store the recorder opened itself is closed; one passed in is only flushed.
         Idempotent; also runs at interpreter exit.
         """
-        if self._closed:
+        if self._pipeline.closed:
             return
-        self._closed = True
         atexit.unregister(self._atexit)
-        for sink in self._sinks:
-            self._call_sink(sink, "close")
-        if self._owns_store:
-            self._store.close()
-        else:
-            self._store.flush()
+        self._pipeline.close(close_store=self._owns_store)
 
     def __enter__(self) -> Recorder:
         return self
@@ -294,8 +283,8 @@ class Recorder:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"<Recorder {state} store={self._store!r} tags={dict(self._defaults)!r}>"
+        state = "closed" if self._pipeline.closed else "open"
+        return f"<Recorder {state} store={self._pipeline.store!r} tags={dict(self._defaults)!r}>"
 
     # -- client construction ------------------------------------------------------------
 
@@ -310,131 +299,6 @@ class Recorder:
         c._transport = self.transport(c._transport)
         c._mounts = {pattern: (None if t is None else self.transport(t)) for pattern, t in c._mounts.items()}
         return client
-
-    # -- capture internals (called by the adapters) --------------------------------------
-
-    def _begin(self, request: Any) -> Exchange | None:
-        if self._closed:
-            # the call goes through untouched; an inference response it would have
-            # recorded is a lost row, and counted as such (close() documents this)
-            try:
-                if classify(request.method, request.url.path).kind is not Kind.NONE:
-                    with self._lock:
-                        self._counts["dropped"] += 1
-            except Exception:  # never let accounting break the call
-                pass
-            return None
-        try:
-            method = request.method
-            path = request.url.path
-            endpoint = classify(method, path)
-            if endpoint.kind is Kind.NONE:
-                with self._lock:
-                    self._counts["skipped"] += 1
-                return None
-            model, stream = (None, False) if endpoint.kind is Kind.BATCH_OUTPUT else request_facts(request)
-            attempt = attempt_from_header(retry_count(request.headers))
-            return Exchange(self, endpoint, method, path, model, stream, attempt, self._tags_now())
-        except Exception as exc:
-            self._failed("request", exc)
-            return None
-
-    def _attach(self, ex: Exchange, response: Any, *, asynchronous: bool) -> None:
-        try:
-            if not ex.on_response(response.status_code, header_map(response.headers)):
-                return
-            content = getattr(response, "_content", None)
-            if content is not None:
-                # The transport built the response from bytes: httpx has already read
-                # (and decoded) it, and will never iterate the stream.
-                ex.feed_decoded(content)
-                ex.finish(True)
-                return
-            ad = self._adapters.get(type(response))
-            if ad is None:
-                ad = self._adapters[type(response)] = adapter(library_of(response))
-            stream_cls = ad.async_stream if asynchronous else ad.sync_stream
-            response.stream = stream_cls(response.stream, ex)
-        except Exception as exc:
-            self._failed("response", exc)
-
-    def _tags_now(self) -> tuple[str | None, str | None, str]:
-        scoped = context_tags()
-        cached = self._tag_cache
-        if cached[0] is scoped:
-            return cached[1]
-        result = resolve(self._defaults, scoped)
-        self._tag_cache = (scoped, result)
-        return result
-
-    def _header_tags(self, headers: Mapping[str, str]) -> dict[str, str]:
-        return {f"header.{h}": headers[h][:1024] for h in self._capture_headers if h in headers}
-
-    def _now(self) -> datetime:
-        if self._clock is None:
-            return datetime.now(UTC)
-        try:
-            when = self._clock()
-            return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-        except Exception as exc:  # a broken clock must not cost the row
-            self._failed("clock", exc)
-            return datetime.now(UTC)
-
-    def _emit(self, row: dict[str, Any]) -> None:
-        if self._closed:
-            with self._lock:
-                self._counts["dropped"] += 1
-            return
-        try:
-            writer = self._store.writer()
-            self._last_writer = writer
-            writer.write(row)
-        except Exception as exc:  # the writer promises not to raise; do not trust it blindly
-            self._failed("store", exc)
-            with self._lock:
-                self._counts["dropped"] += 1
-            return
-        with self._lock:
-            self._counts["captured"] += 1
-        for sink in self._sinks:
-            try:
-                sink.write(row)
-            except Exception as exc:
-                self._failed("sink", exc)
-
-    def _call_sink(self, sink: Any, verb: str) -> None:
-        fn = getattr(sink, verb, None)
-        if fn is not None:
-            try:
-                fn()
-            except Exception as exc:
-                self._failed(f"sink {verb}", exc)
-
-    def _emit_many(self, rows: Iterable[dict[str, Any]]) -> None:
-        for row in rows:
-            self._emit(row)
-
-    def _failed(self, where: str, exc: BaseException) -> None:
-        key = (where, type(exc).__name__)
-        with self._lock:
-            self._counts["capture_errors"] += 1
-            first = key not in self._logged
-            self._logged.add(key)
-        if first:
-            logger.warning("melious_impact capture failed (%s); the request goes on", where, exc_info=exc)
-        else:
-            logger.debug("melious_impact capture failed again (%s): %r", where, exc)
-
-    def _transport_error(self) -> None:
-        with self._lock:
-            self._counts["transport_errors"] += 1
-
-    def _store_dropped(self) -> int:
-        stats = getattr(self._last_writer, "stats", None)
-        try:
-            return int(stats.get("rows_dropped", 0)) if isinstance(stats, Mapping) else 0
-        except (TypeError, ValueError):
-            return 0
 
 
 def _make_atexit(ref: weakref.ref[Recorder]) -> Callable[[], None]:

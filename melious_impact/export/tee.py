@@ -1,15 +1,16 @@
-"""Tee captured rows to extra sinks (OpenTelemetry...) beside the store.
+"""Deprecated: ``TeeStore`` fed a Recorder's rows to extra sinks beside the store.
 
-``Recorder(TeeStore(store, OTelSink(...)))`` works with any Recorder: the Recorder only needs
-a store with ``writer().write(row)``, ``flush()`` and ``close()``. The store is written first
-(it is the record that must survive); a sink that fails never affects the store or the
-caller: its exception is counted in ``stats["sink_errors"]`` and logged once.
+Use ``Recorder(store, sinks=[OTelSink(...)])``, the one way to add sinks: the same order
+(the store first, the record that must survive), the same guarantees (a failing sink is
+counted in ``rec.stats.capture_errors`` and logged once, never raised). ``TeeStore`` still
+works, and says it is deprecated (``DeprecationWarning``) when constructed.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,6 +68,11 @@ class TeeStore:
     """A store wrapper whose writer also feeds ``sinks``; everything else is the store's."""
 
     def __init__(self, store: Any, *sinks: Any) -> None:
+        warnings.warn(
+            "TeeStore is deprecated: pass the sinks to the recorder, Recorder(store, sinks=[...])",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         for sink in sinks:
             if not all(callable(getattr(sink, m, None)) for m in ("write", "flush", "close")):
                 raise TypeError(f"a sink needs write(row), flush() and close(); got {type(sink).__name__}")

@@ -46,8 +46,9 @@ def test_recorder_tees_rows_to_otel(tmp_path: Path) -> None:
     meter_provider = MeterProvider(metric_readers=[reader])
     sink = OTelSink(tracer_provider, meter_provider, server_address="api.melious.ai")
     store = mi.ImpactStore(tmp_path / "store")
-    tee = TeeStore(store, sink, _Broken())
-    rec = mi.Recorder(tee, tags={"team": "search", "project": "rag", "feature": "faq"})
+    rec = mi.Recorder(
+        store, sinks=[sink, _Broken()], tags={"team": "search", "project": "rag", "feature": "faq"}
+    )
     client = openai.OpenAI(
         base_url="https://api.melious.ai/v1",
         api_key="sk-mel-test",
@@ -71,7 +72,7 @@ def test_recorder_tees_rows_to_otel(tmp_path: Path) -> None:
     spans = {s.attributes["gen_ai.response.id"]: s for s in exporter.get_finished_spans()}
     assert len(rows) == 5 and len(spans) == 5
     assert sink.stats.written == 5
-    assert tee.writer().stats["sink_errors"] >= 5  # the broken sink cost nobody anything
+    assert rec.stats.capture_errors >= 5  # the broken sink cost nobody anything
     for row in rows.to_dict("records"):
         a = spans[row["request_id"]].attributes
         assert a["gen_ai.request.model"] == row["requested_model"]
@@ -91,3 +92,22 @@ def test_recorder_tees_rows_to_otel(tmp_path: Path) -> None:
     rec.close()
     tracer_provider.shutdown()
     meter_provider.shutdown()
+
+
+def test_tee_store_still_tees_and_says_it_is_deprecated(tmp_path: Path) -> None:
+    store = mi.ImpactStore(tmp_path / "store")
+    sink = OTelSink(TracerProvider(), MeterProvider(), server_address="api.melious.ai")
+    with pytest.warns(DeprecationWarning, match="sinks="):
+        tee = TeeStore(store, sink)
+    rec = mi.Recorder(tee)
+    client = openai.OpenAI(
+        base_url="https://api.melious.ai/v1",
+        api_key="sk-mel-test",
+        http_client=rec.http_client(transport=make_transport(Emulator(seed=5))),
+    )
+    client.chat.completions.create(model="glm-4.7", messages=[{"role": "user", "content": "q"}], max_tokens=8)
+    rec.flush()
+    assert len(store.to_pandas()) == 1 and sink.stats.written == 1
+    client.close()
+    rec.close()
+    store.close()

@@ -65,24 +65,44 @@ def price_list_from_models(payload: Any, *, source: str = "model catalogue") -> 
 
 
 def price_list_from_mapping(prices: Mapping[str, Any], *, source: str = "given") -> dict[str, UnitPrices]:
-    """Prices from ``{model: {"input": ..., "output": ...}}`` or ``{model: (input, output)}``."""
+    """Prices from ``{model: {"input": ..., "output": ...}}``, ``{model: (input, output)}`` or
+    ``{model: UnitPrices}``; a string value names the model whose price applies (an alias:
+    Melious serves ``claude-*`` names with open-weight models and echoes the name it was sent).
+    """
     out: dict[str, UnitPrices] = {}
+    aliases: dict[str, str] = {}
     for model, value in prices.items():
         if isinstance(value, UnitPrices):
             out[str(model)] = value
+            continue
+        if isinstance(value, str):
+            aliases[str(model)] = value
             continue
         pair = (value.get("input"), value.get("output")) if isinstance(value, Mapping) else tuple(value)
         p_in, p_out = (_price(v) for v in pair)
         if p_in is None or p_out is None:
             raise ValueError(f"price of {model!r} needs non-negative input and output prices, got {value!r}")
         out[str(model)] = UnitPrices(p_in, p_out, source)
+    for alias, target in aliases.items():
+        if target not in out:
+            raise ValueError(f"{alias!r} is priced as {target!r}, which has no price in the list")
+        price = out[target]
+        out[alias] = UnitPrices(
+            price.eur_per_million_input, price.eur_per_million_output, f"{price.source}, as {target}"
+        )
     return out
 
 
 def load_price_list(path: str | Path) -> dict[str, UnitPrices]:
-    """A price list from a JSON file: a saved ``/v1/models?include_meta=true`` body or a mapping."""
+    """A price list from a JSON file: a saved ``/v1/models?include_meta=true`` body, or a mapping
+    (see :func:`price_list_from_mapping`). A models body may carry an ``"aliases"`` object
+    (``{"claude-opus-4-7": "glm-4.7"}``) beside its ``"data"``.
+    """
     target = Path(path)
     payload = json.loads(target.read_text(encoding="utf-8"), parse_float=Decimal)
     if isinstance(payload, Mapping) and "data" not in payload:
         return price_list_from_mapping(payload, source=target.name)
-    return price_list_from_models(payload, source=target.name)
+    prices: dict[str, Any] = dict(price_list_from_models(payload, source=target.name))
+    if isinstance(payload, Mapping):
+        prices.update(payload.get("aliases") or {})
+    return price_list_from_mapping(prices, source=target.name)

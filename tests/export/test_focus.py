@@ -317,3 +317,41 @@ def test_totals_do_not_depend_on_granularity(specs: list[dict[str, Any]]) -> Non
         kept = to_focus(rows, granularity=granularity, unknown_cost="null")
         assert kept["x_Requests"].sum() == len(rows)
         assert kept["x_CostUnknown"].tolist() == [v is None for v in kept["BilledCost"]]
+
+
+def test_price_lists_are_exact_and_say_where_they_come_from(tmp_path: Path) -> None:
+    from melious_impact.export.focus_prices import (
+        UnitPrices,
+        load_price_list,
+        price_list_from_mapping,
+        price_list_from_models,
+    )
+
+    body = (
+        b'{"data": [{"id": "glm-4.7", "_meta": {"pricing": {"input_cost_per_million_eur": 0.55,'
+        b' "output_cost_per_million_eur": 2.1}}}, {"id": "no-price", "_meta": {}},'
+        b' {"id": "half", "_meta": {"pricing": {"input_cost_per_million_eur": 1}}}]}'
+    )
+    prices = price_list_from_models(body)
+    assert prices == {"glm-4.7": UnitPrices(Decimal("0.55"), Decimal("2.1"), "model catalogue")}
+    saved = tmp_path / "models.json"
+    saved.write_bytes(body[:-1] + b', "aliases": {"claude-opus-4-7": "glm-4.7"}}')
+    loaded = load_price_list(saved)
+    assert loaded["claude-opus-4-7"].eur_per_million_output == Decimal("2.1")
+    assert loaded["claude-opus-4-7"].source == "models.json, as glm-4.7"
+    mapping = tmp_path / "prices.json"
+    mapping.write_text('{"m": {"input": "0.000001", "output": 3}}')
+    assert load_price_list(mapping)["m"].eur_per_million_input == Decimal("0.000001")
+    with pytest.raises(ValueError, match="no price"):
+        price_list_from_mapping({"alias": "missing"})
+    with pytest.raises(ValueError, match="non-negative"):
+        price_list_from_mapping({"m": {"input": "-1", "output": "1"}})
+
+
+def test_input_and_output_rows_share_the_billed_cost_exactly(make_row: Any) -> None:
+    row = make_row(1, input_tokens=1000, output_tokens=3, billing_credits=Decimal("0.000000000000000001"))
+    df = to_focus([row], granularity="request", prices={row["model"]: {"input": "1", "output": "3"}})
+    assert df["x_TokenType"].tolist() == ["Input", "Output"]
+    assert df["ListCost"].tolist() == [Decimal("0.001"), Decimal("0.000009")]
+    assert sum(df["BilledCost"], Decimal(0)) == row["billing_credits"]  # rounding never loses a digit
+    assert df["x_Requests"].tolist()[1] is pd.NA

@@ -80,6 +80,15 @@ def assert_only_unpriced_departures(found: list[Any], rows: list[dict[str, Any]]
     }
 
 
+def with_claude_aliases(prices: Any) -> dict[str, Any]:
+    """The price list plus the claude-* names the emulator serves, priced as their targets."""
+    from melious_impact.emulator.catalogue import resolve_claude
+
+    names = ("claude-opus-4-7", "claude-sonnet-4-6", "claude-haiku-4-5")
+    aliases = {n: resolve_claude(n) for n in names}
+    return {**prices, **{n: t for n, t in aliases.items() if t in prices}}
+
+
 def _exact_cost(rows: Any) -> Decimal:
     return sum_decimal(add_cost_eur(pd.DataFrame(rows))["cost_eur"])
 
@@ -108,9 +117,13 @@ def test_simulated_store_conforms(
     table = to_focus(simulated_store, granularity=granularity, prices=emulator_prices)
     path = write_focus(table, tmp_path / f"focus.{fmt}")
     rows, _, _ = read_back(path)
-    # The simulation also serves models its catalogue does not price (Claude models): their
-    # rows can have no unit price, the one departure; every other rule holds on every row.
+    # The simulation also sends claude-* names, which the catalogue does not price: their rows
+    # have no unit price, the one departure; every other rule holds on every row.
     assert_only_unpriced_departures(violations(path), rows, emulator_prices)
+    assert any(r["SkuId"].startswith("claude") for r in rows)
+    # priced as the models Melious serves them with, the table conforms entirely
+    aliased = to_focus(simulated_store, granularity=granularity, prices=with_claude_aliases(emulator_prices))
+    assert violations(write_focus(aliased, tmp_path / f"aliased.{fmt}")) == []
     assert len(rows) == len(table) > 0
     assert table.attrs["unknown_cost_requests"] > 0  # the simulation has unbilled rows: left out
     assert {r["BillingPeriodStart"].month for r in rows} == {1, 2, 3}  # crosses month boundaries

@@ -54,63 +54,64 @@ def http_client_of(client: Any) -> Any:
     )
 
 
-def transport_owner(transport: Any) -> Recorder | None:
-    """The recorder whose recording transport is ``transport`` or lies under it, if any.
+def is_recording_transport(transport: Any) -> bool:
+    """True when ``transport`` is a recording transport (of any recorder)."""
+    from melious_impact.capture.adapters import adapter
+    from melious_impact.capture.wire import library_of
 
-    Follows the ``inner`` attribute of wrapping transports (ours, and wrappers that name
-    their inner transport the same way).
-    """
-    from melious_impact.capture.recorder import Recorder
+    try:
+        ad = adapter(library_of(transport))
+    except ImportError:  # pragma: no cover - the library of a transport is importable
+        return False
+    return isinstance(transport, ad.sync_transport | ad.async_transport | ad.both_transport)
 
+
+def _layers(transport: Any) -> list[Any]:
+    """``transport`` and the transports it wraps (through their ``inner`` attribute)."""
+    out: list[Any] = []
     t = transport
-    for _ in range(_MAX_DEPTH):
-        if t is None:
-            return None
-        owner = t.__dict__.get("_rec") if hasattr(t, "__dict__") else None
-        if isinstance(owner, Recorder):
-            return owner
-        t = getattr(t, "inner", None)
-    return None
+    while t is not None and len(out) < _MAX_DEPTH:
+        out.append(t)
+        t = t.__dict__.get("inner") if hasattr(t, "__dict__") else None
+    return out
 
 
-def recorder_of(client: Any) -> Recorder | None:
-    """The recorder that captures through ``client`` (an SDK or httpx/httpx2 client), or None."""
-    http = http_client_of(client)
-    owner = transport_owner(http._transport)
-    if owner is not None:
-        return owner
-    for t in http._mounts.values():
-        owner = transport_owner(t)
-        if owner is not None:
-            return owner
-    return None
+def _transports(http: Any) -> list[Any]:
+    return [http._transport, *(t for t in http._mounts.values() if t is not None)]
+
+
+def is_instrumented(client: Any, rec: Recorder | None = None) -> bool:
+    """True when ``client`` (an SDK or httpx/httpx2 client) captures: into ``rec``, when given."""
+    for top in _transports(http_client_of(client)):
+        for t in _layers(top):
+            if is_recording_transport(t) and (rec is None or rec.transport(t) is t):
+                return True
+    return False
 
 
 def instrument(rec: Recorder, client: _C, *, replace: bool = False) -> _C:
     """Wrap ``client``'s transports in place so that ``rec`` captures; returns ``client``."""
     http = http_client_of(client)
-    owner = recorder_of(http)
-    if owner is rec:
+    if is_instrumented(http, rec):
         return client
-    if owner is not None:
+    if is_instrumented(http):
         if not replace:
             warnings.warn(
-                f"{type(client).__name__} is already instrumented by another Recorder "
-                f"({owner!r}); it keeps recording there, once per response. Pass replace=True "
-                "to move it to this recorder.",
+                f"{type(client).__name__} is already instrumented by another Recorder; it keeps "
+                "recording there, once per response. Pass replace=True to move it to this recorder.",
                 InstrumentWarning,
                 stacklevel=3,
             )
             return client
-        http._transport = _unwrapped(http._transport, owner)
-        http._mounts = {p: _unwrapped(t, owner) for p, t in http._mounts.items()}
+        http._transport = _unwrapped(http._transport)
+        http._mounts = {p: _unwrapped(t) for p, t in http._mounts.items()}
     http._transport = rec.transport(http._transport)
     http._mounts = {p: (None if t is None else rec.transport(t)) for p, t in http._mounts.items()}
     return client
 
 
-def _unwrapped(transport: Any, owner: Recorder) -> Any:
-    """``transport`` without ``owner``'s recording layer on top (deeper layers are kept)."""
-    if transport is not None and transport.__dict__.get("_rec") is owner:
+def _unwrapped(transport: Any) -> Any:
+    """``transport`` without the recording layer on top (deeper layers are kept)."""
+    if transport is not None and is_recording_transport(transport):
         return transport.inner
     return transport

@@ -17,6 +17,6 @@ See the integrations page of the documentation for each library's traps.
 
 from __future__ import annotations
 
-from melious_impact.capture.instrument import InstrumentWarning, recorder_of
+from melious_impact.capture.instrument import InstrumentWarning, is_instrumented
 
-__all__ = ["InstrumentWarning", "recorder_of"]
+__all__ = ["InstrumentWarning", "is_instrumented"]

@@ -14,7 +14,7 @@ import openai
 import pytest
 from integration_support import rows, tags_of, warnings_of
 
-from melious_impact.capture.instrument import InstrumentWarning, recorder_of
+from melious_impact.capture.instrument import InstrumentWarning, is_instrumented
 from melious_impact.capture.recorder import Recorder
 from melious_impact.capture.tags import tags
 from melious_impact.store.impact_store import ImpactStore
@@ -42,7 +42,7 @@ def test_sdk_major_versions_keep_their_http_client_in_client_attribute(base_url:
 def test_openai_sync_json_stream_and_tags(rec: Recorder, store: ImpactStore, base_url: str) -> None:
     client = openai.OpenAI(base_url=base_url + "/v1", api_key="k", max_retries=0)
     assert rec.instrument(client) is client
-    assert recorder_of(client) is rec
+    assert is_instrumented(client, rec) and is_instrumented(client)
     r = client.chat.completions.create(**CHAT)
     with tags(feature="stream"):
         chunks = list(client.chat.completions.create(**CHAT, stream=True))
@@ -132,7 +132,7 @@ def test_a_second_recorder_warns_and_each_response_is_recorded_once(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         other.instrument(client, replace=True)
-    assert recorder_of(client) is other
+    assert is_instrumented(client, other) and not is_instrumented(client, rec)
     client.chat.completions.create(**CHAT)
     client.close()
     assert len(rows(store)) == 1 and len(rows(other_store)) == 1

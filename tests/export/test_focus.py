@@ -165,6 +165,11 @@ def test_bad_arguments_say_what_to_do(rows: list[dict[str, Any]]) -> None:
         to_focus(rows, granularity="week")
     with pytest.raises(ValueError, match="eur_per_energy_unit"):
         to_focus(rows, eur_per_energy_unit="-1")
+    with pytest.raises(ValueError, match="focus_version"):
+        to_focus(rows, focus_version="1.3")
+    with pytest.raises(ValueError, match="unknown_cost"):
+        to_focus(rows, unknown_cost="zero")
+    assert to_focus(rows, focus_version="1.2").attrs["focus_version"] == "1.2"
 
 
 def test_empty_input_gives_the_columns() -> None:

@@ -6,11 +6,16 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import hypothesis  # noqa: F401  # see below
 import pytest
 
 from melious_impact.capture.recorder import Recorder
 from melious_impact.emulator import Emulator, serve
 from melious_impact.store.impact_store import ImpactStore
+
+# hypothesis' pytest plugin imports hypothesis lazily, in its end-of-session summary. After
+# DSPy and LiteLLM have run in the process, compiling it there fails on CPython 3.11 ("AST
+# constructor recursion depth mismatch"); imported up front, it is compiled before them.
 
 # LiteLLM fetches its model cost map from the network at import unless told not to.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

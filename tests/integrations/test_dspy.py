@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
 import pandas as pd
+import pytest
 from integration_support import rows, tags_of, warnings_of
 
 from melious_impact.capture.instrument import InstrumentWarning
@@ -41,12 +41,11 @@ def test_sync_async_and_streamed_program(rec: Recorder, store: ImpactStore, base
         with tags(feature="dspy-async"):
             await lm.acall("say hello")
             program = dspy.streamify(dspy.Predict("question -> answer"))
-            with dspy.context(lm=lm):
-                # The emulator's filler text has none of DSPy's field markers, so the
-                # program cannot parse an answer; the streamed requests are made all the same.
-                with pytest.raises(dspy.utils.exceptions.AdapterParseError):
-                    async for _ in program(question="why?"):
-                        pass
+            # The emulator's filler text has none of DSPy's field markers, so the program
+            # cannot parse an answer; the streamed requests are made all the same.
+            with dspy.context(lm=lm), pytest.raises(dspy.utils.exceptions.AdapterParseError):
+                async for _ in program(question="why?"):
+                    pass
 
     asyncio.run(main())
     df = rows(store)

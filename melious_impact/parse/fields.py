@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from melious_impact.records import DECIMAL_PRECISION, DECIMAL_SCALE
 
 #: Largest value an int64 column can hold (Arrow/DuckDB BIGINT).
@@ -50,6 +52,11 @@ class Warnings(list[str]):
 # too long for Python to convert makes the decode fail: callers then fall back to
 # extracting the objects they need (see body.extract_windows).
 _DECODER = json.JSONDecoder(parse_float=str, parse_constant=str)
+# The same decode in C for strict JSON (msgspec hands every float over as its lexeme
+# too). What it refuses, the json module above decides: NaN and Infinity, invalid
+# UTF-8, lone surrogates, ints beyond Python's digit limit, a byte order mark.
+_C_DECODER = msgspec.json.Decoder(float_hook=str)
+_C_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 
 
 def loads(text: str | bytes) -> Any:
@@ -57,6 +64,10 @@ def loads(text: str | bytes) -> Any:
 
     Raises ``ValueError`` (``json.JSONDecodeError``) on malformed JSON, like ``json.loads``.
     """
+    try:
+        return _C_DECODER.decode(text)
+    except _C_ERRORS:
+        pass
     if not isinstance(text, str):
         data = bytes(text)
         if data[:3] == b"\xef\xbb\xbf":  # a UTF-8 byte order mark

@@ -7,10 +7,10 @@ parsing improves (:func:`melious_impact.parse.reparse.reparse`, behind
 ``melious-impact rebuild``). Nothing else of a
 response is kept: never a prompt, a completion or an error message.
 
-:func:`find_verbatim` finds the text of an object already decoded from ``source``: it
-looks for the quoted key (last occurrence first: Melious appends the objects at the end),
-decodes the value after it with the same decoder, and keeps the text when the value is
-the one that was applied. An escaped key inside a string (``\\"billing_cost\\"``) cannot
+:func:`find_verbatim` finds the text of an object already decoded from ``source``: the
+value of the top-level key as the bytes hold it (msgspec hands it over raw, at C speed),
+else the quoted key searched for (last occurrence first: Melious appends the objects at
+the end). Either way the text is kept only when it decodes to the value applied. An escaped key inside a string (``\\"billing_cost\\"``) cannot
 match, and a key met elsewhere with another value is skipped.
 
 One response normally carries one object of each; a stream that sends several (a later
@@ -25,7 +25,9 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from melious_impact.parse.fields import Warnings, raw_decode
+import msgspec
+
+from melious_impact.parse.fields import Warnings, loads, raw_decode
 
 #: Column of the verbatim text of each object.
 VERBATIM_COLUMNS = {"environment_impact": "environment_impact_json", "billing_cost": "billing_cost_json"}
@@ -49,8 +51,48 @@ def find_verbatim(source: Source, key: str, value: Any) -> str | None:
     return None
 
 
+class _Top(msgspec.Struct):
+    """The two top-level values, raw; every other key is skipped undecoded."""
+
+    environment_impact: msgspec.Raw = msgspec.Raw(b"")
+    billing_cost: msgspec.Raw = msgspec.Raw(b"")
+
+
+_decode_top = msgspec.json.Decoder(_Top).decode
+#: The last text decoded and its top-level values (both keys are asked for in a row):
+#: one tuple, replaced whole, so threads never mix one text with another's values.
+_last: list[tuple[bytes, _Top | None]] = [(b"", None)]
+
+
+def _top_level(text: bytes, key: str, value: Any) -> str | None:
+    """The raw top-level value of ``key`` when ``text`` is one JSON object holding it."""
+    last = _last[0]
+    if last[0] is text:
+        top = last[1]
+    else:
+        try:
+            top = _decode_top(text)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            top = None
+        _last[0] = (text, top)
+    if top is None:
+        return None
+    raw = getattr(top, key)
+    if not raw or len(raw) > 4 * MAX_VERBATIM_CHARS:
+        return None
+    try:
+        found = bytes(raw).decode("utf-8")
+        same = loads(found) == value
+    except (ValueError, RecursionError):
+        return None
+    return found if same and len(found) <= MAX_VERBATIM_CHARS else None
+
+
 def _find_in(text: bytes | str, key: str, value: Any) -> str | None:
     if isinstance(text, bytes):
+        top = _top_level(text, key, value)
+        if top is not None:
+            return top
         needle_b = b'"' + key.encode() + b'"'
         end = len(text)
         while (at := text.rfind(needle_b, 0, end)) >= 0:

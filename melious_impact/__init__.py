@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "IntensityModel": "melious_impact.model.fit",
     "fill_missing": "melious_impact.model.fill",
     "scenario": "melious_impact.model.scenario",
+    "resolve_location": "melious_impact.model.locations",
     # forecast
     "forecast": "melious_impact.forecast.forecast",
     "budget_status": "melious_impact.forecast.budgets",
@@ -131,6 +132,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from melious_impact.model.fit import (
         fit_intensity as fit_intensity,
+    )
+    from melious_impact.model.locations import (
+        resolve_location as resolve_location,
     )
     from melious_impact.model.scenario import (
         scenario as scenario,

@@ -32,6 +32,7 @@ EXPECTED = {
     "import_batch_output",
     "load_budgets",
     "report",
+    "resolve_location",
     "scenario",
     "tags",
 }

@@ -23,7 +23,7 @@ location-based figure of the same requests beside it.
 Lines:
 
 - :func:`offsite_water_line`: ``energy_kwh`` x litres per kWh consumed to generate the
-  country's electricity (``offsite_water_electricity.csv``, EcoLogits after the WRI
+  country's electricity (locations resolved as in the rest of the model) (``offsite_water_electricity.csv``, EcoLogits after the WRI
   method, MPL-2.0). Interval: x0.5 to x2 of the factor, our assumption.
 - :func:`embodied_carbon_line`: server and GPU manufacture, allocated by energy share: a
   request gets the share of the server's embodied emissions that its IT energy
@@ -44,6 +44,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from melious_impact.model.locations import resolve_location
 
 #: Columns of the energy aggregate every line reads.
 ENERGY_COLUMNS = (
@@ -238,30 +240,39 @@ def _norm(code: Any) -> str:
 def offsite_water_line(energy: pd.DataFrame, table: pd.DataFrame | None = None) -> AddedLine:
     """Water consumed to generate the electricity the requests drew (litres).
 
-    A location matches only its exact ISO-3166 alpha-2 code (case-insensitive); any other
-    location is a gap with its requests and kWh.
+    Locations are resolved as everywhere in the model
+    (:func:`melious_impact.model.locations.resolve_location`): ``"AT"``, ``"AUT"``,
+    ``"Austria"`` and ``"AT-9"`` are Austria and share its factor. A location that names no
+    country (``"Austrai"``, ``"eu-west-1"``, none) and a country without a factor are gaps
+    with their requests and kWh, never another country's factor.
     """
     rows = _check_energy(energy)
     tab = offsite_water_table() if table is None else table
-    factors = {str(r["location"]).upper(): r for r in tab.to_dict("records")}
+    factors = {str(r["location"]).strip().upper(): r for r in tab.to_dict("records")}
     value = low = high = 0.0
     covered = 0
     gaps: list[Gap] = []
     details: list[dict[str, Any]] = []
-    for loc, grp in rows.groupby(rows["location"].map(_norm), sort=True):
+    raw = rows["location"].map(_norm)
+    resolved = raw.map(lambda loc: resolve_location(loc) or "")
+    # a known country is one key whatever its spelling; an unknown string stays its own gap
+    key = resolved.where(resolved != "", "?" + raw)
+    for k, grp in rows.groupby(key, sort=True):
         n, kwh = int(grp["requests"].sum()), float(grp["energy_kwh"].sum())
-        f = factors.get(str(loc).upper())
+        code = str(k)
+        if code.startswith("?"):
+            gaps.append(Gap(code[1:] or "(no location)", n, kwh, "the location names no one country"))
+            continue
+        f = factors.get(code)
         if f is None:
-            gaps.append(
-                Gap(str(loc) or "(no location)", n, kwh, "no off-site water factor for this location")
-            )
+            gaps.append(Gap(code, n, kwh, "no off-site water factor for this country"))
             continue
         value += kwh * float(f["water_l_per_kwh"])
         low += kwh * float(f["water_low"])
         high += kwh * float(f["water_high"])
         covered += n
         details.append(
-            {"location": loc, "requests": n, "energy_kwh": kwh, "l_per_kwh": float(f["water_l_per_kwh"])}
+            {"location": code, "requests": n, "energy_kwh": kwh, "l_per_kwh": float(f["water_l_per_kwh"])}
         )
     return AddedLine(
         key="offsite_water",

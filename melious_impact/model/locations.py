@@ -75,6 +75,14 @@ def country_codes() -> frozenset[str]:
 def resolve_location(location: Any) -> str | None:
     """The ISO-3166 alpha-2 code of ``location``, or None when it names no one country.
 
+    Public as ``melious_impact.resolve_location``: the one resolver every part of the model
+    (fit, predict, fill, scenario, the prior grid) and the report's optional lines use.
+    Accepts an alpha-2 or alpha-3 code or an English name, folded for case, accents,
+    punctuation and spacing, and an upper-case alpha-2 code with a site or zone suffix
+    (``"FI-HEL1"``, ``"DE-BY"``). Anything else, a non-string included, is ``None``: there
+    is no prefix or nearest-spelling match, so a caller reports a flagged gap
+    (``location_unknown``) or raises, never another country's figure.
+
     >>> resolve_location("Austria"), resolve_location(" aut "), resolve_location("FI-HEL1")
     ('AT', 'AT', 'FI')
     >>> resolve_location("Austrai") is None, resolve_location("eu-west-1") is None

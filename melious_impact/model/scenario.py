@@ -42,6 +42,7 @@ _KEY = ["model", "provider_id", "location"]
 _PER_MILLION = Decimal(1_000_000)
 _READ = (
     *_KEY,
+    "n_requests",
     "input_tokens",
     "output_tokens",
     "captured_at",
@@ -83,6 +84,18 @@ def scenario(
     ``observed`` (reported totals / exact billed euros), ``baseline`` and ``scenario``
     (model predictions, with ``_low``/``_high``), ``delta`` with its 90% interval and
     ``delta_pct``. Cost values are ``Decimal``.
+
+    A total over requests the model cannot estimate (or price) in full is missing (NaN,
+    ``None`` for cost), never the smaller sum of the rest; ``baseline_coverage`` and
+    ``scenario_coverage`` give the share of requests each side estimates. Beside them,
+    the same figures over the requests estimated on both sides: ``baseline_covered``,
+    ``scenario_covered``, ``delta_covered`` (each with ``_low``/``_high``),
+    ``delta_covered_pct``, their share of requests, ``covered_share``, and the counts
+    ``covered_requests`` of ``requests``. With every request estimated they equal the
+    full figures and ``covered_share`` is 1.
+
+    A row may stand for several requests (a pre-summed workload): an ``n_requests``
+    column then weighs the shares by requests instead of rows.
     """
     if flavor is not None and flavor not in FLAVORS:
         raise ValueError(
@@ -268,7 +281,37 @@ class JointKeys:
         return cls(inverse[:n], inverse[n:], labels)
 
 
+#: Columns of the figures over the requests estimated (priced, for cost) on both sides.
+COVERED_COLUMNS = (
+    "baseline_covered",
+    "baseline_covered_low",
+    "baseline_covered_high",
+    "scenario_covered",
+    "scenario_covered_low",
+    "scenario_covered_high",
+    "delta_covered",
+    "delta_covered_low",
+    "delta_covered_high",
+    "delta_covered_pct",
+    "covered_share",
+    "covered_requests",
+    "requests",
+)
+
 SIMULATIONS = 4000  # draws of the per-key errors for the intervals of totals and deltas
+
+
+def _weights(src: pd.DataFrame) -> Array:
+    """Requests each row stands for: ``n_requests`` where given (a pre-summed row), else 1."""
+    if "n_requests" in src.columns:
+        w = np.nan_to_num(floats(src, "n_requests"), nan=1.0)
+        return np.asarray(np.where(w > 0, w, 1.0), dtype=np.float64)
+    return np.ones(len(src), dtype=np.float64)
+
+
+def _share(mask: NDArray[np.bool_], w: Array) -> float:
+    total = float(w.sum())
+    return float(w[mask].sum()) / total if total > 0 else 1.0
 
 
 def _metric(
@@ -282,6 +325,11 @@ def _metric(
     missing when a request the scenario changes is unknown on either side; requests it
     leaves as they were add nothing to it, known or not.
 
+    Beside them, ``baseline_covered``, ``scenario_covered`` and ``delta_covered`` (with
+    ``_low``/``_high``) are the same figures over the requests estimated on *both* sides,
+    whose share is ``covered_share``: one set of requests for all three, so they compare.
+    With nothing missing they equal the full figures.
+
     Intervals are built on the log scale, where the per-request spreads live: every
     (model, provider_id, location) key's coefficient error is one lognormal factor shared
     by all its requests and by both sides (a request that stays in its key cancels out of
@@ -289,45 +337,67 @@ def _metric(
     factors. A total's interval therefore never goes below zero.
     """
     k = len(keys.labels)
+    vb = pb[q].to_numpy(dtype=np.float64)
+    vs = ps[q].to_numpy(dtype=np.float64)
+    both = np.isfinite(vb) & np.isfinite(vs)
+    w = _weights(src)
 
-    def per_key(p: pd.DataFrame, codes: NDArray[np.intp]) -> tuple[Array, Array, float]:
+    def per_key(
+        p: pd.DataFrame, codes: NDArray[np.intp], keep: NDArray[np.bool_] | None = None
+    ) -> tuple[Array, Array]:
         value = p[q].to_numpy(dtype=np.float64)
-        known = np.isfinite(value)
+        known = np.isfinite(value) if keep is None else keep
         mean = np.where(known, value, 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             s = np.log(p[f"{q}_high"].to_numpy(dtype=np.float64) / mean) / Z90
+        s = np.where(known, np.nan_to_num(s, nan=0.0, posinf=0.0), 0.0)
         total = np.bincount(codes, weights=mean, minlength=k).astype(np.float64)
-        spread = np.bincount(codes, weights=mean * np.nan_to_num(s, posinf=0.0), minlength=k)
+        spread = np.bincount(codes, weights=mean * s, minlength=k)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_sd = np.where(total > 0, spread / total, 0.0)
-        return total, log_sd, float(known.mean()) if len(known) else 1.0
+        return total, log_sd
 
-    t_b, sd_b, cov_b = per_key(pb, keys.base)
-    t_s, sd_s, cov_s = per_key(ps, keys.scen)
     z = np.random.default_rng(0).standard_normal((SIMULATIONS, k))
-    draw_b = (t_b * np.exp(sd_b * z)).sum(axis=1)
-    draw_s = (t_s * np.exp(sd_s * z)).sum(axis=1)
-    sb, ss = float(t_b.sum()), float(t_s.sum())
-    delta = ss - sb
 
     def interval(point: float, draws: Array) -> tuple[float, float]:
         low, high = np.quantile(draws, [0.05, 0.95])
         return min(float(low), point), max(float(high), point)
 
-    b_low, b_high = interval(sb, draw_b)
-    s_low, s_high = interval(ss, draw_s)
-    d_low, d_high = interval(delta, draw_s - draw_b)
+    def sides(keep_b: NDArray[np.bool_] | None, keep_s: NDArray[np.bool_] | None) -> list[float]:
+        """Both totals and the delta, each with its interval, over the rows kept."""
+        t_b, sd_b = per_key(pb, keys.base, keep_b)
+        t_s, sd_s = per_key(ps, keys.scen, keep_s)
+        draw_b = (t_b * np.exp(sd_b * z)).sum(axis=1)
+        draw_s = (t_s * np.exp(sd_s * z)).sum(axis=1)
+        sb, ss = float(t_b.sum()), float(t_s.sum())
+        delta = ss - sb
+        return [
+            sb,
+            *interval(sb, draw_b),
+            ss,
+            *interval(ss, draw_s),
+            delta,
+            *interval(delta, draw_s - draw_b),
+        ]
+
+    sb, b_low, b_high, ss, s_low, s_high, delta, d_low, d_high = sides(None, None)
+    cov_b, cov_s = _share(np.isfinite(vb), w), _share(np.isfinite(vs), w)
+    covered = (
+        sides(both, both) if not both.all() else [sb, b_low, b_high, ss, s_low, s_high, delta, d_low, d_high]
+    )
+    if not both.any():
+        covered = [np.nan] * 9
     nan = float("nan")
     if cov_b < 1.0:
         sb, b_low, b_high = nan, nan, nan
     if cov_s < 1.0:
         ss, s_low, s_high = nan, nan, nan
-    unknown = ~np.isfinite(pb[q].to_numpy(dtype=np.float64)) | ~np.isfinite(ps[q].to_numpy(dtype=np.float64))
-    if (unknown & changed).any():
+    if (~both & changed).any():
         delta, d_low, d_high = nan, nan, nan
     rep = reported_mask(src)
     # what was reported: a reported row without this figure leaves the total unknown
     observed = float(np.sum(floats(src, q)[rep])) if rep.any() else np.nan
+    cb = covered[0]
     return {
         "metric": q,
         "unit": UNITS[q],
@@ -344,6 +414,11 @@ def _metric(
         "delta_pct": 100.0 * delta / sb if sb else np.nan,
         "baseline_coverage": cov_b,
         "scenario_coverage": cov_s,
+        **dict(zip(COVERED_COLUMNS[:9], covered, strict=True)),
+        "delta_covered_pct": 100.0 * covered[6] / cb if cb and np.isfinite(cb) else np.nan,
+        "covered_share": _share(both, w),
+        "covered_requests": round(float(w[both].sum())),
+        "requests": round(float(w.sum())),
     }
 
 
@@ -392,14 +467,28 @@ def _cost(
         return (acc.normalize() if not missing else None), share
 
     (b, cov_b), (s, cov_s) = total(base, keys.base), total(scen, keys.scen)
+    w = _weights(src)
+    cov_b = _share(~no_price[keys.base], w)
+    cov_s = _share(~no_price[keys.scen], w)
     # unpriced requests the scenario leaves as they were cost the same on both sides
-    lost = (no_price[keys.base] | no_price[keys.scen]) & changed
+    unpriced_either = no_price[keys.base] | no_price[keys.scen]
+    lost = unpriced_either & changed
     if b is not None and s is not None:
         delta: Decimal | None = (s - b).normalize()
     elif not lost.any():
         delta = _priced_delta(keys, base, scen, prices, fallback, changed)
     else:
         delta = None
+    both = ~unpriced_either
+    if not both.any():
+        b_cov: Decimal | None = None
+        s_cov: Decimal | None = None
+    elif both.all():
+        b_cov, s_cov = b, s
+    else:  # exact euros of the requests priced on both sides
+        b_cov = _priced_total(keys, base, keys.base, both, prices, fallback).normalize()
+        s_cov = _priced_total(keys, scen, keys.scen, both, prices, fallback).normalize()
+    d_cov = (s_cov - b_cov).normalize() if b_cov is not None and s_cov is not None else None
     row = {
         "metric": "cost_eur",
         "unit": "EUR",
@@ -416,6 +505,19 @@ def _cost(
         "delta_pct": float(100 * delta / b) if b and delta is not None else np.nan,
         "baseline_coverage": cov_b,
         "scenario_coverage": cov_s,
+        "baseline_covered": b_cov,
+        "baseline_covered_low": b_cov,
+        "baseline_covered_high": b_cov,
+        "scenario_covered": s_cov,
+        "scenario_covered_low": s_cov,
+        "scenario_covered_high": s_cov,
+        "delta_covered": d_cov,
+        "delta_covered_low": d_cov,
+        "delta_covered_high": d_cov,
+        "delta_covered_pct": float(100 * d_cov / b_cov) if b_cov and d_cov is not None else np.nan,
+        "covered_share": _share(both, w),
+        "covered_requests": round(float(w[both].sum())),
+        "requests": round(float(w.sum())),
     }
     warnings: tuple[ImpactWarning, ...] = ()
     if unpriced:
@@ -443,6 +545,31 @@ def _key_cost(tin: float, tout: float, price: tuple[Any, Any]) -> Decimal | None
     return acc / _PER_MILLION
 
 
+def _priced_total(
+    keys: JointKeys,
+    frame: pd.DataFrame,
+    codes: NDArray[np.intp],
+    mask: NDArray[np.bool_],
+    prices: dict[tuple[Any, Any, Any], tuple[Any, Any]],
+    fallback: dict[Any, tuple[Any, Any]],
+) -> Decimal:
+    """Exact euros of the requests in ``mask`` (an unpriced key adds nothing: callers mask it out)."""
+    k = len(keys.labels)
+    tin = np.bincount(
+        codes, weights=np.where(mask, np.nan_to_num(floats(frame, "input_tokens")), 0), minlength=k
+    )
+    tout = np.bincount(
+        codes, weights=np.where(mask, np.nan_to_num(floats(frame, "output_tokens")), 0), minlength=k
+    )
+    acc = Decimal(0)
+    for i, label in enumerate(keys.labels):
+        if tin[i] == 0 and tout[i] == 0:
+            continue
+        cost = _key_cost(tin[i], tout[i], prices.get(label) or fallback.get(label[0], (None, None)))
+        acc += cost if cost is not None else Decimal(0)
+    return acc
+
+
 def _priced_delta(
     keys: JointKeys,
     base: pd.DataFrame,
@@ -452,24 +579,8 @@ def _priced_delta(
     changed: NDArray[np.bool_],
 ) -> Decimal:
     """Exact cost delta of the changed requests (all priced on both sides)."""
-    k = len(keys.labels)
-
-    def total(frame: pd.DataFrame, codes: NDArray[np.intp]) -> Decimal:
-        tin = np.bincount(
-            codes, weights=np.where(changed, np.nan_to_num(floats(frame, "input_tokens")), 0), minlength=k
-        )
-        tout = np.bincount(
-            codes, weights=np.where(changed, np.nan_to_num(floats(frame, "output_tokens")), 0), minlength=k
-        )
-        acc = Decimal(0)
-        for i, label in enumerate(keys.labels):
-            if tin[i] == 0 and tout[i] == 0:
-                continue
-            cost = _key_cost(tin[i], tout[i], prices.get(label) or fallback.get(label[0], (None, None)))
-            acc += cost if cost is not None else Decimal(0)
-        return acc
-
-    return (total(scen, keys.scen) - total(base, keys.base)).normalize()
+    scen_total = _priced_total(keys, scen, keys.scen, changed, prices, fallback)
+    return (scen_total - _priced_total(keys, base, keys.base, changed, prices, fallback)).normalize()
 
 
 def _median_decimal(s: pd.Series) -> Decimal | None:

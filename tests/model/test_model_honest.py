@@ -115,6 +115,71 @@ def test_scenario_with_some_rows_unknown_is_missing_and_says_its_share(m, rows):
     assert carbon["scenario_coverage"] == pytest.approx(1 - share)
 
 
+def test_scenario_carries_the_covered_totals_beside_the_missing_full_ones(m, rows):
+    # a share of the workload sits at a place that names no country: the full carbon
+    # totals are missing, and the covered ones equal the totals of the estimable rows
+    gone = np.arange(len(rows)) % 9 == 0
+    df = rows.copy()
+    df.loc[gone, "location"] = "Atlantis"
+    moved = df["model"].iloc[1]
+    out = mi.scenario(df, m, provider_id="beta", location="SE", models=[moved])
+    out = out.set_index("metric")
+    ref = mi.scenario(df[~gone], m, provider_id="beta", location="SE", models=[moved])
+    ref = ref.set_index("metric")
+    carbon, want = out.loc["carbon_g_co2"], ref.loc["carbon_g_co2"]
+    assert math.isnan(carbon["baseline"]) and math.isnan(carbon["scenario"])  # the invariant
+    assert carbon["covered_share"] == pytest.approx(1 - gone.mean())
+    for side in ("baseline", "scenario", "delta"):
+        assert carbon[f"{side}_covered"] == pytest.approx(want[side], rel=1e-9)
+        assert carbon[f"{side}_covered_low"] <= carbon[f"{side}_covered"] <= carbon[f"{side}_covered_high"]
+    assert carbon["baseline_covered_low"] >= 0
+    assert carbon["delta_covered_pct"] == pytest.approx(want["delta_pct"], rel=1e-9)
+    # energy needs no grid: every request is covered and the covered figures are the full ones
+    energy = out.loc["energy_kwh"]
+    assert energy["covered_share"] == 1.0
+    for col in ("baseline", "baseline_low", "scenario_high", "delta", "delta_low"):
+        assert (
+            energy[
+                col.replace("baseline", "baseline_covered")
+                .replace("scenario", "scenario_covered")
+                .replace("delta", "delta_covered")
+            ]
+            == energy[col]
+        )
+
+
+def test_scenario_coverage_counts_requests_of_pre_summed_rows(m, rows):
+    # one row standing for 99 requests at an unknown place, one for a single known request:
+    # 1% of the requests are covered, not half of the rows
+    two = rows.iloc[:2].copy()
+    two["location"] = ["Atlantis", two["location"].iloc[1]]
+    two["n_requests"] = [99, 1]
+    carbon = mi.scenario(two, m).set_index("metric").loc["carbon_g_co2"]
+    assert carbon["baseline_coverage"] == pytest.approx(0.01)
+    assert carbon["covered_share"] == pytest.approx(0.01)
+    assert math.isnan(carbon["baseline"]) and carbon["baseline_covered"] > 0
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(20, 150), lost=st.floats(0.05, 0.6))
+def test_property_covered_totals_are_the_totals_of_the_covered_rows(m, seed, n, lost):
+    df = generate(n, seed=seed)
+    gone = np.random.default_rng(seed).random(n) < lost
+    if gone.all() or not gone.any():
+        return
+    df.loc[gone, "location"] = "Austrai"
+    out = mi.scenario(df, m, shift_to_clean_hours=True).set_index("metric")
+    ref = mi.scenario(df[~gone], m, shift_to_clean_hours=True).set_index("metric")
+    for q in ("energy_kwh", "carbon_g_co2", "water_liters"):
+        if not math.isnan(out.loc[q, "baseline"]):  # nothing missing for this quantity
+            assert out.loc[q, "baseline_covered"] == out.loc[q, "baseline"]
+            continue
+        assert out.loc[q, "covered_share"] == pytest.approx(1 - gone.mean())
+        for side in ("baseline", "scenario"):
+            assert out.loc[q, f"{side}_covered"] == pytest.approx(ref.loc[q, side], rel=1e-9)
+            assert 0 <= out.loc[q, f"{side}_covered_low"] <= out.loc[q, f"{side}_covered"]
+
+
 # -- intervals of physical quantities ------------------------------------------------------
 
 

@@ -178,23 +178,30 @@ def test_offsite_water_uses_the_table_and_flags_unknown_locations(rows: pd.DataF
     assert all(s.year == 2025 and s.licence == "MPL-2.0" for s in line.sources)
 
 
-def test_offsite_water_never_matches_a_prefix() -> None:
-    # "AUT" and "Austria" must not borrow Australia's (AU) or Austria's (AT) factor.
+def test_offsite_water_resolves_locations_like_the_model() -> None:
+    # "AUT", "Austria", "at" and a zone of Austria are Austria (never Australia's AU factor);
+    # a spelling that names no country and a region stay flagged gaps, each with its kWh.
+    locations = ["AUT", "Austria", "at", "AT-9", "Austrai", "eu-west-1", None]
+    n = len(locations)
     energy = pd.DataFrame(
         {
-            "provider_id": ["x", "x", "x"],
-            "location": ["AUT", "Austria", "at"],
-            "requests": [1, 1, 1],
-            "energy_kwh": [1.0, 1.0, 1.0],
-            "it_energy_kwh": [1.0, 1.0, 1.0],
-            "requests_without_pue": [0, 0, 0],
-            "energy_without_pue_kwh": [0.0, 0.0, 0.0],
+            "provider_id": ["x"] * n,
+            "location": locations,
+            "requests": [1, 2, 3, 4, 5, 6, 7],
+            "energy_kwh": [1.0, 2.0, 3.0, 4.0, 0.5, 0.25, 0.125],
+            "it_energy_kwh": [1.0] * n,
+            "requests_without_pue": [0] * n,
+            "energy_without_pue_kwh": [0.0] * n,
         }
     )
     line = bl.offsite_water_line(energy)
-    at = float(bl.offsite_water_table().set_index("location").loc["AT", "water_l_per_kwh"])
-    assert line.value == pytest.approx(at)  # only "at" (case aside) is Austria
-    assert sorted(g.what for g in line.gaps) == ["AUT", "Austria"]
+    factors = bl.offsite_water_table().set_index("location")["water_l_per_kwh"]
+    assert line.value == pytest.approx(10.0 * float(factors["AT"]), rel=1e-12)
+    assert float(factors["AT"]) != float(factors["AU"])
+    assert line.covered_requests == 10 and line.total_requests == 28
+    assert [d["location"] for d in line.details] == ["AT"]
+    gaps = {g.what: (g.requests, g.energy_kwh) for g in line.gaps}
+    assert gaps == {"Austrai": (5, 0.5), "eu-west-1": (6, 0.25), "(no location)": (7, 0.125)}
 
 
 def test_nothing_covered_is_missing_not_zero() -> None:

@@ -14,13 +14,17 @@ For a series of ``n`` days (the last ``max_fit_days``):
    from every day of the backtest (daily origins, rolling-origin evaluation, fpp3 §5.10)
    come from the filtered states: no refit per origin.
 3. **Choice.** Candidates whose AICc (on the original scale, so comparable across scales)
-   is more than ``AICC_SUPPORT`` above the best have no support and are dropped; of the
-   rest, the one with the smallest backtest mean absolute error over horizons
-   ``1..window`` (``window = min(max(horizon, 7), 28)``) is kept, and only if it beats
-   seasonal naive on the same origins (always computed). Otherwise the forecast is
-   seasonal naive.
-4. **Calibration.** The chosen model's interval widths are rescaled from its own backtest
-   errors over the last ``CALIBRATION_DAYS`` origins (:mod:`.calibration`).
+   is more than ``AICC_SUPPORT`` above the best have no support and are dropped, and so
+   are log or Box-Cox forms whose served mean runs more than ``MAX_TAIL_RATIO`` above their
+   median within the horizon (very noisy or heavy-tailed days: the mean is then set by the
+   tail assumption, not by the data). Of the rest, the one with the smallest backtest mean
+   absolute error over horizons ``1..window`` (``window = min(max(horizon, 7), 28)``) is
+   kept, its forecasts taken as served (calibrated, back-transformed means), and only if
+   it beats seasonal naive on the same origins (always computed). Otherwise the forecast
+   is seasonal naive.
+4. **Calibration.** Every candidate's interval widths are rescaled from its own backtest
+   errors over the last ``CALIBRATION_DAYS`` origins (:mod:`.calibration`), before the
+   choice, so the choice sees the forecasts that would be served.
 
 Cost: one maximum-likelihood fit per candidate and series, and one filtering pass.
 """
@@ -31,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from melious_impact.forecast.calibration import Calibrated, scores
+from melious_impact.forecast.calibration import PATH_LEVEL, Calibrated, scores
 from melious_impact.forecast.models import (
     ETS,
     SEASON,
@@ -62,6 +66,8 @@ MAX_WINDOW = 28
 CALIBRATION_DAYS = 112
 #: AICc difference beyond which a candidate has no support (Burnham & Anderson 2002, §2.6).
 AICC_SUPPORT = 10.0
+#: Largest mean / median of a log or Box-Cox form's forecast that is served.
+MAX_TAIL_RATIO = 1.5
 #: Box-Cox parameters this close to 0 or 1 are taken as the log or raw scale.
 LAMBDA_SNAP = 0.15
 
@@ -126,22 +132,34 @@ def _choose(y: np.ndarray, horizon: int, method: str, max_fit_days: int) -> Choi
 
     cut = n - min(BACKTEST_DAYS, n - MIN_TRAIN_DAYS)
     origins = np.arange(cut, n)
-    naive = SeasonalNaive(y)
+    naive = _served(SeasonalNaive(y), window)
     mae_snaive = _mae(naive, origins, window)
     candidates, failures = _candidates(y, cut)
     short = f"short history ({n} days): interval may be too narrow" if n < 8 * SEASON else ""
-    if not candidates:
-        note = "; ".join(x for x in (short, f"ETS failed ({failures}); seasonal naive") if x)
-        return _calibrated(naive, "snaive", note, nan, mae_snaive, window)
-    best_aicc = min(aicc for _, aicc in candidates)
-    supported = [c for c, aicc in candidates if aicc <= best_aicc + AICC_SUPPORT]
-    maes = [_mae(c, origins, window) for c in supported]
+    best_aicc = min((aicc for _, aicc in candidates), default=nan)
+    served = [_served(c, window) for c, aicc in candidates if aicc <= best_aicc + AICC_SUPPORT]
+    # A log or Box-Cox form whose mean sits far above its median has a forecast set by its
+    # tail assumption, not by the data (very noisy or heavy-tailed days): not served.
+    served = [
+        m for m in served if m.base.scale.lam == 1.0 or m.tail_ratio(max(horizon, window)) <= MAX_TAIL_RATIO
+    ]
+    if not served:
+        failed = f"ETS failed ({failures})" if failures else "no ETS form fits"
+        return _choice(
+            naive,
+            "snaive",
+            "; ".join(x for x in (short, f"{failed}; seasonal naive") if x),
+            nan,
+            mae_snaive,
+            window,
+        )
+    maes = [_mae(m, origins, window) for m in served]
     k = int(np.argmin(maes))
-    best, mae_ets = supported[k], maes[k]
+    best, mae_ets = served[k], maes[k]
     if method == "ets" or mae_ets < mae_snaive:
-        return _calibrated(best, "ets", short, mae_ets, mae_snaive, window)
+        return _choice(best, "ets", short, mae_ets, mae_snaive, window)
     note = "; ".join(x for x in (short, "seasonal naive beat ETS in the backtest") if x)
-    return _calibrated(naive, "snaive", note, mae_ets, mae_snaive, window)
+    return _choice(naive, "snaive", note, mae_ets, mae_snaive, window)
 
 
 def _candidates(y: np.ndarray, cut: int) -> tuple[list[tuple[ETS, float]], str]:
@@ -170,25 +188,30 @@ def _candidates(y: np.ndarray, cut: int) -> tuple[list[tuple[ETS, float]], str]:
     return fits, ", ".join(sorted(set(failed)))
 
 
-def _calibrated(
-    model: ETS | SeasonalNaive, method: str, note: str, mae_ets: float, mae_snaive: float, window: int
-) -> Choice:
+def _served(model: ETS | SeasonalNaive, window: int) -> Calibrated:
+    """``model`` with intervals calibrated on its errors from the last origins."""
     n = len(model.y)
     origins = np.arange(max(MIN_TRAIN_DAYS, n - CALIBRATION_DAYS), n)
-    served = Calibrated(model, scores(model, origins, max(window, MAX_WINDOW)), method, note)
-    scale = float(np.mean(served.factor(window, 0.8)))
-    return Choice(served, method, note, mae_ets, mae_snaive, model.form, scale)
+    return Calibrated(model, scores(model, origins, max(window, MAX_WINDOW)))
 
 
-def _mae(model: ETS | SeasonalNaive, origins: np.ndarray, window: int) -> float:
+def _choice(
+    served: Calibrated, method: str, note: str, mae_ets: float, mae_snaive: float, window: int
+) -> Choice:
+    served.method, served.note = method, note
+    scale = float(np.mean(served.factor(window, PATH_LEVEL)))
+    return Choice(served, method, note, mae_ets, mae_snaive, served.form, scale)
+
+
+def _mae(served: Calibrated, origins: np.ndarray, window: int) -> float:
     """Mean absolute error on the original scale over every (origin, step) with data.
 
-    Forecasts are compared as they are served: back-transformed means, clipped at zero.
+    Forecasts are compared as they are served: calibrated back-transformed means, clipped
+    at zero.
     """
-    n = len(model.y)
+    y = served.base.y
+    n = len(y)
     targets = origins[:, None] + np.arange(window)[None, :]
     seen = targets < n
-    centers = model.centers_from(origins, window)
-    pred = np.maximum(model.scale.mean(centers, model.sd(window)[None, :]), 0.0)
-    err = np.abs(pred - model.y[np.minimum(targets, n - 1)])
+    err = np.abs(served.means_from(origins, window) - y[np.minimum(targets, n - 1)])
     return float(err[seen].mean())

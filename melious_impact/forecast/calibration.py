@@ -119,6 +119,19 @@ class Calibrated:
         """How much wider (> 1) or narrower than the model's own interval the served one is."""
         return np.asarray(self.quantile(h, level) / float(stats.norm.ppf(0.5 + level / 2)))
 
+    def means_from(self, origins: np.ndarray, h: int) -> np.ndarray:
+        """Served means (original scale, clipped at zero) from past origins, for backtests."""
+        sd = self.base.sd(h) * self.factor(h, PATH_LEVEL)
+        centers = self.base.centers_from(origins, h)
+        return np.asarray(np.maximum(self.base.scale.mean(centers, sd[None, :]), 0.0))
+
+    def tail_ratio(self, h: int) -> float:
+        """Largest ratio of the served mean to the median over steps 1..h (1 on the raw scale)."""
+        center = self.base.center(h)
+        mean = self.base.scale.mean(center, self.base.sd(h) * self.factor(h, PATH_LEVEL))
+        median = self.base.scale.inverse(center)
+        return float(np.max(mean / np.maximum(median, 1e-300)))
+
     def forecast(self, h: int, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         center, sd = self.base.center(h), self.base.sd(h)
         q = self.quantile(h, level)

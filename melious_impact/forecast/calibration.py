@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import numpy as np
 from scipy import stats
 
-from melious_impact.forecast.models import SEASON, _back
+from melious_impact.forecast.models import SEASON, back_transform
 from melious_impact.forecast.scales import Scale
 
 #: The level whose factor scales sample paths (budgets' default level).
@@ -116,7 +116,7 @@ class Calibrated:
         return self._cache[key]
 
     def factor(self, h: int, level: float) -> np.ndarray:
-        """How much wider (> 1) or narrower than the model's own interval the served one is."""
+        """How much wider than the model's own interval the served one is (1: as wide)."""
         return np.asarray(self.quantile(h, level) / float(stats.norm.ppf(0.5 + level / 2)))
 
     def means_from(self, origins: np.ndarray, h: int) -> np.ndarray:
@@ -136,7 +136,7 @@ class Calibrated:
         center, sd = self.base.center(h), self.base.sd(h)
         q = self.quantile(h, level)
         # The mean is taken under the calibrated spread (it matters on the log scale).
-        return _back(self.base.scale, center, sd * self.factor(h, PATH_LEVEL), q * sd)
+        return back_transform(self.base.scale, center, sd * self.factor(h, PATH_LEVEL), q * sd)
 
     def simulate(self, h: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
         center = self.base.center(h)

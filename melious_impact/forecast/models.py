@@ -364,7 +364,7 @@ class ETS:
     def forecast(self, h: int, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         center, sd = self.center(h), self.sd(h)
         half = float(stats.norm.ppf(0.5 + level / 2)) * sd
-        return _back(self.scale, center, sd, half)
+        return back_transform(self.scale, center, sd, half)
 
     def simulate_z(self, h: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
         """Sample paths on the model's scale: the state-space recursions with normal errors."""
@@ -387,7 +387,7 @@ class ETS:
         return np.asarray(np.maximum(self.scale.inverse(self.simulate_z(h, n_paths, rng)), 0.0))
 
 
-def _back(
+def back_transform(
     scale: Scale, center: np.ndarray, sd: np.ndarray, half: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean and interval on the original scale from a normal-ish forecast on ``scale``."""

@@ -44,7 +44,7 @@ def grid_by_hour(
         con,
         """
         SELECT location, hour, sum(carbon_g_co2) / nullif(sum(energy_kwh), 0) AS grid_g_per_kwh
-        FROM facts WHERE impact_reported AND energy_kwh > 0
+        FROM facts WHERE impact_reported AND energy_kwh > 0 AND carbon_g_co2 IS NOT NULL
         GROUP BY 1, 2 ORDER BY 1, 2
         """,
     )

@@ -130,7 +130,7 @@ def model_efficiency(
         """
         SELECT model,
                count(*) AS requests,
-               1000 * sum(carbon_g_co2) / nullif(sum(CASE WHEN impact_reported
+               1000 * sum(carbon_g_co2) / nullif(sum(CASE WHEN impact_reported AND carbon_g_co2 IS NOT NULL
                     THEN input_tokens + output_tokens END), 0) AS carbon_g_per_1k_tokens,
                1000 * CAST(sum(cost_eur) AS DOUBLE) / nullif(sum(CASE WHEN cost_eur IS NOT NULL
                     THEN input_tokens + output_tokens END), 0) AS eur_per_1k_tokens

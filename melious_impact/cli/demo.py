@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -330,10 +331,11 @@ def summary(ctx: DemoContext) -> None:
 
     exact_eur = sum((d for d in df["cost_eur"] if d is not None), Decimal(0))
     ctx.say(
-        f"Total: {units.quantity(teams.kwh.sum(), 'energy_kwh')}, "
+        f"Total reported: {units.quantity(teams.kwh.sum(), 'energy_kwh')}, "
         f"{units.quantity(teams.g_co2e.sum(), 'carbon_g_co2')}, "
         f"{units.quantity(teams.water_l.sum(), 'water_liters')} of water, {units.money(exact_eur)}"
     )
+    ctx.say(f"  {_total_coverage(df)}")
     # One unit per quantity for the whole table (readable at the largest team's magnitude).
     shown = {
         "kwh": units.choose("energy_kwh", teams["kwh"]),
@@ -354,6 +356,30 @@ def summary(ctx: DemoContext) -> None:
         ],
         shown,
     )
+
+
+def _share(covered: int, total: int) -> str:
+    """``98.6%``: one decimal, rounded down, so a share short of all never reads 100%."""
+    return f"{math.floor(1000.0 * covered / total) / 10:.1f}%" if total else "no requests"
+
+
+def _total_coverage(df: Any) -> str:
+    """What share of the requests the summed figures cover (the sums skip the rest)."""
+    n = len(df)
+    parts = {
+        "energy": int(df["energy_kwh"].notna().sum()),
+        "carbon": int(df["carbon_g_co2"].notna().sum()),
+        "water": int(df["water_liters"].notna().sum()),
+    }
+    cost = int(df["cost_eur"].notna().sum())
+    if len(set(parts.values())) == 1:
+        covered = next(iter(parts.values()))
+        impact = (
+            f"energy, carbon and water cover {_share(covered, n)} of requests ({n - covered:,} without them)"
+        )
+    else:
+        impact = "; ".join(f"{k} covers {_share(c, n)} ({n - c:,} without it)" for k, c in parts.items())
+    return f"{impact}; cost covers {_share(cost, n)} ({n - cost:,} without a billed cost)"
 
 
 def _label(column: Any) -> str:
@@ -427,17 +453,16 @@ def intensity(ctx: DemoContext) -> None:
     scen_rows = scen.assign(
         metric_s=[_label(m) for m in scen["metric"]],
         observed_s=[_f(v) for v in scen["observed"]],
-        scenario_s=[_f(v) for v in scen["scenario"]],
-        change=[
-            f"{_f(r['delta_pct'])}% [{_f(_pct(r, 'delta_low'))}, {_f(_pct(r, 'delta_high'))}]"
-            for _, r in scen.iterrows()
-        ],
+        scenario_s=[_scenario_cell(r) for _, r in scen.iterrows()],
+        change=[_change_cell(r) for _, r in scen.iterrows()],
     )
     _print_rows(
         scen_rows,
         ["metric_s", "unit", "observed_s", "scenario_s", "change"],
         ["Metric", "Unit", "Observed", "Scenario", "Change (90% interval)"],
     )
+    for line in _covered_notes(scen):
+        ctx.say(f"  {line}")
 
 
 def _interval(row: Any, name: str) -> str:
@@ -448,9 +473,54 @@ def _interval(row: Any, name: str) -> str:
     return f"{wh[0]} [{wh[1]}, {wh[2]}]"
 
 
-def _pct(row: Any, name: str) -> float:
-    base = float(row["baseline"])
-    return 100.0 * float(row[name]) / base if base else float("nan")
+def _pct(row: Any, name: str, base_col: str = "baseline") -> float:
+    base = float(row[base_col]) if row[base_col] is not None else float("nan")
+    value = float(row[name]) if row[name] is not None else float("nan")
+    return 100.0 * value / base if base else float("nan")
+
+
+def _known(value: Any) -> bool:
+    return value is not None and value == value  # NaN != NaN
+
+
+def _over(row: Any) -> str:
+    return f"over {_share(int(row['covered_requests']), int(row['requests']))} of requests"
+
+
+def _scenario_cell(row: Any) -> str:
+    """The scenario total; where it is missing for lack of estimates, the covered one and its share."""
+    if _known(row["scenario"]) or not _known(row.get("scenario_covered")):
+        return _f(row["scenario"])
+    return f"{_f(row['scenario_covered'])} {_over(row)}"
+
+
+def _change_cell(row: Any) -> str:
+    if _known(row["delta_pct"]) or not _known(row.get("delta_covered_pct")):
+        return f"{_f(row['delta_pct'])}% [{_f(_pct(row, 'delta_low'))}, {_f(_pct(row, 'delta_high'))}]"
+    low = _pct(row, "delta_covered_low", "baseline_covered")
+    high = _pct(row, "delta_covered_high", "baseline_covered")
+    return f"{_f(row['delta_covered_pct'])}% [{_f(low)}, {_f(high)}] {_over(row)}"
+
+
+def _covered_notes(scen: Any) -> list[str]:
+    """Under the table: the covered totals as run, grouped by the share they cover."""
+    groups: dict[tuple[int, int], list[str]] = {}
+    for _, r in scen.iterrows():
+        if not _known(r.get("covered_share")) or float(r["covered_share"]) >= 1.0:
+            continue
+        figure = f"{str(r['metric']).split('_')[0]} {_f(r['baseline_covered'])} {r['unit']}"
+        groups.setdefault((int(r["covered_requests"]), int(r["requests"])), []).append(figure)
+    out = [
+        f"As run, over {_share(covered, total)} of requests ({total - covered:,} without an estimate "
+        f"or a price): {', '.join(figures)}."
+        for (covered, total), figures in groups.items()
+    ]
+    if out:
+        out.append(
+            "A total over every request is missing (-) where some cannot be estimated, never a smaller "
+            "sum; Observed sums the reported figures of the requests that carry them."
+        )
+    return out
 
 
 # ---- step 6: budgets for the current month -------------------------------------------------------

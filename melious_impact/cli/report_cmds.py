@@ -16,9 +16,24 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="store folder (default: $MELIOUS_IMPACT_HOME or the per-user data folder)",
     )
     add_period_arguments(p)
-    p.add_argument("--budgets", metavar="FILE", help="TOML or YAML budgets file (team -> metric -> amount)")
+    p.add_argument(
+        "--budgets",
+        metavar="FILE",
+        help="TOML or YAML budgets file (team -> metric -> amount); an optional [market] table in it "
+        "gives market-based factors, as --market does",
+    )
     p.add_argument(
         "--static", action="store_true", help="draw charts as inline SVG instead of interactive Vega"
+    )
+
+
+def _market(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--market",
+        metavar="FILE",
+        help="TOML/YAML file with a [market] table of supplier-specific g CO2e/kWh per provider "
+        "(g_co2e_per_kwh, source, year): adds a market-based line beside the location-based figures "
+        "(default: the [market] table of --budgets, if any)",
     )
 
 
@@ -45,12 +60,7 @@ def register(subparsers: Any) -> None:
         "total (repeatable): offsite_water (water of electricity generation), embodied_carbon "
         "(servers and GPUs, by energy share)",
     )
-    rp.add_argument(
-        "--market",
-        metavar="FILE",
-        help="TOML/YAML file with a [market] table of supplier-specific g CO2e/kWh per provider "
-        "(g_co2e_per_kwh, source, year): adds a market-based line beside the location-based figures",
-    )
+    _market(rp)
     rp.set_defaults(func=run)
 
     dp = subparsers.add_parser(
@@ -65,6 +75,7 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="folder to write the pages into (default: dashboard)",
     )
+    _market(dp)
     dp.set_defaults(func=run_dashboard)
 
 
@@ -111,6 +122,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
         end=args.end,
         budgets=args.budgets,
         render="static" if args.static else "interactive",
+        market_factors=args.market,
     )
     print(index)
     return 0

@@ -17,6 +17,15 @@ euros, ``carbon_g_co2`` in grams, ...)::
       cost_eur: 500
       carbon_g_co2: 20000
 
+The same file may carry market-based emission factors for the report's optional
+market-based carbon line, in one ``[market]`` table per provider (not a team; read by
+:func:`load_market`, never by the budgets)::
+
+    [market.ovhcloud]
+    g_co2e_per_kwh = 12.5
+    source = "OVHcloud supplier-specific factor, contractual instruments"
+    year = 2025
+
 Amounts are kept as exact decimals. A budget applies to each period (month, quarter or
 year) in full; the period is chosen when the status is computed.
 
@@ -123,31 +132,80 @@ def validate_budgets(budgets: Any, *, source: str = "budgets") -> dict[str, dict
     return out
 
 
-def load_budgets(path: str | Path) -> dict[str, dict[str, Decimal]]:
-    """Read a TOML or YAML budget file (format in the module doc) into ``{team: {metric: Decimal}}``."""
+def _read_file(path: str | Path) -> Any:
+    """The parsed TOML or YAML file (``ValueError`` for a bad file, ``OSError`` passes through)."""
     p = Path(path)
     suffix = p.suffix.lower()
     text = p.read_text(encoding="utf-8")  # OSError (missing file) passes through as is
     if suffix == ".toml":
         try:
-            data = tomllib.loads(text, parse_float=Decimal)  # exact amounts, not binary floats
+            return tomllib.loads(text, parse_float=Decimal)  # exact amounts, not binary floats
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{p}: not valid TOML: {exc}") from exc
-    elif suffix in (".yaml", ".yml"):
+    if suffix in (".yaml", ".yml"):
         import yaml
 
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise ValueError(f"{p}: not valid YAML: {exc}") from exc
-        if data is None:
-            data = {}
-    else:
-        raise ValueError(f"{p}: budget files must end in .toml, .yaml or .yml")
-    budgets = validate_budgets(data, source=str(p))
+        return {} if data is None else data
+    raise ValueError(f"{p}: budget files must end in .toml, .yaml or .yml")
+
+
+def split_market(data: Any, *, source: str = "budgets") -> tuple[Any, dict[str, Any] | None]:
+    """The team tables of a budgets/config mapping and its optional ``market`` table.
+
+    ``market`` is the table of market-based factors (one table per provider) unless every
+    key in it is a metric name, in which case it is the budgets of a team called "market".
+    """
+    if not isinstance(data, Mapping) or "market" not in data:
+        return data, None
+    market = data["market"]
+    if isinstance(market, Mapping) and market and set(market) <= set(METRICS):
+        return data, None  # a team named "market"
+    if (
+        not isinstance(market, Mapping)
+        or not market
+        or not all(isinstance(v, Mapping) for v in market.values())
+    ):
+        raise ValueError(
+            f"{source}: [market] needs one table per provider_id with g_co2e_per_kwh, source and year "
+            "(e.g. [market.ovhcloud])"
+        )
+    teams = {k: v for k, v in data.items() if k != "market"}
+    return teams, {str(k): dict(v) for k, v in market.items()}
+
+
+def load_budgets(path: str | Path) -> dict[str, dict[str, Decimal]]:
+    """Read a TOML or YAML budget file (format in the module doc) into ``{team: {metric: Decimal}}``.
+
+    An optional ``[market]`` table (market-based factors, see :func:`load_market`) is not a
+    team and is left out."""
+    p = Path(path)
+    teams, _ = split_market(_read_file(p), source=str(p))
+    budgets = validate_budgets(teams, source=str(p))
     if not budgets:
         raise ValueError(f"{p}: no budgets in the file (expected one table per team)")
     return budgets
+
+
+def load_market(path: str | Path) -> dict[str, dict[str, Any]] | None:
+    """The ``[market]`` table of a budgets/config file, or ``None`` when it has none.
+
+    One table per ``provider_id`` with ``g_co2e_per_kwh``, ``source``, ``year`` and optional
+    ``low``/``high`` (numbers as floats). The report, the dashboards and their commands read
+    it from the budgets file they are given and validate it
+    (:func:`melious_impact.model.boundary_lines.market_factors`).
+    """
+    p = Path(path)
+    _, market = split_market(_read_file(p), source=str(p))
+    if market is None:
+        return None
+    return {
+        provider: {k: float(v) if isinstance(v, Decimal) else v for k, v in entry.items()}
+        for provider, entry in market.items()
+    }
 
 
 def period_bounds(as_of: pd.Timestamp, period: str) -> tuple[pd.Timestamp, pd.Timestamp]:

@@ -38,6 +38,15 @@ SUMMARY_SQL: dict[str, tuple[str, str, str]] = {
 
 BREAKDOWNS = ("team", "model", "provider_id", "location")
 
+#: What share of a breakdown row's requests its sums cover, in percent rounded *down* to
+#: one decimal (a row short of all its requests never reads 100): energy, carbon and water
+#: all reported, and a known cost. The sums skip the rest, so a table says how many.
+COVERED_SQL = """
+               floor(1000.0 * count(*) FILTER (WHERE energy_kwh IS NOT NULL AND carbon_g_co2 IS NOT NULL
+                                                 AND water_liters IS NOT NULL) / count(*)) / 10
+                   AS impact_covered_percent,
+               floor(1000.0 * count(cost_eur) / count(*)) / 10 AS cost_covered_percent"""
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -131,7 +140,9 @@ def summary(data: Any, start: datetime, end: datetime, **kw: Any) -> list[Figure
 
 
 def breakdown(con: duckdb.DuckDBPyConnection, by: str) -> pd.DataFrame:
-    """Per ``by`` value: requests, errors, tokens, energy, carbon, water, cost, carbon share."""
+    """Per ``by`` value: requests, errors, tokens, energy, carbon, water, cost, carbon share, and
+    the share of its requests the sums cover (``impact_covered_percent``: energy, carbon and
+    water all reported; ``cost_covered_percent``: a known cost)."""
     if by not in BREAKDOWNS:
         raise ValueError(f"by must be one of {', '.join(BREAKDOWNS)}; got {by!r}")
     return query(
@@ -146,23 +157,31 @@ def breakdown(con: duckdb.DuckDBPyConnection, by: str) -> pd.DataFrame:
                sum(carbon_g_co2) / 1000 AS carbon_kg_co2e,
                sum(water_liters) AS water_liters,
                sum(cost_eur) AS cost_eur,
-               100 * sum(carbon_g_co2) / nullif(sum(sum(carbon_g_co2)) OVER (), 0) AS carbon_share_percent
+               100 * sum(carbon_g_co2) / nullif(sum(sum(carbon_g_co2)) OVER (), 0) AS carbon_share_percent,
+               {COVERED_SQL}
         FROM facts GROUP BY 1 ORDER BY carbon_kg_co2e DESC NULLS LAST, requests DESC, key
         """,
     )
 
 
 def per_token(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Observed intensities per model x provider x location (rows with reported impact)."""
+    """Observed intensities per model x provider x location (rows with reported impact).
+
+    Each ratio divides a figure by the tokens (or energy) of the rows that carry that figure,
+    so a reported row without, say, carbon lowers no intensity."""
     return query(
         con,
         """
         SELECT model, provider_id, location,
                count(*) AS requests,
-               1e6 * sum(energy_kwh) / nullif(sum(input_tokens + output_tokens), 0) AS wh_per_1k_tokens,
-               1000 * sum(carbon_g_co2) / nullif(sum(input_tokens + output_tokens), 0) AS g_co2e_per_1k_tokens,
-               1e6 * sum(water_liters) / nullif(sum(input_tokens + output_tokens), 0) AS ml_water_per_1k_tokens,
-               sum(carbon_g_co2) / nullif(sum(energy_kwh), 0) AS grid_g_per_kwh
+               1e6 * sum(energy_kwh) / nullif(sum(input_tokens + output_tokens)
+                   FILTER (WHERE energy_kwh IS NOT NULL), 0) AS wh_per_1k_tokens,
+               1000 * sum(carbon_g_co2) / nullif(sum(input_tokens + output_tokens)
+                   FILTER (WHERE carbon_g_co2 IS NOT NULL), 0) AS g_co2e_per_1k_tokens,
+               1e6 * sum(water_liters) / nullif(sum(input_tokens + output_tokens)
+                   FILTER (WHERE water_liters IS NOT NULL), 0) AS ml_water_per_1k_tokens,
+               sum(carbon_g_co2) FILTER (WHERE energy_kwh IS NOT NULL)
+                   / nullif(sum(energy_kwh) FILTER (WHERE carbon_g_co2 IS NOT NULL), 0) AS grid_g_per_kwh
         FROM facts WHERE impact_reported
         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
         """,

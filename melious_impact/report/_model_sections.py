@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -144,11 +145,21 @@ def estimates_section(model: Section, period_rows: pd.DataFrame) -> Section:
             raise ValueError(f"needs the fitted model ({model.note or 'not fitted'})")
         filled = public("fill_missing")(period_rows, m)
         est = filled[filled["impact_estimated"].astype(bool)]
+        # Each sum is over the rows that have that figure; how many do is said beside it
+        # (a carbon estimate is missing where the location has no grid data): never a
+        # smaller number that looks complete.
+        counts = {q: int(est[q].notna().sum()) for q in ("energy_kwh", "carbon_g_co2", "water_liters")}
         sec.facts.update(
             rows=len(est),
+            unreported=len(filled),
             energy_kwh=float(est["energy_kwh"].sum()),
             carbon_kg=float(est["carbon_g_co2"].sum()) / 1000,
             water_l=float(est["water_liters"].sum()),
+            estimated={
+                "energy_kwh": counts["energy_kwh"],
+                "carbon_kg_co2e": counts["carbon_g_co2"],
+                "water_liters": counts["water_liters"],
+            },
         )
         # impact_basis says how each unreported request was handled.
         basis = (
@@ -179,6 +190,16 @@ SCENARIO_COLUMNS = [
     ("delta_low", "Low (90%)", "amount"),
     ("delta_high", "High (90%)", "amount"),
     ("delta_pct", "Change (%)", "num"),
+]
+#: Shown when some requests cannot be estimated (their full totals are missing, "–"): the
+#: same figures over the requests estimated on both sides, and the share they are of all.
+SCENARIO_COVERED_COLUMNS = [
+    ("baseline_covered", "As run, covered requests", "amount"),
+    ("scenario_covered", "Scenario, covered requests", "amount"),
+    ("delta_covered", "Change, covered requests", "amount"),
+    ("delta_covered_pct", "Change, covered (%)", "num"),
+    ("covered_percent", "Requests covered (%)", "num"),
+    ("uncovered_requests", "Requests without an estimate", "int"),
 ]
 
 
@@ -211,8 +232,17 @@ def scenarios_section(
             raise ValueError("; ".join(failed) or "no scenario requested")
         result = pd.concat(frames, ignore_index=True)
         sec.facts["frame"] = result
+        columns = SCENARIO_COLUMNS
+        partial = scenario_coverage_text(result)
+        if partial:
+            result = result.assign(
+                covered_percent=[math.floor(1000.0 * float(x)) / 10 for x in result["covered_share"]],
+                uncovered_requests=result["requests"] - result["covered_requests"],
+            )
+            columns = SCENARIO_COLUMNS + SCENARIO_COVERED_COLUMNS
+            sec.facts["coverage"] = partial
         sec.tables["scenarios"] = table(
-            "scenario-table", result, SCENARIO_COLUMNS, key="scenario_name", page_units=page_units
+            "scenario-table", result, columns, key="scenario_name", page_units=page_units
         )
         sec.charts["scenarios"] = charts.scenario_savings(result, "carbon_g_co2")
         sec.note = (
@@ -225,9 +255,87 @@ def scenarios_section(
                 else ""
             )
             + (f" Not applicable here: {'; '.join(failed)}." if failed else "")
+            + (
+                " Some requests cannot be estimated (a model of unknown size, a location without grid"
+                " data): a total over every request is then missing (–), never the smaller sum of the"
+                " rest, and the covered columns give the figures over the requests estimated on both"
+                " sides, with their share. " + " ".join(partial)
+                if partial
+                else ""
+            )
         )
 
     return guarded("scenarios", "Scenarios", build)
+
+
+def with_estimates(
+    estimates: Section, coverage: dict[str, dict[str, Any]], reported: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Per quantity: the reported total plus the estimated one, and the requests that sum covers.
+
+    ``coverage`` is the page's coverage of each reported figure, ``reported`` its values
+    (``carbon_kg_co2e``, ``energy_kwh``, ``water_liters``). A request counts as covered when it
+    has a reported or an estimated figure; the rest are named, never silently left out.
+    """
+    if not estimates.ok:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    facts = estimates.facts
+    est_values = {
+        "energy_kwh": facts["energy_kwh"],
+        "carbon_kg_co2e": facts["carbon_kg"],
+        "water_liters": facts["water_l"],
+    }
+    for key, est in est_values.items():
+        cov = coverage.get(key)
+        if cov is None:
+            continue
+        covered = int(cov["covered"]) + int(facts["estimated"][key])
+        total = int(cov["total"])
+        value = reported.get(key)
+        out[key] = {
+            "value": (float(value) if value is not None else 0.0) + est,
+            "covered": covered,
+            "total": total,
+            "missing": total - covered,
+            "share": share_text(covered / total) if total else None,
+            "estimated": int(facts["estimated"][key]),
+            "estimated_missing": int(facts["rows"]) - int(facts["estimated"][key]),
+        }
+    return out
+
+
+def share_text(share: float) -> str:
+    """A covered share as ``98.6%``: one decimal, rounded down, so a share short of all
+    requests never reads as 100%."""
+    return f"{math.floor(1000.0 * share) / 10:.1f}%"
+
+
+def scenario_coverage_text(result: pd.DataFrame) -> list[str]:
+    """One sentence per metric whose full total is missing for lack of estimates: the
+    covered total as run and its share (``"Carbon as run: 1.23 kg CO2e over 98.6% of
+    requests; 14 without an estimate."``), once when the scenarios agree, else per
+    scenario. Empty when every total covers every request."""
+    if "covered_share" not in result.columns:
+        return []
+    found: dict[str, list[tuple[str, str]]] = {}
+    for rec in result.to_dict("records"):
+        share = rec.get("covered_share")
+        if share is None or pd.isna(share) or float(share) >= 1.0:
+            continue
+        metric = str(rec["metric"])
+        missing = int(rec.get("requests", 0)) - int(rec.get("covered_requests", 0))
+        value = rec.get("baseline_covered")
+        shown = units.quantity(value, metric) if value is not None and not pd.isna(value) else units.MISSING
+        tail = f"{shown} over {share_text(float(share))} of requests; {units.count(missing)} without an estimate."
+        found.setdefault(metric, []).append((str(rec.get("scenario_name") or ""), tail))
+    out = []
+    for metric, items in found.items():
+        if len({tail for _, tail in items}) == 1:
+            out.append(f"{units.label(metric)} as run: {items[0][1]}")
+        else:
+            out.extend(f"{units.label(metric)} as run ({name}): {tail}" for name, tail in items)
+    return out
 
 
 def _describe(spec: dict[str, Any]) -> str:
@@ -302,11 +410,33 @@ def budgets_section(history: pd.DataFrame, budgets: Any, page_units: dict[str, s
 
 
 def budget_metrics(budgets: Any) -> tuple[Any, set[str]]:
-    """Budgets loaded (a file is read once) and the metrics they name."""
+    """Budgets loaded (a file is read once) and the metrics they name (a ``market`` table of
+    market-based factors is not a team: :func:`market_from_budgets` reads it)."""
     if budgets is None:
         return None, set()
-    spec = public("load_budgets")(budgets) if isinstance(budgets, str | Path) else budgets
+    if isinstance(budgets, str | Path):
+        spec = public("load_budgets")(budgets)
+    else:
+        from melious_impact.forecast.budgets import split_market
+
+        spec, _ = split_market(budgets)
     return spec, {str(metric) for per_team in spec.values() for metric in per_team}
+
+
+def market_from_budgets(budgets: Any, market_factors: Any) -> Any:
+    """The market-based factors a page uses: ``market_factors`` when given, else the
+    ``market`` table of the budgets (file or mapping), else None. A budgets file that cannot
+    be read gives None here: the budget section says what is wrong with it."""
+    if market_factors is not None or budgets is None:
+        return market_factors
+    from melious_impact.forecast.budgets import load_market, split_market
+
+    try:
+        if isinstance(budgets, str | Path):
+            return load_market(budgets)
+        return split_market(budgets)[1]
+    except (OSError, ValueError, ImportError):
+        return None
 
 
 def run_all(

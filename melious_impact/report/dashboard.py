@@ -14,7 +14,7 @@ from melious_impact.charts._source import Facts, connect
 from melious_impact.periods import Period
 from melious_impact.report import _figures, _model_sections, boundary
 from melious_impact.report._aggregate import daily_rows
-from melious_impact.report._boundary_sections import coverage
+from melious_impact.report._boundary_sections import coverage, lines_section
 from melious_impact.report._html import RENDER_MODES, chart_slot, prefetch_bundle, render_page, slug
 from melious_impact.report._sections import Section, guarded, public
 from melious_impact.report._tables import table
@@ -30,6 +30,8 @@ TEAM_COLUMNS = [
     ("water_liters", "Water", "qty"),
     ("cost_eur", "Cost (EUR)", "money"),
     ("carbon_share_percent", "Share of carbon", "pct"),
+    ("impact_covered_percent", "Impact reported for (% of requests)", "num"),
+    ("cost_covered_percent", "Cost known for (% of requests)", "num"),
 ]
 BUDGET_COLUMNS = _model_sections.BUDGET_COLUMNS
 
@@ -63,6 +65,7 @@ def dashboard(
     budgets: Any = None,
     render: str = "interactive",
     title: str = "AI inference impact by team",
+    market_factors: Any = None,
 ) -> Path:
     """Write ``index.html`` and one ``team-<name>.html`` per team into ``out_dir``; return the index.
 
@@ -70,10 +73,17 @@ def dashboard(
     efficiency frontier of its models, its forecast, and its budget status when
     ``budgets`` (dict or TOML/YAML file, as for :func:`melious_impact.budget_status`) is given.
     Every page states the boundary of the figures (:mod:`melious_impact.report.boundary`)
-    and the share of requests each summary figure covers.
+    and the share of requests each summary figure covers. With market-based factors
+    (``market_factors=`` as for :func:`melious_impact.report`, or a ``[market]`` table in
+    the ``budgets`` file), the index adds the market-based carbon line beside them.
     """
     if render not in RENDER_MODES:
         raise ValueError(f"render must be one of {', '.join(RENDER_MODES)}; got {render!r}")
+    market = _model_sections.market_from_budgets(budgets, market_factors)
+    if market is not None:
+        from melious_impact.model.boundary_lines import market_factors as load_market
+
+        market = load_market(market)  # a bad table fails here, not on a page
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if render == "interactive":
@@ -119,6 +129,7 @@ def dashboard(
         links=[TeamPage(t, files[t]) for t in teams],
         budgets=status,
         budget_table=_budget_table(status, None, page_units),
+        added_lines=lines_section(con, (), market),
         **common,
     )
     for team in teams:

@@ -28,6 +28,9 @@ BREAKDOWN_COLUMNS = [
     ("water_liters", "Water", "qty"),
     ("cost_eur", "Cost (EUR)", "money"),
     ("carbon_share_percent", "Share of carbon", "pct"),
+    # the sums above skip requests without the figure: each row says what share they cover
+    ("impact_covered_percent", "Impact reported for (% of requests)", "num"),
+    ("cost_covered_percent", "Cost known for (% of requests)", "num"),
 ]
 PER_TOKEN_COLUMNS = [
     ("model", "Model", "text"),
@@ -83,12 +86,15 @@ def report(
     added to the totals: ``lines=("offsite_water", "embodied_carbon")`` and, with
     ``market_factors=`` (``{provider_id: {"g_co2e_per_kwh", "source", "year"}}`` or a
     TOML/YAML file with a ``[market]`` table), a market-based carbon line
-    (:mod:`melious_impact.model.boundary_lines`).
+    (:mod:`melious_impact.model.boundary_lines`); without ``market_factors=``, a ``[market]``
+    table in the ``budgets`` file (or a ``"market"`` entry of a budgets mapping) is used.
     """
     if render not in RENDER_MODES:
         raise ValueError(f"render must be one of {', '.join(RENDER_MODES)}; got {render!r}")
     out = Path(out)
     lines = check_lines(lines)
+    # market-based factors: given here, else the [market] table of the budgets file
+    market_factors = _model_sections.market_from_budgets(budgets, market_factors)
     if market_factors is not None:
         from melious_impact.model.boundary_lines import market_factors as load_market
 
@@ -200,6 +206,13 @@ def build_context(
     model = sections["model"]
 
     carbon_kg = by_key["carbon_kg_co2e"].value
+    page_coverage = coverage(con)
+    water_l = by_key["water_m3"].value
+    reported = {
+        "energy_kwh": by_key["energy_kwh"].value,
+        "carbon_kg_co2e": carbon_kg,
+        "water_liters": float(water_l) * 1000 if water_l is not None else None,
+    }
     context: dict[str, Any] = {
         "title": title,
         "version": _version(),
@@ -224,7 +237,8 @@ def build_context(
         "sources": _sources(),
         "boundary": boundary.BOUNDARY,
         "renewable_label": boundary.RENEWABLE_LABEL,
-        "coverage": coverage(con),
+        "coverage": page_coverage,
+        "with_estimates": _model_sections.with_estimates(sections["estimates"], page_coverage, reported),
         "added_lines": lines_section(con, lines, market_factors),
     }
     return context, slots

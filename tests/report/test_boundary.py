@@ -496,3 +496,49 @@ def test_reported_totals_are_identical_with_and_without_lines(
     plain = numbers()
     lined = numbers(lines=tuple(sorted(asked)), market_factors=MARKET if market else None)
     assert plain == lined
+
+
+def test_report_dashboard_and_cli_read_the_market_table_of_the_budgets_file(
+    rows: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from melious_impact.cli import main
+
+    budgets = tmp_path / "budgets.toml"
+    budgets.write_text(
+        "[alpha]\ncost_eur = 1.5\n\n"
+        '[market.nebius]\ng_co2e_per_kwh = 30.0\nsource = "Nebius contractual factor"\nyear = 2024\n',
+        encoding="utf-8",
+    )
+    want = bl.market_based_line(energy_of(rows), bl.market_factors(budgets))
+    assert want.value is not None and want.covered_requests > 0
+    out = mi.report(rows, tmp_path / "r.html", budgets=budgets, render="static", scenarios=[])
+    page = parse_page(out)
+    assert float(page.by_id["line-market_carbon"]["data-value"]) == pytest.approx(want.value, rel=1e-12)
+    assert "budget-table" in page.by_id  # the teams are still budgets
+    index = mi.dashboard(rows, tmp_path / "dash", budgets=budgets, render="static")
+    dash = parse_page(index)
+    assert float(dash.by_id["line-market_carbon"]["data-value"]) == pytest.approx(want.value, rel=1e-12)
+    # without a market table, no line
+    plain = parse_page(mi.dashboard(rows, tmp_path / "plain", render="static"))
+    assert "line-market_carbon" not in plain.by_id
+    store = mi.ImpactStore(tmp_path / "store")
+    store.append(rows)
+    store.flush()
+    cli_dir = tmp_path / "cli-dash"
+    assert (
+        main(
+            [
+                "dashboard",
+                "--store",
+                str(store.root),
+                "--out",
+                str(cli_dir),
+                "--static",
+                "--budgets",
+                str(budgets),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert "line-market_carbon" in parse_page(cli_dir / "index.html").by_id

@@ -1,0 +1,170 @@
+"""Every total on a page is complete or says the share it covers: never a silent smaller sum.
+
+Rows come from a generator of our own (not the emulator): reported requests, some of them
+without a carbon figure; unreported requests the model can estimate, some at a location
+that names no country (energy estimated, carbon not), and speech requests of a model of
+unknown size (nothing estimated).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from report_helpers import parse_page
+
+import melious_impact as mi
+from melious_impact.charts._source import Facts, connect
+from melious_impact.records import COLUMN_NAMES, empty_row
+from melious_impact.report import _figures
+from melious_impact.report.report import build_context
+
+START = datetime(2026, 4, 6, tzinfo=UTC)
+DAYS = 14
+# (provider, location, pue, grid g/kWh); "newco" in "Atlantis" only ever goes unreported
+SITES = {"ovh": ("ovhcloud", "FR", 1.2, 50.0), "neb": ("nebius", "FI", 1.1, 80.0)}
+
+
+def make_rows(seed: int = 5) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+
+    def add(i: int, site: str | None, *, model: str = "glm-4.7", reported: bool, carbon: bool = True) -> None:
+        row = empty_row()
+        tin, tout = int(rng.integers(200, 3000)), int(rng.integers(50, 800))
+        row.update(
+            captured_at=START + timedelta(minutes=int(rng.integers(0, DAYS * 24 * 60))),
+            endpoint="/v1/chat/completions",
+            status_code=200,
+            model=model,
+            input_tokens=tin,
+            output_tokens=tout,
+            team=("alpha", "beta")[i % 2],
+            record_id=f"cov{i:08d}",
+            billing_credits=Decimal("0.00002") * tin,
+            billing_paid_with="credits",
+        )
+        if site is None:  # unreported, at a place that names no country
+            row.update(provider_id="newco", location="Atlantis", impact_reported=False)
+        else:
+            provider, location, pue, grid = SITES[site]
+            row.update(provider_id=provider, location=location, impact_reported=reported)
+            if reported:
+                kwh = pue * (tin * 2e-7 + tout * 3e-6) * float(rng.lognormal(0, 0.05))
+                row.update(
+                    energy_kwh=kwh,
+                    carbon_g_co2=kwh * grid if carbon else None,
+                    water_liters=kwh * 0.3,
+                    renewable_percent=40.0,
+                    pue=pue,
+                )
+        rows.append(row)
+
+    i = 0
+    for site, n in (("ovh", 260), ("neb", 160)):
+        for _ in range(n):
+            add(i, site, reported=True, carbon=not (site == "neb" and i % 8 == 0))
+            i += 1
+    for _ in range(30):
+        add(i, "ovh", reported=False)
+        i += 1
+    for _ in range(12):
+        add(i, None, reported=False)
+        i += 1
+    for _ in range(5):
+        add(i, "ovh", model="tts-1", reported=False)
+        i += 1
+    df = pd.DataFrame(rows, columns=list(COLUMN_NAMES))
+    return df.sort_values("captured_at").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def rows() -> pd.DataFrame:
+    return make_rows()
+
+
+@pytest.fixture(scope="module")
+def context(rows: pd.DataFrame) -> dict[str, object]:
+    ctx, _ = build_context(
+        rows, Facts(rows), START, START + timedelta(days=DAYS), scenarios=[{"shift_to_clean_hours": True}]
+    )
+    return ctx
+
+
+def test_estimates_say_how_many_requests_they_cover(rows: pd.DataFrame, context: dict) -> None:
+    est = context["estimates"]
+    assert est.ok, est.note
+    unreported = rows[~rows["impact_reported"].astype(bool)]
+    assert est.facts["unreported"] == len(unreported)
+    # 30 at FR and 12 in Atlantis get an energy estimate; only the 30 a carbon one
+    assert est.facts["rows"] == 42
+    assert est.facts["estimated"] == {"energy_kwh": 42, "carbon_kg_co2e": 30, "water_liters": 42}
+    w = context["with_estimates"]["carbon_kg_co2e"]
+    reported = rows["carbon_g_co2"].astype(float)
+    assert w["covered"] == int(reported.notna().sum()) + 30
+    assert w["total"] == len(rows)
+    assert w["missing"] == len(rows) - w["covered"] > 0
+    assert w["value"] == pytest.approx(float(reported.sum()) / 1000 + est.facts["carbon_kg"], rel=1e-12)
+    assert w["share"] == f"{math.floor(1000 * w['covered'] / len(rows)) / 10:.1f}%"
+
+
+def test_breakdown_rows_say_what_share_their_sums_cover(rows: pd.DataFrame) -> None:
+    df = _figures.breakdown(connect(Facts(rows)), "location").set_index("key")
+    for loc, g in rows.groupby(rows["location"]):
+        full = g[["energy_kwh", "carbon_g_co2", "water_liters"]].notna().all(axis=1)
+        want = math.floor(1000 * full.sum() / len(g)) / 10
+        assert df.loc[loc, "impact_covered_percent"] == pytest.approx(want), loc
+        assert df.loc[loc, "cost_covered_percent"] == 100.0
+    assert df.loc["FI", "impact_covered_percent"] < 100.0  # some FI rows carry no carbon
+    assert df.loc["Atlantis", "impact_covered_percent"] == 0.0
+
+
+def test_per_token_intensity_divides_by_the_rows_that_carry_the_figure(rows: pd.DataFrame) -> None:
+    df = _figures.per_token(connect(Facts(rows))).set_index("location")
+    fi = rows[(rows["location"] == "FI") & rows["impact_reported"].astype(bool)]
+    with_c = fi[fi["carbon_g_co2"].notna()]
+    tokens = (with_c["input_tokens"] + with_c["output_tokens"]).sum()
+    assert df.loc["FI", "g_co2e_per_1k_tokens"] == pytest.approx(1000 * with_c["carbon_g_co2"].sum() / tokens)
+    assert df.loc["FI", "grid_g_per_kwh"] == pytest.approx(80.0, rel=1e-9)
+
+
+def test_scenario_table_carries_the_covered_totals_and_their_share(context: dict) -> None:
+    sec = context["scenarios"]
+    assert sec.ok, sec.note
+    frame = sec.facts["frame"].set_index("metric")
+    carbon = frame.loc["carbon_g_co2"]
+    assert math.isnan(carbon["baseline"])  # the full total stays missing
+    assert carbon["baseline_covered"] > 0 and 0 < carbon["covered_share"] < 1
+    headers = dict(sec.tables["scenarios"].headers)
+    assert "baseline_covered" in headers and "covered_percent" in headers
+    assert "uncovered_requests" in headers
+    assert "over" in sec.note and "without an estimate" in sec.note
+    assert "Carbon as run" in sec.note
+
+
+def test_the_page_shows_covered_figures_with_their_share(rows: pd.DataFrame, tmp_path: Path) -> None:
+    out = mi.report(
+        rows,
+        tmp_path / "r.html",
+        start=START,
+        end=START + timedelta(days=DAYS),
+        render="static",
+        scenarios=[{"shift_to_clean_hours": True}],
+    )
+    page = parse_page(out)
+    text = out.read_text(encoding="utf-8")
+    tag = page.by_id["carbon-with-estimates"]
+    assert int(tag["data-covered"]) < int(tag["data-total"]) == len(rows)
+    assert "without a reported or estimated figure" in text
+    assert "without a carbon estimate" in text
+    row = next(k for (t, k, c) in page.cells if t == "scenario-table" and c == "baseline_covered")
+    assert page.cells[("scenario-table", row, "baseline_covered")] not in ("", "nan")
+    assert page.cells[("by-location", "FI", "impact_covered_percent")] != "100.0"

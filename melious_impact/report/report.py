@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -229,8 +230,14 @@ def build_context(
         "page_units": page_units,
         "show": _figures.shown_in(page_units),
         **sections,
+        # the line's emissions cover the requests with a carbon figure: it says that share
         "scope3": scope3_line(
-            lo, hi, carbon_kg, by_key["cost_eur"].value, quality, page_units.get("carbon", "kg CO2e")
+            lo,
+            hi,
+            carbon_kg,
+            by_key["cost_eur"].value,
+            {**quality, "reported_share_percent": page_coverage["carbon_kg_co2e"]["share_percent"]},
+            page_units.get("carbon", "kg CO2e"),
         ),
         "eur_per_energy_unit": eur_per_energy_unit or default_eur_per_energy_unit(),
         "factor_version": model.facts.get("factor_version") or _factor_version(),
@@ -258,7 +265,8 @@ def scope3_line(
     """
     kg = float(carbon_kg or 0)
     share = quality.get("reported_share_percent")
-    share_txt = f"{share:.1f}% of requests" if share is not None else "no requests"
+    # rounded down: a share short of every request never reads 100.0%
+    share_txt = f"{math.floor(10 * share) / 10:.1f}% of requests" if share is not None else "no requests"
     cost = units.money(cost_eur) if cost_eur is not None else "no billed spend"
     emissions = units.quantity(kg, "carbon_kg_co2e", units.unit_of("carbon_kg_co2e", carbon_unit))
     last = (hi - timedelta(microseconds=1)).date()

@@ -168,3 +168,13 @@ def test_the_page_shows_covered_figures_with_their_share(rows: pd.DataFrame, tmp
     row = next(k for (t, k, c) in page.cells if t == "scenario-table" and c == "baseline_covered")
     assert page.cells[("scenario-table", row, "baseline_covered")] not in ("", "nan")
     assert page.cells[("by-location", "FI", "impact_covered_percent")] != "100.0"
+
+
+def test_scope3_line_states_the_share_its_carbon_covers(rows: pd.DataFrame, context: dict) -> None:
+    # reported rows without a carbon figure: the line's coverage is that of carbon, not of
+    # the rows that reported impact
+    with_carbon = int(rows["carbon_g_co2"].notna().sum())
+    reported = int(rows["impact_reported"].astype(bool).sum())
+    assert with_carbon < reported
+    want = f"covering {math.floor(1000 * with_carbon / len(rows)) / 10:.1f}% of requests"
+    assert want in context["scope3"]["line"]

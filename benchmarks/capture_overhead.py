@@ -19,17 +19,28 @@ writer included), CPU time of the calling thread (what the caller itself pays), 
 time. On a quiet machine they agree; on a shared one, wall time also counts other
 processes' time slices, and CPU time is the faithful measure of what capture costs.
 
+Peers, side by side on the same SDK calls: EcoLogits (``pip install ecologits==0.11.3``,
+the ``bench`` extra) patches the SDK's methods for the whole process, so it runs in a
+separate process (``--peer ecologits``), where the bare calls go through the patched
+methods' ``__wrapped__`` originals, interleaved the same way. Its canned responses name
+``gpt-4o-mini`` (a model EcoLogits knows, so it computes its impacts); EcoLogits
+instruments chat completions, not embeddings. Langfuse is not run: its SDK exports traces
+over HTTP to a Langfuse server, and this benchmark runs without any network.
+
     python benchmarks/capture_overhead.py            # full run (about a minute)
     python benchmarks/capture_overhead.py --quick    # a few seconds, noisier
+    python benchmarks/capture_overhead.py --no-peers # melious-impact only
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,12 +60,12 @@ IMPACT = (
 BILLING = '{"energy": "0.0008", "credits": "0.00000008", "paid_with": "energy"}'
 
 
-def chat_body() -> bytes:
+def chat_body(model: str = "glm-4.7") -> bytes:
     body = {
         "id": "chatcmpl-bench",
         "object": "chat.completion",
         "created": 1700000000,
-        "model": "glm-4.7",
+        "model": model,
         "system_fingerprint": "vllm-0.22.0-tp4",
         "choices": [
             {
@@ -97,12 +108,12 @@ def embeddings_body(target_bytes: int = 1_000_000) -> bytes:
     )
 
 
-def stream_chunks(n: int = 300) -> list[bytes]:
+def stream_chunks(n: int = 300, model: str = "glm-4.7") -> list[bytes]:
     base = {
         "id": "chatcmpl-bench",
         "object": "chat.completion.chunk",
         "created": 1700000000,
-        "model": "glm-4.7",
+        "model": model,
     }
     events = [
         {
@@ -148,12 +159,12 @@ class _Chunks(httpx2.SyncByteStream):
 class CannedTransport(httpx2.BaseTransport):
     """Serves canned bytes in-process, streamed in chunks as a socket would deliver them."""
 
-    def __init__(self) -> None:
-        self.chat = [chat_body()]
+    def __init__(self, model: str = "glm-4.7") -> None:
+        self.chat = [chat_body(model)]
         emb = embeddings_body()
         self.emb = [emb[i : i + 65536] for i in range(0, len(emb), 65536)]
         self.emb_size = len(emb)
-        self.sse = stream_chunks()
+        self.sse = stream_chunks(model=model)
         self.json_h = [
             ("content-type", "application/json"),
             ("x-ratelimit-limit-requests", "600"),
@@ -184,20 +195,36 @@ class NullSink:
         pass
 
 
-def make_cases(client: OpenAI) -> dict[str, Callable[[], None]]:
+def make_cases(
+    client: OpenAI, model: str = "glm-4.7", *, unwrapped: bool = False
+) -> dict[str, Callable[[], None]]:
+    """The three SDK calls. ``unwrapped``: call the SDK methods' ``__wrapped__`` originals
+    (the bare side when a peer has patched the methods for the whole process)."""
     msgs = [{"role": "user", "content": "Hello there"}]
+    chat_create: Any = client.chat.completions.create
+    emb_create: Any = client.embeddings.create
+    if unwrapped:
+        completions, embeddings_res = client.chat.completions, client.embeddings
+        chat_fn = getattr(type(completions).create, "__wrapped__", type(completions).create)
+        emb_fn = getattr(type(embeddings_res).create, "__wrapped__", type(embeddings_res).create)
+
+        def chat_create(**kw: Any) -> Any:
+            return chat_fn(completions, **kw)
+
+        def emb_create(**kw: Any) -> Any:
+            return emb_fn(embeddings_res, **kw)
 
     def chat() -> None:
-        client.chat.completions.create(model="glm-4.7", messages=msgs)  # type: ignore[arg-type]
+        chat_create(model=model, messages=msgs)
 
     def embeddings() -> None:
-        client.embeddings.create(model="bge-m3", input=["some text to embed"] * 8)
+        emb_create(model="bge-m3", input=["some text to embed"] * 8)
 
     def stream() -> None:
-        for _ in client.chat.completions.create(
-            model="glm-4.7",
+        for _ in chat_create(
+            model=model,
             messages=msgs,
-            stream=True,  # type: ignore[arg-type]
+            stream=True,
             stream_options={"include_usage": True},
         ):
             pass
@@ -277,9 +304,60 @@ class _CollectOne(NullSink):
         self.row = row
 
 
+PEER_MODEL = "gpt-4o-mini"  # a model EcoLogits knows (it skips the rest for unknown ones)
+
+
+def run_peer(name: str, rounds: int, per_round: dict[str, int]) -> dict[str, Any]:
+    """Bare vs the peer's instrumentation of the same calls, in this process (see the doc)."""
+    if name != "ecologits":
+        raise SystemExit(f"unknown peer {name!r}")
+    import logging
+
+    from ecologits import EcoLogits
+
+    logging.getLogger("ecologits").setLevel(logging.CRITICAL)  # no warning per call
+    EcoLogits.init(providers=["openai"])
+    transport = CannedTransport(model=PEER_MODEL)
+    common: dict[str, Any] = {"base_url": "http://bench.local/v1", "api_key": "sk-bench", "max_retries": 0}
+    client = OpenAI(http_client=httpx2.Client(transport=transport), **common)
+    check = client.chat.completions.create(model=PEER_MODEL, messages=[{"role": "user", "content": "x"}])
+    impacts = getattr(check, "impacts", None)
+    if impacts is None or impacts.energy is None:
+        raise SystemExit("EcoLogits computed no impacts: the comparison would not be fair")
+    bare, wrapped = make_cases(client, PEER_MODEL, unwrapped=True), make_cases(client, PEER_MODEL)
+    results: dict[str, Any] = {"peer": name, "version": _version(name)}
+    for case in ("chat", "embeddings", "stream"):
+        results[case] = compare(bare[case], wrapped[case], per_round[case], rounds)
+    return results
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import version
+
+    return version(dist)
+
+
+def peer_results(name: str, rounds: int, quick: bool) -> dict[str, Any] | None:
+    """Run ``--peer name`` in a child process; None when the peer is not installed."""
+    if importlib.util.find_spec(name) is None:
+        print(f"{name}: not installed (pip install -e '.[bench]'), skipped")
+        return None
+    cmd = [sys.executable, __file__, "--peer", name, "--rounds", str(rounds)] + (["--quick"] if quick else [])
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    if out.returncode != 0:
+        print(f"{name}: failed ({out.stderr.strip().splitlines()[-1:]}), skipped")
+        return None
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (a few seconds, noisier)")
+    ap.add_argument(
+        "--peer", choices=["ecologits"], default=None, help="measure this peer only (child process)"
+    )
+    ap.add_argument("--no-peers", action="store_true", help="skip the peers' side-by-side runs")
     ap.add_argument(
         "--rounds", type=int, default=None, help="interleaved rounds per case (default 31, quick 7)"
     )
@@ -295,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     per_round = {"chat": 40, "embeddings": 2, "stream": 4}
     if args.quick:
         per_round = {"chat": 20, "embeddings": 1, "stream": 2}
+    if args.peer:
+        print(json.dumps(run_peer(args.peer, rounds, per_round)))
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="melious-bench-") as tmp:
         store: Any
@@ -357,6 +438,22 @@ def main(argv: list[str] | None = None) -> int:
         results["sdk_calls_per_s"] = calls_per_s
         rec.close()
         store.close()
+        if not args.no_peers:
+            print()
+            print("peers, the same SDK calls in a process of their own (process CPU ratio, wrapped/bare):")
+            for peer in ("ecologits",):
+                res = peer_results(peer, rounds, args.quick)
+                if res is None:
+                    continue
+                results[f"peer_{peer}"] = res
+                cells = "  ".join(f"{c} {res[c]['ratio_cpu']:.3f}" for c in ("chat", "embeddings", "stream"))
+                print(
+                    f"{peer} {res['version']}: {cells}   (melious-impact: "
+                    + "  ".join(
+                        f"{c} {results[c]['ratio_cpu']:.3f}" for c in ("chat", "embeddings", "stream")
+                    )
+                    + ")"
+                )
         if args.json:
             args.json.write_text(json.dumps(results, indent=2))
         return 0 if stats.capture_errors == 0 else 1

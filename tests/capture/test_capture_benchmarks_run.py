@@ -6,16 +6,19 @@ themselves, never asserted here.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def test_capture_overhead_quick_run_reports_every_case() -> None:
     out = subprocess.run(
-        [sys.executable, str(BENCH / "capture_overhead.py"), "--quick", "--rounds", "2"],
+        [sys.executable, str(BENCH / "capture_overhead.py"), "--quick", "--rounds", "2", "--no-peers"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -26,3 +29,26 @@ def test_capture_overhead_quick_run_reports_every_case() -> None:
         ratio = float(cases[case][3])
         assert 0.5 < ratio < 3.0, cases[case]
     assert "'capture_errors': 0" in out.stdout and "'dropped': 0" in out.stdout
+
+
+def test_the_ecologits_side_runs_when_installed() -> None:
+    pytest.importorskip("ecologits")
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "capture_overhead.py"),
+            "--peer",
+            "ecologits",
+            "--quick",
+            "--rounds",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["peer"] == "ecologits"
+    for case in ("chat", "embeddings", "stream"):
+        assert 0.5 < result[case]["ratio_cpu"] < 50.0, result[case]

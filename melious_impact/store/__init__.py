@@ -5,8 +5,9 @@ framing), ``journal`` (per-process segments and their locks), ``writer`` (RowWri
 capture path), ``convert`` (rows -> Arrow), ``commit`` (segment -> Parquet), ``recovery``,
 ``backend`` (local folder / object store), ``remote`` (URIs and storage options),
 ``catalog`` (which files are live; quarantine), ``query`` (DuckDB view), ``bulk`` (append),
-``compaction`` (compaction, retention), ``io_formats`` (import/export), ``impact_store``
-(the ImpactStore facade), ``batch_import``.
+``compaction`` (compaction, retention, rewrites), ``io_formats`` (import/export),
+``impact_store`` (the ImpactStore facade), ``batch_import``, ``sink`` (the RowSink and
+RowStore protocols capture relies on). The store takes finished rows: it never parses HTTP.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ EXPECTED_COMMANDS = {
     "compact",
     "retention",
     "intensity",
+    "scenario",
     "forecast",
     "budgets",
     "report",
@@ -96,6 +97,7 @@ def test_a_reader_that_leaves_early_is_not_an_error(
     [
         ["info", "--store", "{p}"],
         ["intensity", "--store", "{p}"],
+        ["scenario", "--store", "{p}", "--flavor", "eco"],
         ["forecast", "--store", "{p}", "--metric", "cost_eur"],
         ["report", "--store", "{p}", "--out", "{p}.html"],
         ["dashboard", "--store", "{p}", "--out", "{p}-pages"],

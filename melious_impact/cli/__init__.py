@@ -26,7 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "melious_impact.cli.demo",  # demo
     "melious_impact.cli.emulate",  # emulate
     "melious_impact.cli.store_cmds",  # path, info, import, export, compact, retention
-    "melious_impact.cli.model_cmds",  # intensity
+    "melious_impact.cli.model_cmds",  # intensity, scenario
     "melious_impact.cli.forecast_cmds",  # forecast, budgets
     "melious_impact.cli.report_cmds",  # report, dashboard
     "melious_impact.cli.export_cmds",  # export-focus

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from contextlib import redirect_stdout
 
 import pandas as pd
@@ -53,3 +54,29 @@ def test_every_option_has_help():
     p = sub.choices["intensity"]
     for action in p._actions:
         assert action.help, action.dest
+
+
+def test_scenario_prints_covered_totals_with_their_share(tmp_path):
+    """Emulator traffic holds speech requests of no known size: the full totals are missing,
+    and the command prints the totals over the covered requests with their share."""
+    from melious_impact.emulator.simulate import simulate_requests
+
+    df = simulate_requests(2500, days=12, seed=2)
+    unknown = int(df["model"].eq("tts-1").sum())
+    assert unknown > 0
+    root = _store(tmp_path, df)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["scenario", "--store", str(root), "--clean-hours"]) == 0
+    text = out.getvalue()
+    assert "shifted to the cleanest hour" in text
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["scenario", "--store", str(root), "--clean-hours", "--csv"]) == 0
+    table = pd.read_csv(io.StringIO(out.getvalue())).set_index("metric")
+    carbon = table.loc["carbon_g_co2"]
+    assert pd.isna(carbon["baseline"]) and carbon["baseline_covered"] > 0
+    missing = int(carbon["requests"] - carbon["covered_requests"])
+    assert missing >= unknown  # speech at least; the model says which others it cannot estimate
+    assert f"{missing:,} requests" in text and "Without an estimate" in text
+    assert f"over {math.floor(1000 * carbon['covered_share']) / 10:.1f}%" in text

@@ -20,7 +20,7 @@ _EXPORTS: dict[str, str] = {
     # store
     "ImpactStore": "melious_impact.store.impact_store",
     "default_store_path": "melious_impact.store.impact_store",
-    "import_batch_output": "melious_impact.store.batch_import",
+    "import_batch_output": "melious_impact.capture.batch_file",
     # model
     "fit_intensity": "melious_impact.model.fit",
     "IntensityModel": "melious_impact.model.fit",
@@ -82,6 +82,9 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     __version__: str
 
+    from melious_impact.capture.batch_file import (
+        import_batch_output as import_batch_output,
+    )
     from melious_impact.capture.recorder import (
         Recorder as Recorder,
     )
@@ -144,9 +147,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from melious_impact.report.report import (
         report as report,
-    )
-    from melious_impact.store.batch_import import (
-        import_batch_output as import_batch_output,
     )
     from melious_impact.store.impact_store import (
         ImpactStore as ImpactStore,

@@ -13,6 +13,7 @@ One response's way, one module per step::
 - :mod:`.adapters`: thin per-library recording streams and transport wrappers.
 - :mod:`.wire`: what is read from httpx/httpx2 request and response objects.
 - :mod:`.tags`: :func:`tags` / :func:`current_tags` on contextvars.
+- :mod:`.batch_file`: batch output files (JSONL) into rows, the way that skips the transport.
 """
 
 from melious_impact.capture.recorder import Recorder, RecorderStats

@@ -169,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
             total = 0
             for f in args.files:
                 if args.batch_output:
-                    from melious_impact.store.batch_import import import_batch_output
+                    from melious_impact.capture.batch_file import import_batch_output
 
                     n = import_batch_output(store, f, batch_id=args.batch_id)
                 else:

@@ -6,7 +6,7 @@ capture path), ``convert`` (rows -> Arrow), ``commit`` (segment -> Parquet), ``r
 ``backend`` (local folder / object store), ``remote`` (URIs and storage options),
 ``catalog`` (which files are live; quarantine), ``query`` (DuckDB view), ``bulk`` (append),
 ``compaction`` (compaction, retention, rewrites), ``io_formats`` (import/export),
-``impact_store`` (the ImpactStore facade), ``batch_import``, ``sink`` (the RowSink and
+``impact_store`` (the ImpactStore facade), ``sink`` (the RowSink and
 RowStore protocols capture relies on). The store takes finished rows: it never parses HTTP.
 """
 

@@ -1,27 +1,30 @@
-"""Batch output files (JSONL, one response a line) -> rows in the store.
+"""Deprecated location of :func:`melious_impact.capture.batch_file.import_batch_output`.
 
-Each line gets a stable ``dedup_key`` from the parser, so the same file imported twice (or
-also captured through an instrumented client) counts once.
+Parsing responses is capture's work, not the store's: the function moved to
+``melious_impact.capture.batch_file`` (and stays ``melious_impact.import_batch_output``).
+Calling it from here still works and says so with a ``DeprecationWarning``.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import warnings
+from typing import TYPE_CHECKING
 
-from melious_impact.store.impact_store import ImpactStore
+if TYPE_CHECKING:  # pragma: no cover
+    from melious_impact.store.impact_store import ImpactStore
 
 
 def import_batch_output(
     store: ImpactStore, path_or_bytes: str | os.PathLike[str] | bytes, *, batch_id: str | None = None
 ) -> int:
-    """Parse a batch output file (a path, or its bytes) and append its rows; returns the
-    number of new rows stored (0 when every line was already there)."""
-    from melious_impact.parse.batch import rows_from_batch_output
+    """Deprecated: use ``melious_impact.import_batch_output`` (``melious_impact.capture.batch_file``)."""
+    warnings.warn(
+        "melious_impact.store.batch_import is deprecated: use melious_impact.import_batch_output "
+        "(melious_impact.capture.batch_file)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    from melious_impact.capture.batch_file import import_batch_output as moved
 
-    if isinstance(path_or_bytes, bytes | bytearray):
-        data: bytes = bytes(path_or_bytes)
-    else:
-        data = Path(path_or_bytes).read_bytes()
-    rows = rows_from_batch_output(data, batch_id=batch_id)
-    return store.append(rows)
+    return moved(store, path_or_bytes, batch_id=batch_id)

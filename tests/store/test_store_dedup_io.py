@@ -105,7 +105,7 @@ def test_import_rejects_bad_input(tmp_path: Path) -> None:
 
 def test_import_batch_output(tmp_path: Path) -> None:
     pytest.importorskip("melious_impact.parse.batch")
-    from melious_impact.store.batch_import import import_batch_output
+    from melious_impact.capture.batch_file import import_batch_output
 
     lines = []
     for i in range(4):
@@ -134,3 +134,17 @@ def test_import_batch_output(tmp_path: Path) -> None:
     df = s.to_pandas()
     assert len(df) == 4 and set(df["source"]) == {"batch"}
     assert set(df["custom_id"]) == {f"c-{i}" for i in range(4)}
+
+
+def test_the_former_store_location_of_import_batch_output_warns_and_still_works(tmp_path: Path) -> None:
+    from melious_impact.store.batch_import import import_batch_output
+
+    line = {
+        "id": "batch_req_x",
+        "custom_id": "c-x",
+        "response": {"status_code": 200, "request_id": "rx", "body": {"id": "c", "object": "chat.completion"}},
+    }
+    s = ImpactStore(tmp_path / "s")
+    with pytest.warns(DeprecationWarning, match="capture.batch_file"):
+        assert import_batch_output(s, (json.dumps(line) + "\n").encode(), batch_id="b") == 1
+    s.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from integration_support import rows, tags_of
+from integration_support import rows, tags_of, warnings_of
 
 from melious_impact.capture.recorder import Recorder
 from melious_impact.capture.tags import tags
@@ -49,3 +49,12 @@ def test_sync_async_and_streams(rec: Recorder, store: ImpactStore, base_url: str
     assert list(df["stream"]) == [False, False, True, False, True]
     assert df["impact_reported"].all() and (df["flavor"] == "eco").all()
     assert [tags_of(r) for _, r in df.iterrows()] == [{"feature": "llamaindex"}] * 3 + [{}] * 2
+    # Its streams do not ask for usage: tokens null on those rows, and the rows say why.
+    assert df["output_tokens"].isna().tolist() == [False, False, True, False, True]
+    assert ["stream_no_usage" in warnings_of(r) for _, r in df.iterrows()] == [
+        False,
+        False,
+        True,
+        False,
+        True,
+    ]

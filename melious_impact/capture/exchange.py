@@ -55,6 +55,7 @@ class RowOut(Protocol):
     def header_tags(self, headers: Mapping[str, str]) -> dict[str, str]:
         """The ``capture_headers`` present in ``headers``, as tags."""
 
+
 #: Raw bytes collected before a parse step runs (and the rest at the end).
 BLOCK_BYTES = 64 * 1024
 

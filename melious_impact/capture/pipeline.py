@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from melious_impact.capture.adapters import Adapter, adapter
 from melious_impact.capture.exchange import Exchange
 from melious_impact.capture.tags import TagValue, context_tags, resolve
-from melious_impact.capture.wire import header_map, library_of, request_facts, retry_count
+from melious_impact.capture.wire import header_map, library_of, requested_model_and_stream, retry_count
 from melious_impact.parse.endpoints import Kind, classify
 from melious_impact.parse.request import attempt_from_header
 from melious_impact.store.sink import CountsDrops
@@ -137,7 +137,9 @@ class Pipeline:
             if endpoint.kind is Kind.NONE:
                 self.count("skipped")
                 return None
-            model, stream = (None, False) if endpoint.kind is Kind.BATCH_OUTPUT else request_facts(request)
+            model, stream = (
+                (None, False) if endpoint.kind is Kind.BATCH_OUTPUT else requested_model_and_stream(request)
+            )
             attempt = attempt_from_header(retry_count(request.headers))
             return Exchange(self, endpoint, method, path, model, stream, attempt, self.tags_now())
         except Exception as exc:

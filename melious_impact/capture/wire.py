@@ -65,7 +65,7 @@ def retry_count(headers: Any) -> bytes | None:
     return header_map(headers).get(_RETRY_COUNT)
 
 
-def request_facts(request: Any) -> tuple[str | None, bool]:
+def requested_model_and_stream(request: Any) -> tuple[str | None, bool]:
     """(requested model, stream) read from the request body, which is then dropped."""
     content = getattr(request, "_content", None)
     if content is not None:

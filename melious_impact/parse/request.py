@@ -1,4 +1,4 @@
-"""The two facts a row takes from the request: the requested model and ``stream``.
+"""What a row takes from the request: the requested model and ``stream``.
 
 Nothing else of the request is kept: the body (prompts, documents, audio) is searched
 for the two keys (at C speed: a vision prompt may be megabytes of base64) and dropped,

@@ -65,6 +65,7 @@ _QUERY_ERRORS: tuple[type[BaseException], ...] = (
     duckdb.InterruptException,
 )
 
+
 class ImpactStore:
     """A store of captured Melious responses: Hive-partitioned Parquet, queried with DuckDB.
 

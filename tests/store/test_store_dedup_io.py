@@ -142,7 +142,11 @@ def test_the_former_store_location_of_import_batch_output_warns_and_still_works(
     line = {
         "id": "batch_req_x",
         "custom_id": "c-x",
-        "response": {"status_code": 200, "request_id": "rx", "body": {"id": "c", "object": "chat.completion"}},
+        "response": {
+            "status_code": 200,
+            "request_id": "rx",
+            "body": {"id": "c", "object": "chat.completion"},
+        },
     }
     s = ImpactStore(tmp_path / "s")
     with pytest.warns(DeprecationWarning, match="capture.batch_file"):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,3 +41,16 @@ def rec(store: ImpactStore) -> Iterator[Recorder]:
     r = Recorder(store, tags={"team": "search"})
     yield r
     r.close()
+
+
+@pytest.fixture(autouse=True)
+def collect_leftover_connections() -> Iterator[None]:
+    """Collect after each test what the libraries leave open (event loops, pooled sockets).
+
+    LiteLLM, DSPy and the async SDK clients keep connections the test does not own; left to
+    the garbage collector, their ResourceWarning would surface in whichever test runs then.
+    """
+    yield
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()

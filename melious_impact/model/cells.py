@@ -97,9 +97,11 @@ def cell_codes(
 
 
 def _t90(dof: NDArray[np.int64]) -> Array:
-    from scipy import stats
+    # the Student t quantile scipy.stats.t.ppf computes, without importing scipy.stats
+    # (seconds of import for one function)
+    from scipy.special import stdtrit
 
-    return np.asarray(stats.t.ppf(0.95, np.maximum(dof, 1)), dtype=np.float64)
+    return np.asarray(stdtrit(np.maximum(dof, 1).astype(np.float64), 0.95), dtype=np.float64)
 
 
 def between_cell_log_sd(cell: Array, cell_var: Array, model: Array, measured: NDArray[np.bool_]) -> float:
@@ -173,12 +175,40 @@ class CellFit:
 
 
 def fit_cells(df: pd.DataFrame, keys_: KeyCodes, priors: Priors, min_requests: int) -> CellFit:
-    """The cell table and the model-level table, plus tau for input and output."""
+    """The cell table and the model-level table, plus tau for input and output (row level:
+    the reference the in-database fit of :mod:`.sql_fit` is tested against)."""
     u = usable_rows(df, keys_)
     codes, keys, mcodes, models = cell_codes(u, keys_)
     k, km = len(keys), len(models)
     cell_fit = fit_groups(codes, k, u.x_in, u.x_out, u.y)
     model_fit = fit_groups(mcodes, km, u.x_in, u.x_out, u.y)
+    pue = pd.Series(u.pue).groupby(codes).median().reindex(range(k)).to_numpy()
+    cells, mtable, tau_in, tau_out = cell_tables(
+        keys,
+        models,
+        cell_fit,
+        model_fit,
+        pue,
+        np.bincount(codes, minlength=k),
+        np.bincount(mcodes, minlength=km),
+        priors,
+        min_requests,
+    )
+    return CellFit(cells, mtable, tau_in, tau_out, u.frame_index, codes)
+
+
+def cell_tables(
+    keys: pd.DataFrame,
+    models: pd.Index,
+    cell_fit: GroupFit,
+    model_fit: GroupFit,
+    pue: Array,
+    n_cell: NDArray[np.int64],
+    n_model: NDArray[np.int64],
+    priors: Priors,
+    min_requests: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, float, float]:
+    """Cells (``keys``: model, provider_id, location, model_code) and models from their fits."""
     model_of_cell = keys["model_code"].to_numpy(dtype=np.intp)
     measured = cell_fit.ok & (cell_fit.n >= min_requests)
     tau_in = between_cell_log_sd(cell_fit.a, cell_fit.var_a, model_fit.a[model_of_cell], measured)
@@ -188,7 +218,6 @@ def fit_cells(df: pd.DataFrame, keys_: KeyCodes, priors: Priors, min_requests: i
     # cov(a, b) is kept for measured cells (same rows); pooled values are combined per
     # coefficient, so their covariance is not tracked (it is small next to tau).
     cov = np.where(measured, cell_fit.cov_ab, 0.0)
-    pue = pd.Series(u.pue).groupby(codes).median().reindex(range(k)).to_numpy()
     cells = keys.drop(columns="model_code").assign(
         kwh_per_1k_input=a.value,
         kwh_per_1k_input_low=a.low,
@@ -201,7 +230,7 @@ def fit_cells(df: pd.DataFrame, keys_: KeyCodes, priors: Priors, min_requests: i
         cov_in_out=cov,
         noise_sd=cell_fit.sigma,
         pue=pue,
-        n_requests=np.bincount(codes, minlength=k),
+        n_requests=np.asarray(n_cell, dtype=np.int64),
         n_outliers=cell_fit.n_outliers,
         basis=np.where(measured, "measured", "pooled").astype(object),
     )
@@ -222,13 +251,13 @@ def fit_cells(df: pd.DataFrame, keys_: KeyCodes, priors: Priors, min_requests: i
             "var_out": model_fit.var_b + np.square(model_fit.b) * tau_out**2,
             "cov_in_out": model_fit.cov_ab,
             "noise_sd": model_fit.sigma,
-            "n_requests": np.bincount(mcodes, minlength=km),
+            "n_requests": np.asarray(n_model, dtype=np.int64),
             "ok": model_fit.ok,
         }
     )
     for col in ("kwh_per_1k_input", "kwh_per_1k_output"):
         mtable[col] = mtable[col].clip(lower=0.0)
-    return CellFit(cells, mtable, tau_in, tau_out, u.frame_index, codes)
+    return cells, mtable, tau_in, tau_out
 
 
 def _prior_fill(cells: pd.DataFrame, priors: Priors) -> None:

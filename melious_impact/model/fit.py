@@ -26,6 +26,9 @@ from melious_impact.model.grid import GridProfile, fit_grid
 from melious_impact.model.prices import fit_prices
 from melious_impact.model.priors import Priors
 from melious_impact.model.sites import fit_sites
+from melious_impact.model.source import is_store, open_source
+from melious_impact.model.sql_fit import fit_in_duckdb
+from melious_impact.periods import DateLike
 
 TABLE_COLUMNS = (
     "model",
@@ -154,16 +157,57 @@ class IntensityModel:
         return find_anomalies(self, as_frame(df), threshold=threshold)
 
 
-def fit_intensity(data: Any, *, min_requests: int = 30) -> IntensityModel:
+def fit_intensity(
+    data: Any,
+    *,
+    min_requests: int = 30,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
+) -> IntensityModel:
     """Fit the impact model on captured requests (a DataFrame or an ``ImpactStore``).
 
     Cells with at least ``min_requests`` usable rows get their own fit (``measured``);
     sparser cells borrow from the model's fit at other providers (``pooled``).
+    ``start``/``end``: only rows captured in ``[start, end)`` (:mod:`melious_impact.periods`).
     Raises :class:`~melious_impact.errors.ModelError` when no reported row is usable.
+
+    The work is done in DuckDB (:mod:`melious_impact.model.sql_fit`): from a store only the
+    needed columns are read and pandas sees per-cell sums, not rows; a frame is registered
+    with DuckDB and goes through the same queries.
     """
     if min_requests < 3:
         raise ValueError("min_requests must be at least 3 (two coefficients and a residual)")
-    df = as_frame(data).reset_index(drop=True)
+    if not is_store(data):
+        data = as_frame(data)
+        require_columns(
+            data,
+            ("model", "provider_id", "location", "input_tokens", "output_tokens", "energy_kwh", "pue"),
+            "fit_intensity",
+        )
+    priors = Priors()
+    with open_source(data, start, end) as src:
+        fitted = fit_in_duckdb(src, priors, min_requests)
+    check_not_empty(0 if fitted is None else len(fitted.cells), "the data")
+    assert fitted is not None
+    return _model(
+        fitted.cells,
+        fitted.models,
+        fitted.sites,
+        fitted.grid,
+        priors,
+        fitted.tau_in,
+        fitted.tau_out,
+        min_requests,
+        fitted.prices,
+    )
+
+
+def fit_intensity_rows(df: pd.DataFrame, *, min_requests: int = 30) -> IntensityModel:
+    """The row-level fit in numpy over a whole frame: the reference the in-database fit is
+    tested against (same tables; cells in first-seen rather than sorted order)."""
+    if min_requests < 3:
+        raise ValueError("min_requests must be at least 3 (two coefficients and a residual)")
+    df = df.reset_index(drop=True)
     require_columns(
         df,
         ("model", "provider_id", "location", "input_tokens", "output_tokens", "energy_kwh", "pue"),
@@ -172,14 +216,31 @@ def fit_intensity(data: Any, *, min_requests: int = 30) -> IntensityModel:
     priors = Priors()
     keys = KeyCodes(df)
     cf = fit_cells(df, keys, priors, min_requests)
-    cells, models, tau_in, tau_out = cf.cells, cf.models, cf.tau_in, cf.tau_out
-    check_not_empty(len(cells), "the data")
+    check_not_empty(len(cf.cells), "the data")
     sites = fit_sites(df, keys)
-    times = utc_times(df)
     grid = fit_grid(
-        keys.location, keys.locations, times, floats(df, "energy_kwh"), floats(df, "carbon_g_co2"), priors
+        keys.location,
+        keys.locations,
+        utc_times(df),
+        floats(df, "energy_kwh"),
+        floats(df, "carbon_g_co2"),
+        priors,
     )
-    prices = fit_prices(df, cells, cf.row_index, cf.row_cell)
+    prices = fit_prices(df, cf.cells, cf.row_index, cf.row_cell)
+    return _model(cf.cells, cf.models, sites, grid, priors, cf.tau_in, cf.tau_out, min_requests, prices)
+
+
+def _model(
+    cells: pd.DataFrame,
+    models: pd.DataFrame,
+    sites: pd.DataFrame,
+    grid: GridProfile,
+    priors: Priors,
+    tau_in: float,
+    tau_out: float,
+    min_requests: int,
+    prices: pd.DataFrame,
+) -> IntensityModel:
     provider_pue = sites.groupby("provider_id")["pue"].median().dropna().to_dict()
     return IntensityModel(
         cells=cells,

@@ -108,28 +108,54 @@ def fit_grid(
         hour = np.zeros(len(e), dtype=np.int64)
     slot = (loc_codes * 12 + month) * 24 + hour
     size = nl * 12 * 24
-    n = np.bincount(slot, minlength=size)
-    sum_e = np.bincount(slot, weights=e, minlength=size)
+    lg = np.log(np.maximum(g, 1e-9))
+    return grid_from_slots(
+        tuple(str(x) for x in locations),
+        np.bincount(slot, minlength=size),
+        np.asarray(np.bincount(slot, weights=e, minlength=size), dtype=np.float64),
+        np.asarray(np.bincount(slot, weights=carbon[ok], minlength=size), dtype=np.float64),
+        np.asarray(np.bincount(slot, weights=lg, minlength=size), dtype=np.float64),
+        np.asarray(np.bincount(slot, weights=lg * lg, minlength=size), dtype=np.float64),
+        timed=captured_at is not None,
+        priors=priors,
+    )
+
+
+def grid_from_slots(
+    locations: tuple[str, ...],
+    n: NDArray[np.int64],
+    sum_e: Array,
+    sum_c: Array,
+    sum_lg: Array,
+    sum_lg2: Array,
+    *,
+    timed: bool,
+    priors: Priors,
+) -> GridProfile:
+    """The profile from per-slot sums (slot = (location * 12 + month) * 24 + hour): count,
+    energy, carbon, and log implied intensity and its square. Shared by the row-level fit
+    above and the in-database one (:mod:`.sql_fit`), which computes the sums in a GROUP BY."""
+    nl = len(locations)
+    if nl == 0:
+        empty = np.zeros((0, 12, 24))
+        return GridProfile((), empty, empty, empty.astype(np.int64), np.zeros(0))
     # Energy-weighted mean: total carbon / total energy, what predicted totals must match.
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.bincount(slot, weights=carbon[ok], minlength=size) / sum_e
-        lg = np.log(np.maximum(g, 1e-9))
-        m1 = np.bincount(slot, weights=lg, minlength=size) / n
-        m2 = np.bincount(slot, weights=lg * lg, minlength=size) / n
+        mean = sum_c / sum_e
+        m1 = sum_lg / n
+        m2 = sum_lg2 / n
         log_sd = np.sqrt(np.maximum(m2 - m1 * m1, 0.0) * n / np.maximum(n - 1, 1))
-        loc_mean = np.bincount(loc_codes, weights=carbon[ok], minlength=nl) / np.bincount(
-            loc_codes, weights=e, minlength=nl
-        )
+        loc_mean = sum_c.reshape(nl, -1).sum(axis=1) / sum_e.reshape(nl, -1).sum(axis=1)
     mean = mean.reshape(nl, 12, 24)
     log_sd = log_sd.reshape(nl, 12, 24)
-    n = n.reshape(nl, 12, 24)
-    if captured_at is None:
+    n = np.asarray(n).reshape(nl, 12, 24)
+    if not timed:
         mean[:] = loc_mean[:, None, None]
         log_sd[:] = np.maximum(log_sd[:, :1, :1], FILLED_SLOT_LOG_SD)
         n = np.zeros_like(n)
     else:
-        _fill_unobserved(mean, log_sd, n, tuple(str(x) for x in locations), priors)
-    return GridProfile(tuple(str(x) for x in locations), mean, log_sd, n.astype(np.int64), loc_mean)
+        _fill_unobserved(mean, log_sd, n, locations, priors)
+    return GridProfile(locations, mean, log_sd, n.astype(np.int64), loc_mean)
 
 
 def _fill_unobserved(

@@ -65,16 +65,27 @@ def fit_prices(
     if len(row_index) == 0 or not ({"billing_credits", "billing_energy"} & set(df.columns)):
         return out
     pick = _sample(row_cell, len(cells))
-    sub = df.iloc[row_index[pick]]
+    return prices_from_sample(df.iloc[row_index[pick]], row_cell[pick], cells)
+
+
+def prices_from_sample(sub: pd.DataFrame, sub_cell: np.ndarray, cells: pd.DataFrame) -> pd.DataFrame:
+    """Prices from the first :data:`ROWS_PER_CELL` usable rows of each cell (``sub``, in row
+    order, with billing and token columns; ``sub_cell`` their cell): shared by the row-level
+    fit above and the in-database one (:mod:`.sql_fit`), which selects the rows in SQL."""
+    out = cells[["model", "provider_id", "location"]].copy()
+    out["eur_per_million_input"] = None
+    out["eur_per_million_output"] = None
+    if not len(sub):
+        return out
     cost = row_cost_eur_float(sub)
     tin, tout = floats(sub, "input_tokens"), floats(sub, "output_tokens")
     ok = np.isfinite(cost) & (cost >= 0)
     if not ok.any():
         return out
     fit = fit_groups(
-        row_cell[pick][ok], len(cells), tin[ok] / 1e6, tout[ok] / 1e6, cost[ok], relative=False, min_rows=1
+        sub_cell[ok], len(cells), tin[ok] / 1e6, tout[ok] / 1e6, cost[ok], relative=False, min_rows=1
     )
-    seen = np.bincount(row_cell[pick][ok], minlength=len(cells)) > 0
+    seen = np.bincount(sub_cell[ok], minlength=len(cells)) > 0
 
     def dec(v: float, has: bool) -> Decimal | None:
         if not has or not np.isfinite(v):

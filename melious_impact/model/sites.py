@@ -29,9 +29,7 @@ def fit_sites(df: pd.DataFrame, keys: KeyCodes) -> pd.DataFrame:
             & (energy > 0)
         )
     if not ok.any():
-        return pd.DataFrame(
-            {c: pd.Series(dtype=object if c in ("provider_id", "location") else float) for c in SITE_COLUMNS}
-        )
+        return empty_sites()
     nl = len(keys.locations)
     combined = keys.provider[ok].astype(np.int64) * nl + keys.location[ok]
     uniq, code = dense_codes(combined, max(len(keys.providers), 1) * max(nl, 1))
@@ -39,24 +37,55 @@ def fit_sites(df: pd.DataFrame, keys: KeyCodes) -> pd.DataFrame:
     e, w, p = energy[ok], water[ok], pue[ok]
     with np.errstate(invalid="ignore", divide="ignore"):
         has_w = np.isfinite(w) & (w >= 0)
-        sum_w = np.bincount(code, weights=np.where(has_w, w, 0.0), minlength=k)
-        sum_e = np.bincount(code, weights=np.where(has_w, e, 0.0), minlength=k)
         lr = np.where(has_w & (w > 0), np.log(w / e), np.nan)
-        fin = np.isfinite(lr)
-        cnt = np.bincount(code, weights=fin.astype(float), minlength=k)
-        m1 = np.bincount(code, weights=np.where(fin, lr, 0.0), minlength=k) / cnt
-        m2 = np.bincount(code, weights=np.where(fin, lr * lr, 0.0), minlength=k) / cnt
-        log_sd = np.sqrt(np.maximum(m2 - m1 * m1, 0.0) * cnt / np.maximum(cnt - 1, 1))
-        water_factor = np.where(sum_e > 0, sum_w / sum_e, np.nan)
+    fin = np.isfinite(lr)
     good_p = np.isfinite(p) & (p >= 1)
     pue_med = pd.Series(np.where(good_p, p, np.nan)).groupby(code).median().reindex(range(k)).to_numpy()
+    return sites_from_sums(
+        keys.providers[uniq // nl],
+        keys.locations[uniq % nl],
+        np.bincount(code, minlength=k),
+        np.bincount(code, weights=np.where(has_w, w, 0.0), minlength=k),
+        np.bincount(code, weights=np.where(has_w, e, 0.0), minlength=k),
+        np.bincount(code, weights=fin.astype(float), minlength=k),
+        np.bincount(code, weights=np.where(fin, lr, 0.0), minlength=k),
+        np.bincount(code, weights=np.where(fin, lr * lr, 0.0), minlength=k),
+        pue_med,
+    )
+
+
+def empty_sites() -> pd.DataFrame:
+    return pd.DataFrame(
+        {c: pd.Series(dtype=object if c in ("provider_id", "location") else float) for c in SITE_COLUMNS}
+    )
+
+
+def sites_from_sums(
+    providers: np.ndarray,
+    locations: np.ndarray,
+    n: np.ndarray,
+    sum_w: np.ndarray,
+    sum_e: np.ndarray,
+    cnt: np.ndarray,
+    sum_lr: np.ndarray,
+    sum_lr2: np.ndarray,
+    pue_med: np.ndarray,
+) -> pd.DataFrame:
+    """The site table from per-site sums (water and energy of rows with water; count, sum
+    and sum of squares of log water per kWh) and the median PUE: shared by the row-level
+    fit above and the in-database one (:mod:`.sql_fit`)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m1 = sum_lr / cnt
+        m2 = sum_lr2 / cnt
+        log_sd = np.sqrt(np.maximum(m2 - m1 * m1, 0.0) * cnt / np.maximum(cnt - 1, 1))
+        water_factor = np.where(sum_e > 0, sum_w / sum_e, np.nan)
     return pd.DataFrame(
         {
-            "provider_id": keys.providers[uniq // nl],
-            "location": keys.locations[uniq % nl],
+            "provider_id": providers,
+            "location": locations,
             "pue": pue_med,
             "water_l_per_kwh": water_factor,
             "water_log_sd": np.nan_to_num(log_sd),
-            "n_requests": np.bincount(code, minlength=k),
+            "n_requests": np.asarray(n, dtype=np.int64),
         }
     )

@@ -44,7 +44,7 @@ def _sums(codes: NDArray[np.intp], k: int, w: Array, x1: Array, x2: Array, y: Ar
     return s(w * x1 * x1), s(w * x1 * x2), s(w * x2 * x2), s(w * x1 * y), s(w * x2 * y)
 
 
-def _solve(
+def solve(
     s11: Array, s12: Array, s22: Array, s1y: Array, s2y: Array
 ) -> tuple[Array, Array, NDArray[np.bool_]]:
     """Solve each 2x2 system; fall back to one coefficient where the other is unidentified."""
@@ -83,7 +83,7 @@ def fit_groups(
     full = np.zeros(k, dtype=bool)
     for step in range(4):
         wk = np.where(keep, w, 0.0)
-        a, b, full = _solve(*_sums(codes, k, wk, x1, x2, y))
+        a, b, full = solve(*_sums(codes, k, wk, x1, x2, y))
         mu = np.nan_to_num(a)[codes] * x1 + np.nan_to_num(b)[codes] * x2
         mu = np.where(mu > 0, mu, y)  # a degenerate fit must not produce zero weights' inverse
         if relative:
@@ -97,11 +97,29 @@ def fit_groups(
     kept = keep.astype(np.float64)
     n_used = np.bincount(codes, weights=kept, minlength=k).astype(np.int64)
     n_all = np.bincount(codes, minlength=k).astype(np.int64)
+    ssr = np.asarray(np.bincount(codes, weights=kept * rel * rel, minlength=k), dtype=np.float64)
+    s11, s12, s22, _, _ = _sums(codes, k, np.where(keep, w, 0.0), x1, x2, y)
+    return finish_groups(a, b, full, n_used, n_all, ssr, s11, s12, s22, min_rows=min_rows)
+
+
+def finish_groups(
+    a: Array,
+    b: Array,
+    full: NDArray[np.bool_],
+    n_used: NDArray[np.int64],
+    n_all: NDArray[np.int64],
+    ssr: Array,
+    s11: Array,
+    s12: Array,
+    s22: Array,
+    *,
+    min_rows: int = 3,
+) -> GroupFit:
+    """Covariances and residual scale from the last pass's per-group sums (kept rows only):
+    shared by the row-level fit above and the in-database one (:mod:`.sql_fit`)."""
     p = np.where(full, 2, 1)
-    ssr = np.bincount(codes, weights=kept * rel * rel, minlength=k)
     with np.errstate(divide="ignore", invalid="ignore"):
         sigma2 = ssr / np.maximum(n_used - p, 1)
-        s11, s12, s22, _, _ = _sums(codes, k, np.where(keep, w, 0.0), x1, x2, y)
         det = s11 * s22 - s12 * s12
         var_a = np.where(full, sigma2 * s22 / det, sigma2 / s11)
         var_b = np.where(full, sigma2 * s11 / det, sigma2 / s22)

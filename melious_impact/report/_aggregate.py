@@ -31,10 +31,31 @@ _SUMS = """
 """
 
 
+#: The hourly workload's impact sums, as a scenario's ``observed`` reads them: a group with a
+#: reported request that lacks a figure has that figure missing (as the rows themselves would
+#: give), never the smaller sum of the others.
+_WORKLOAD_SUMS = """
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    CASE WHEN count(*) FILTER (WHERE impact_reported AND energy_kwh IS NULL) = 0
+         THEN sum(energy_kwh) END AS energy_kwh,
+    CASE WHEN count(*) FILTER (WHERE impact_reported AND carbon_g_co2 IS NULL) = 0
+         THEN sum(carbon_g_co2) END AS carbon_g_co2,
+    CASE WHEN count(*) FILTER (WHERE impact_reported AND water_liters IS NULL) = 0
+         THEN sum(water_liters) END AS water_liters,
+    sum(cost_eur) AS cost_eur,
+    count(*) AS n_requests,
+    bool_or(impact_reported) AS impact_reported
+"""
+
+
 def _as_rows(df: pd.DataFrame) -> pd.DataFrame:
     """Give aggregated rows the columns the other parts read, with the exact cost as credits."""
     df["captured_at"] = pd.to_datetime(df["captured_at"], utc=True)
-    df["impact_reported"] = df["energy_kwh"].notna()
+    if "impact_reported" in df.columns:  # the workload says which groups hold reported requests
+        df["impact_reported"] = df["impact_reported"].fillna(False).astype(bool)
+    else:
+        df["impact_reported"] = df["energy_kwh"].notna()
     df["billing_paid_with"] = "credits"
     df["billing_credits"] = [v if isinstance(v, Decimal) else None for v in df["cost_eur"]]
     df["billing_energy"] = None
@@ -65,7 +86,7 @@ def hourly_workload(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         f"""
         SELECT date_trunc('month', captured_at) + INTERVAL 14 DAY
                    + to_hours(CAST(hour AS BIGINT)) + INTERVAL 30 MINUTE AS captured_at,
-               model, provider_id, location, {_SUMS}
+               model, provider_id, location, {_WORKLOAD_SUMS}
         FROM facts
         WHERE NOT is_error AND (input_tokens > 0 OR output_tokens > 0)
         GROUP BY date_trunc('month', captured_at), hour, model, provider_id, location

@@ -178,3 +178,47 @@ def test_scope3_line_states_the_share_its_carbon_covers(rows: pd.DataFrame, cont
     assert with_carbon < reported
     want = f"covering {math.floor(1000 * with_carbon / len(rows)) / 10:.1f}% of requests"
     assert want in context["scope3"]["line"]
+
+
+def test_the_pre_summed_workload_gives_the_rows_observed_totals_and_shares(rows: pd.DataFrame) -> None:
+    """Above 200,000 requests the report runs scenarios on one row per (model, site, month,
+    hour): a reported figure missing inside a group leaves that total missing, as the rows
+    do, and the shares count requests, not groups."""
+    from melious_impact.report._aggregate import hourly_workload
+
+    work = hourly_workload(connect(Facts(rows)))
+    assert len(work) < len(rows)
+    m = mi.fit_intensity(rows)
+    by_rows = mi.scenario(rows, m).set_index("metric")
+    by_groups = mi.scenario(work, m).set_index("metric")
+    assert math.isnan(by_rows.loc["carbon_g_co2", "observed"])  # reported FI rows lack carbon
+    assert math.isnan(by_groups.loc["carbon_g_co2", "observed"])
+    for q in ("energy_kwh", "water_liters"):
+        assert by_groups.loc[q, "observed"] == pytest.approx(by_rows.loc[q, "observed"], rel=1e-9)
+    for q in ("energy_kwh", "carbon_g_co2", "water_liters", "cost_eur"):
+        for col in ("requests", "covered_requests", "covered_share", "baseline_coverage"):
+            assert by_groups.loc[q, col] == pytest.approx(by_rows.loc[q, col]), (q, col)
+    carbon = by_groups.loc["carbon_g_co2"]
+    assert carbon["baseline_covered"] == pytest.approx(
+        by_rows.loc["carbon_g_co2", "baseline_covered"], rel=1e-9
+    )
+
+
+def test_the_report_on_a_pre_summed_workload_states_the_same_coverage(
+    rows: pd.DataFrame, context: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from melious_impact.report import _aggregate
+
+    monkeypatch.setattr(_aggregate, "MAX_MODEL_ROWS", 100)  # the path of a store above the limit
+    ctx, _ = build_context(
+        rows, Facts(rows), START, START + timedelta(days=DAYS), scenarios=[{"shift_to_clean_hours": True}]
+    )
+    sec = ctx["scenarios"]
+    assert sec.ok, sec.note
+    assert "summed per model, site, month and hour" in sec.note
+    got = sec.facts["frame"].set_index("metric")
+    want = context["scenarios"].facts["frame"].set_index("metric")
+    for q in ("energy_kwh", "carbon_g_co2", "water_liters"):
+        assert got.loc[q, "covered_share"] == pytest.approx(want.loc[q, "covered_share"])
+        assert got.loc[q, "requests"] == want.loc[q, "requests"]
+    assert "Carbon as run" in sec.note

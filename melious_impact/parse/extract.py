@@ -255,16 +255,18 @@ def apply_melious(out: dict[str, Any], obj: Any, w: Warnings, source: Source | N
     kept verbatim in the row (:mod:`melious_impact.parse.verbatim`).
     """
     # Top level first (the documented place) without the nested search.
-    impact = obj["environment_impact"] if "environment_impact" in obj else find_key(obj, "environment_impact")
+    top = "environment_impact" in obj
+    impact = obj["environment_impact"] if top else find_key(obj, "environment_impact")
     if impact is not None:
         apply_impact(out, impact, w)
         if source is not None:
-            keep_verbatim(out, w, "environment_impact", impact, source)
-    billing = obj["billing_cost"] if "billing_cost" in obj else find_key(obj, "billing_cost")
+            keep_verbatim(out, w, "environment_impact", impact, source, top_level=top)
+    top = "billing_cost" in obj
+    billing = obj["billing_cost"] if top else find_key(obj, "billing_cost")
     if billing is not None:
         apply_billing(out, billing, w)
         if source is not None:
-            keep_verbatim(out, w, "billing_cost", billing, source)
+            keep_verbatim(out, w, "billing_cost", billing, source, top_level=top)
 
 
 def shape_of(obj: dict[str, Any]) -> str:

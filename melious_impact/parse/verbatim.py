@@ -40,12 +40,17 @@ _MISSING = object()
 Source = bytes | str | Sequence[bytes | str]
 
 
-def find_verbatim(source: Source, key: str, value: Any) -> str | None:
+def find_verbatim(source: Source, key: str, value: Any, *, top_level: bool = False) -> str | None:
     """The JSON text of ``"key": value`` in ``source`` (one text, or several searched in
-    order), or None when it is not there."""
+    order), or None when it is not there.
+
+    ``top_level``: ``value`` was decoded (by :func:`~melious_impact.parse.fields.loads`) as
+    the top-level ``key`` of ``source``; when the key occurs once, its raw text is then
+    taken without decoding it again.
+    """
     texts: Iterable[bytes | str] = (source,) if isinstance(source, bytes | str) else source
     for text in texts:
-        found = _find_in(text, key, value)
+        found = _find_in(text, key, value, top_level)
         if found is not None:
             return found
     return None
@@ -59,12 +64,13 @@ class _Top(msgspec.Struct):
 
 
 _decode_top = msgspec.json.Decoder(_Top).decode
+_QUOTED = {key: b'"' + key.encode() + b'"' for key in VERBATIM_COLUMNS}
 #: The last text decoded and its top-level values (both keys are asked for in a row):
 #: one tuple, replaced whole, so threads never mix one text with another's values.
 _last: list[tuple[bytes, _Top | None]] = [(b"", None)]
 
 
-def _top_level(text: bytes, key: str, value: Any) -> str | None:
+def _top_level(text: bytes, key: str, value: Any, trusted: bool) -> str | None:
     """The raw top-level value of ``key`` when ``text`` is one JSON object holding it."""
     last = _last[0]
     if last[0] is text:
@@ -82,15 +88,18 @@ def _top_level(text: bytes, key: str, value: Any) -> str | None:
         return None
     try:
         found = bytes(raw).decode("utf-8")
-        same = loads(found) == value
+        # The same decoder read the object applied, so a key met once is that object; a
+        # key met more than once (nested, or repeated) is checked against the value.
+        if not (trusted and text.count(_QUOTED[key]) == 1) and loads(found) != value:
+            return None
     except (ValueError, RecursionError):
         return None
-    return found if same and len(found) <= MAX_VERBATIM_CHARS else None
+    return found if len(found) <= MAX_VERBATIM_CHARS else None
 
 
-def _find_in(text: bytes | str, key: str, value: Any) -> str | None:
+def _find_in(text: bytes | str, key: str, value: Any, top_level: bool) -> str | None:
     if isinstance(text, bytes):
-        top = _top_level(text, key, value)
+        top = _top_level(text, key, value, top_level)
         if top is not None:
             return top
         needle_b = b'"' + key.encode() + b'"'
@@ -127,9 +136,12 @@ def _value_text(text: str, start: int, value: Any) -> str | None:
     return text[start:stop]
 
 
-def keep_verbatim(out: dict[str, Any], w: Warnings, key: str, value: Any, source: Source) -> None:
-    """Set the verbatim column of ``key`` in ``out`` from ``source`` (see the module doc)."""
-    text = find_verbatim(source, key, value)
+def keep_verbatim(
+    out: dict[str, Any], w: Warnings, key: str, value: Any, source: Source, *, top_level: bool = False
+) -> None:
+    """Set the verbatim column of ``key`` in ``out`` from ``source`` (see the module doc and
+    :func:`find_verbatim` for ``top_level``)."""
+    text = find_verbatim(source, key, value, top_level=top_level)
     if text is None:
         return
     column = VERBATIM_COLUMNS[key]

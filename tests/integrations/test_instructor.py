@@ -14,6 +14,7 @@ import pydantic
 import pytest
 from integration_support import rows, tags_of
 
+from melious_impact.capture.instrument import is_instrumented
 from melious_impact.capture.recorder import Recorder
 from melious_impact.capture.tags import tags
 from melious_impact.store.impact_store import ImpactStore
@@ -26,6 +27,18 @@ M = [{"role": "user", "content": "name a city"}]
 
 class City(pydantic.BaseModel):
     name: str
+
+
+def test_openai_sdk_2_keeps_its_httpx_client_in_client_attribute(rec: Recorder, base_url: str) -> None:
+    # The compat environment's OpenAI SDK major version: what instrument() reaches there.
+    import httpx
+
+    assert openai.__version__.split(".")[0] == "2"
+    client = openai.OpenAI(base_url=base_url + "/v1", api_key="k")
+    assert isinstance(client._client, httpx.Client)
+    assert not is_instrumented(client)
+    assert is_instrumented(rec.instrument(client), rec)
+    client.close()
 
 
 def test_structured_calls_and_their_retries_are_rows(

@@ -204,6 +204,7 @@ def run_budgets(args: argparse.Namespace) -> int:
             ("metric", "metric"),
             ("budget", "amount"),
             ("spent", "amount"),
+            ("spent_covered_percent", "num"),
             ("forecast", "amount"),
             ("forecast_low", "amount"),
             ("forecast_high", "amount"),

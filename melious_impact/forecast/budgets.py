@@ -38,6 +38,7 @@ whose first day above the budget is the ``crossing_date`` column.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,9 +51,10 @@ import pandas as pd
 
 from melious_impact.errors import ForecastError
 from melious_impact.forecast.backtest import choose
-from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT, sum_decimal, to_decimal
-from melious_impact.forecast.daily import METRICS, daily_totals, local_dates, series_matrix
+from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT, add_cost_eur, sum_decimal, to_decimal
+from melious_impact.forecast.daily import METRICS, UNTAGGED, daily_totals, local_dates, series_matrix
 from melious_impact.forecast.forecast import check_level
+from melious_impact.frames import as_frame
 
 #: Periods accepted by :func:`budget_status` and their pandas period codes.
 PERIODS = {"month": "M", "quarter": "Q", "year": "Y"}
@@ -73,7 +75,12 @@ BUDGET_COLUMNS = [
     "method",
     "note",
     "spent_exact",
+    "spent_covered_percent",
 ]
+
+#: Metrics whose figure a request may lack (no impact reported, no billing block): the
+#: status says what share of the period's requests its ``spent`` covers.
+COVERED_METRICS = ("energy_kwh", "carbon_g_co2", "water_liters", "cost_eur")
 
 #: Columns of :attr:`BudgetOutlook.paths`: one row per (team, metric, day of the period up
 #: to its end); ``kind`` is ``actual`` (spent, running total) or ``forecast`` (expected
@@ -284,14 +291,21 @@ def budget_outlook(
     ``forecast_low/high`` (central ``level`` interval of the period total), ``p_exceed``
     (share of the simulated futures whose period total exceeds the budget), ``crossing_date`` (first day the actual, then expected,
     cumulative total exceeds the budget; NaT if it does not within the period), ``method``,
-    ``note``. A budgeted team with no data gets spent 0, NaN forecasts and a note.
+    ``note``, ``spent_covered_percent`` (the share of the team's requests in the period
+    whose figure is in ``spent``, rounded down to one decimal: rows without reported impact
+    or without a billed cost add nothing to it; NaN when it cannot be told). A budgeted
+    team with no data gets spent 0, NaN forecasts and a note.
     Raises :class:`~melious_impact.errors.ForecastError` when there is no data at all and no
     ``as_of`` to place the period.
     """
     plan = load_budgets(budgets) if isinstance(budgets, (str, Path)) else validate_budgets(budgets)
     check_level(level)
     metrics = sorted({m for team in plan.values() for m in team}, key=METRICS.index)
-    totals = daily_totals(df, metrics, by=by, tz=tz, eur_per_energy_unit=eur_per_energy_unit)
+    frame = as_frame(df)
+    if "cost_eur" in metrics and "cost_eur" not in frame.columns and len(frame):
+        frame = add_cost_eur(frame, eur_per_energy_unit)  # once: the totals and the coverage read it
+    totals = daily_totals(frame, metrics, by=by, tz=tz, eur_per_energy_unit=eur_per_energy_unit)
+    counts = _daily_counts(frame, [m for m in metrics if m in COVERED_METRICS], by, tz)
     if as_of is None:
         if len(totals) == 0:
             raise ForecastError("no request rows: pass as_of= to place the budget period, or add data")
@@ -314,12 +328,59 @@ def budget_outlook(
             row, path = _status(series, amount, start, end, day, level, method, n_paths, rng)
             row.update(base)
             row["spent_exact"] = spent_exact
+            row["spent_covered_percent"] = _covered_percent(counts, by, team, metric, start, day)
             rows.append(row)
             if len(path):
                 paths.append(path.assign(team=team, metric=metric)[PATH_COLUMNS])
     status = pd.DataFrame(rows, columns=BUDGET_COLUMNS)
     path_frame = pd.concat(paths, ignore_index=True) if paths else pd.DataFrame(columns=PATH_COLUMNS)
     return BudgetOutlook(status, path_frame, level)
+
+
+def _daily_counts(frame: pd.DataFrame, metrics: list[str], by: str, tz: str) -> pd.DataFrame | None:
+    """Per (group, date): the requests, and for each metric the requests that carry it.
+
+    Rows may be pre-summed (an ``n_requests`` column): their per-metric counts are then
+    ``n_<metric>`` columns, and a metric without one has no known coverage (None).
+    """
+    if not metrics or len(frame) == 0 or "captured_at" not in frame.columns or by not in frame.columns:
+        return None
+    g = frame[by].astype(object)
+    work = pd.DataFrame(
+        {
+            "date": local_dates(frame["captured_at"], tz),
+            by: g.where(g.notna() & (g.astype(str) != ""), UNTAGGED).astype(str),
+        },
+        index=frame.index,
+    )
+    summed = "n_requests" in frame.columns
+    work["_n"] = pd.to_numeric(frame["n_requests"], errors="coerce").fillna(0) if summed else 1.0
+    for m in metrics:
+        if summed:
+            col = f"n_{m}"
+            work[m] = pd.to_numeric(frame[col], errors="coerce").fillna(0) if col in frame.columns else np.nan
+        elif m in frame.columns:
+            work[m] = frame[m].notna().astype(float)
+    return work.groupby([by, "date"], sort=True).sum(min_count=1).reset_index()
+
+
+def _covered_percent(
+    counts: pd.DataFrame | None, by: str, team: str, metric: str, start: pd.Timestamp, day: pd.Timestamp
+) -> float:
+    """Share (percent, rounded down to one decimal) of the team's requests in ``[start, day]``
+    that carry ``metric``; 100 for a metric every request has; NaN when not known."""
+    if metric not in COVERED_METRICS:
+        return 100.0
+    if counts is None or metric not in counts.columns:
+        return float("nan")
+    sel = counts[(counts[by] == team) & (counts["date"] >= start) & (counts["date"] <= day)]
+    total = float(sel["_n"].sum())
+    if total <= 0:
+        return float("nan")
+    covered = sel[metric]
+    if covered.isna().any():
+        return float("nan")
+    return math.floor(1000.0 * float(covered.sum()) / total) / 10
 
 
 def _path(dates: pd.DatetimeIndex, kind: str, cumulative: Any, low: Any, high: Any) -> pd.DataFrame:

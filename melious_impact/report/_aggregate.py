@@ -27,7 +27,11 @@ _SUMS = """
     sum(carbon_g_co2) AS carbon_g_co2,
     sum(water_liters) AS water_liters,
     sum(cost_eur) AS cost_eur,
-    count(*) AS n_requests
+    count(*) AS n_requests,
+    count(energy_kwh) AS n_energy_kwh,
+    count(carbon_g_co2) AS n_carbon_g_co2,
+    count(water_liters) AS n_water_liters,
+    count(cost_eur) AS n_cost_eur
 """
 
 

@@ -24,6 +24,8 @@ BUDGET_COLUMNS = [
     ("forecast_high", "High", "amount"),
     ("p_exceed", "Chance of overrun", "prob"),
     ("crossing_date", "Crossing date", "date"),
+    # spent sums the requests that carry the figure: the table says which share that is
+    ("spent_covered_percent", "Spent covers (% of requests)", "num"),
 ]
 
 

@@ -222,3 +222,53 @@ def test_the_report_on_a_pre_summed_workload_states_the_same_coverage(
         assert got.loc[q, "covered_share"] == pytest.approx(want.loc[q, "covered_share"])
         assert got.loc[q, "requests"] == want.loc[q, "requests"]
     assert "Carbon as run" in sec.note
+
+
+def test_budget_status_says_what_share_its_spent_covers(rows: pd.DataFrame) -> None:
+    from melious_impact.report._aggregate import daily_rows
+
+    plan = {"alpha": {"carbon_g_co2": 1, "cost_eur": 1, "energy_kwh": 1, "requests": 10}}
+    st = mi.budget_status(rows, plan).set_index("metric")
+    alpha = rows[rows["team"] == "alpha"]
+    for metric in ("carbon_g_co2", "energy_kwh"):
+        want = math.floor(1000 * alpha[metric].notna().sum() / len(alpha)) / 10
+        assert st.loc[metric, "spent_covered_percent"] == pytest.approx(want), metric
+    assert (
+        st.loc["carbon_g_co2", "spent_covered_percent"] < st.loc["energy_kwh", "spent_covered_percent"] < 100
+    )
+    assert st.loc["cost_eur", "spent_covered_percent"] == 100.0
+    assert st.loc["requests", "spent_covered_percent"] == 100.0
+    # the report's pre-summed daily rows give the same shares
+    daily = mi.budget_status(daily_rows(connect(Facts(rows))), plan).set_index("metric")
+    assert daily["spent_covered_percent"].to_dict() == st["spent_covered_percent"].to_dict()
+
+
+def test_the_budget_table_shows_the_share_spent_covers(rows: pd.DataFrame) -> None:
+    ctx, _ = build_context(
+        rows,
+        Facts(rows),
+        START,
+        START + timedelta(days=DAYS),
+        scenarios=[],
+        budgets={"alpha": {"carbon_g_co2": 1}},
+    )
+    sec = ctx["budgets"]
+    assert sec.ok, sec.note
+    assert "spent_covered_percent" in dict(sec.tables["status"].headers)
+
+
+def test_the_budgets_command_prints_the_share_spent_covers(
+    rows: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from melious_impact.cli import main
+
+    store = mi.ImpactStore(tmp_path / "store")
+    store.append(rows)
+    store.flush()
+    budgets = tmp_path / "b.toml"
+    budgets.write_text("[alpha]\ncarbon_g_co2 = 1\n", encoding="utf-8")
+    assert main(["budgets", "--store", str(store.root), "--budgets", str(budgets)]) == 0
+    out = capsys.readouterr().out
+    alpha = rows[rows["team"] == "alpha"]
+    share = math.floor(1000 * alpha["carbon_g_co2"].notna().sum() / len(alpha)) / 10
+    assert "Spent covered percent" in out and f"{share:g}" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -218,11 +219,35 @@ def _savings_frame(scenarios: pd.DataFrame, metric: str) -> pd.DataFrame:
             "scenario_savings needs a scenario_name column and the metric/delta columns of mi.scenario "
             f"(or a {metric}_delta column); got {list(scenarios.columns)}"
         )
-    df = pd.DataFrame({"scenario": rows[label].astype(str), "saving": -rows[col].astype("float64")})
-    if f"{col}_low" in rows.columns and f"{col}_high" in rows.columns:
+    names = rows[label].astype(str)
+    delta = rows[col].astype("float64")
+    low_col, high_col = f"{col}_low", f"{col}_high"
+    has_interval = low_col in rows.columns and high_col in rows.columns
+    lows = rows[low_col].astype("float64") if has_interval else None
+    highs = rows[high_col].astype("float64") if has_interval else None
+    if col == "delta" and {"delta_covered", "covered_share"} <= set(rows.columns):
+        # A delta missing because some requests cannot be estimated: the delta over the
+        # covered requests, its bar labelled with the share it covers (never a bare gap
+        # nor a smaller number that looks complete).
+        partial = delta.isna() & rows["delta_covered"].notna()
+        share = rows["covered_share"].astype("float64")
+        names = names.where(
+            ~partial,
+            names + " (over " + share.map(lambda x: f"{math.floor(1000 * x) / 10:.1f}%") + " of requests)",
+        )
+        delta = delta.where(~partial, rows["delta_covered"].astype("float64"))
+        if (
+            lows is not None
+            and highs is not None
+            and {"delta_covered_low", "delta_covered_high"} <= set(rows.columns)
+        ):
+            lows = lows.where(~partial, rows["delta_covered_low"].astype("float64"))
+            highs = highs.where(~partial, rows["delta_covered_high"].astype("float64"))
+    df = pd.DataFrame({"scenario": names, "saving": -delta})
+    if lows is not None and highs is not None:
         # A delta's low end is the biggest saving: negating swaps the bounds.
-        df["saving_low"] = -rows[f"{col}_high"].astype("float64")
-        df["saving_high"] = -rows[f"{col}_low"].astype("float64")
+        df["saving_low"] = -highs
+        df["saving_high"] = -lows
     return df.reset_index(drop=True)
 
 

@@ -272,3 +272,16 @@ def test_the_budgets_command_prints_the_share_spent_covers(
     alpha = rows[rows["team"] == "alpha"]
     share = math.floor(1000 * alpha["carbon_g_co2"].notna().sum() / len(alpha)) / 10
     assert "Spent covered percent" in out and f"{share:g}" in out
+
+
+def test_the_savings_chart_draws_the_covered_change_with_its_share(context: dict) -> None:
+    frame = context["scenarios"].facts["frame"]
+    carbon = frame[frame["metric"] == "carbon_g_co2"].iloc[0]
+    assert math.isnan(carbon["delta"]) and not math.isnan(carbon["delta_covered"])
+    spec = mi.charts.scenario_savings(frame, "carbon_g_co2").to_dict()
+    data = [row for rows in spec["datasets"].values() for row in rows]
+    assert len(data) == 1
+    share = f"{math.floor(1000 * carbon['covered_share']) / 10:.1f}%"
+    assert data[0]["scenario"].endswith(f"(over {share} of requests)")
+    assert data[0]["saving"] == pytest.approx(-carbon["delta_covered"])
+    assert data[0]["saving_low"] == pytest.approx(-carbon["delta_covered_high"])

@@ -57,13 +57,14 @@ def http_client_of(client: Any) -> Any:
 def is_recording_transport(transport: Any) -> bool:
     """True when ``transport`` is a recording transport (of any recorder)."""
     from melious_impact.capture.adapters import adapter
-    from melious_impact.capture.wire import library_of
 
-    try:
-        ad = adapter(library_of(transport))
-    except ImportError:  # pragma: no cover - the library of a transport is importable
-        return False
-    return isinstance(transport, ad.sync_transport | ad.async_transport | ad.both_transport)
+    # Both libraries are checked: a class's module does not always name its library (the
+    # OpenAI SDK 2.x renames httpx's BaseTransport into its own namespace).
+    for lib in ("httpx2", "httpx"):
+        ad = adapter(lib)
+        if isinstance(transport, ad.sync_transport | ad.async_transport | ad.both_transport):
+            return True
+    return False
 
 
 def _layers(transport: Any) -> list[Any]:

@@ -307,6 +307,23 @@ def with_estimates(
     return out
 
 
+def history_coverage(history: pd.DataFrame, metric: str) -> float | None:
+    """Share of the history's requests that carry ``metric`` (None for counts and tokens, or
+    when it cannot be told): request rows count their non-missing values, pre-summed rows
+    their ``n_<metric>`` of ``n_requests``."""
+    if metric not in ("energy_kwh", "carbon_g_co2", "water_liters", "cost_eur") or history.empty:
+        return None
+    if "n_requests" in history.columns:
+        if f"n_{metric}" not in history.columns:
+            return None
+        total = float(pd.to_numeric(history["n_requests"], errors="coerce").sum())
+        covered = float(pd.to_numeric(history[f"n_{metric}"], errors="coerce").sum())
+        return covered / total if total > 0 else None
+    if metric not in history.columns:
+        return None
+    return float(history[metric].notna().mean())
+
+
 def share_text(share: float) -> str:
     """A covered share as ``98.6%``: one decimal, rounded down, so a share short of all
     requests never reads as 100%."""
@@ -390,6 +407,12 @@ def forecast_section(
             "Daily totals per team for the next days, with an 80% interval. Sums of the daily "
             "bounds over the horizon assume days move together, a conservative range."
         )
+        share = history_coverage(history, metric)
+        if share is not None and share < 1.0:
+            sec.note += (
+                f" The history sums the figures of the requests that carry them: {share_text(share)} of"
+                " its requests; the rest add nothing, so the forecast is of that share."
+            )
 
     return guarded("forecast", "Forecast", build)
 

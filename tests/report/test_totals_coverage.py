@@ -285,3 +285,13 @@ def test_the_savings_chart_draws_the_covered_change_with_its_share(context: dict
     assert data[0]["scenario"].endswith(f"(over {share} of requests)")
     assert data[0]["saving"] == pytest.approx(-carbon["delta_covered"])
     assert data[0]["saving_low"] == pytest.approx(-carbon["delta_covered_high"])
+
+
+def test_an_impact_forecast_says_which_share_of_requests_its_history_covers(rows: pd.DataFrame) -> None:
+    ctx, _ = build_context(
+        rows, Facts(rows), START, START + timedelta(days=DAYS), scenarios=[], forecast_metric="carbon_g_co2"
+    )
+    sec = ctx["forecast"]
+    assert sec.ok, sec.note
+    share = math.floor(1000 * rows["carbon_g_co2"].notna().mean()) / 10
+    assert f"{share:.1f}% of its requests" in sec.note

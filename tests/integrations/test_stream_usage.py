@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -82,4 +83,21 @@ def test_option_off_by_default_and_on_when_asked(tmp_path: Any, base_url: str) -
     assert on["output_tokens"].isna().tolist() == [False, True, False]
     assert [("stream_no_usage" in warnings_of(r)) for _, r in on.iterrows()] == [False, True, False]
     assert on["impact_reported"].all() and off["impact_reported"].all()
+    store.close()
+
+
+def test_async_clients_ask_too(tmp_path: Any, base_url: str) -> None:
+    store = ImpactStore(tmp_path / "s")
+
+    async def main(rec: Recorder) -> None:
+        client = rec.instrument(openai.AsyncOpenAI(base_url=base_url + "/v1", api_key="k", max_retries=0))
+        async for _ in await client.chat.completions.create(**CHAT, stream=True):
+            pass
+        await client.close()
+
+    with Recorder(store, include_usage=True) as rec:
+        asyncio.run(main(rec))
+    df = rows(store)
+    assert len(df) == 1 and bool(df.loc[0, "stream"]) and pd.notna(df.loc[0, "output_tokens"])
+    assert "stream_no_usage" not in warnings_of(df.loc[0])
     store.close()

@@ -112,7 +112,11 @@ def instrument(rec: Recorder, client: _C, *, replace: bool = False) -> _C:
 
 
 def _unwrapped(transport: Any) -> Any:
-    """``transport`` without the recording layer on top (deeper layers are kept)."""
+    """``transport`` without the recording layer on top, nor the ``include_usage`` layer that
+    recorder put under it (deeper layers are kept)."""
+    from melious_impact.capture.stream_usage import is_usage_transport
+
     if transport is not None and is_recording_transport(transport):
-        return transport.inner
+        inner = transport.inner
+        return inner.inner if is_usage_transport(inner) else inner
     return transport

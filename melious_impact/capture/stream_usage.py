@@ -105,6 +105,11 @@ class _Both(_Sync, _Async):
     pass
 
 
+def is_usage_transport(transport: Any) -> bool:
+    """True for a transport made by :func:`usage_transport`."""
+    return isinstance(transport, _Base)
+
+
 def usage_transport(inner: Any) -> Any:
     """``inner`` wrapped so that streamed chat requests ask for usage (sync, async or both)."""
     if isinstance(inner, _Base):

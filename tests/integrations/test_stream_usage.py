@@ -101,3 +101,18 @@ def test_async_clients_ask_too(tmp_path: Any, base_url: str) -> None:
     assert len(df) == 1 and bool(df.loc[0, "stream"]) and pd.notna(df.loc[0, "output_tokens"])
     assert "stream_no_usage" not in warnings_of(df.loc[0])
     store.close()
+
+
+def test_a_client_moved_to_another_recorder_follows_its_option(tmp_path: Any, base_url: str) -> None:
+    store = ImpactStore(tmp_path / "s")
+    asking, plain = Recorder(store, include_usage=True), Recorder(store)
+    client = asking.instrument(openai.OpenAI(base_url=base_url + "/v1", api_key="k", max_retries=0))
+    chat_stream(client)
+    plain.instrument(client, replace=True)
+    chat_stream(client)
+    client.close()
+    asking.close()
+    plain.close()
+    df = rows(store)
+    assert df["output_tokens"].notna().tolist() == [True, False]
+    store.close()

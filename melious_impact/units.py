@@ -266,7 +266,13 @@ def percent(value_percent: Any) -> str:
     f = _float(value_percent)
     if f is None:
         return MISSING
-    if 0 < abs(f) < 1 or 99 < abs(f) < 100:
+    if 0 < abs(f) < 0.1:
+        # Never print a share that is not zero as 0%.
+        return "<0.1%" if f > 0 else "-<0.1%"
+    if 99 < abs(f) < 100:
+        # Truncated toward zero, so a share short of all its requests never reads 100%.
+        return f"{math.trunc(f * 10) / 10:.1f}%"
+    if 0 < abs(f) < 1:
         return f"{f:.1f}%"
     return f"{f:.0f}%"
 

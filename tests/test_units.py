@@ -79,6 +79,12 @@ def test_shares_dates_and_labels() -> None:
     assert units.probability(1.0) == "100%"
     assert units.percent(87.3) == "87%"
     assert units.percent(99.7) == "99.7%"
+    # A share short of its whole never reads 100% (nor a tiny one 0%): coverage is stated, not rounded away.
+    assert units.percent(99.96) == "99.9%"
+    assert units.percent(99.999) == "99.9%"
+    assert units.percent(0.04) == "<0.1%"
+    assert units.percent(100) == "100%"
+    assert units.percent(0) == "0%"
     assert units.when(pd.Timestamp("2026-10-31")) == "2026-10-31"
     assert units.when(pd.Timestamp("2026-10-31T00:00:00Z")) == "2026-10-31"
     assert units.when(datetime(2026, 10, 31, 14, 5, tzinfo=UTC)) == "2026-10-31 14:05 UTC"
@@ -256,3 +262,10 @@ def test_pages_show_probabilities_as_percentages_and_dates_without_midnight(page
     # The budget table's overrun chance is a percentage.
     assert re.search(r"Chance of overrun", report_text)
     assert not re.search(r"\b0\.\d+\s+(?:\d{4}-\d{2}-\d{2}|–)", report_text)
+
+
+@given(st.floats(min_value=0, max_value=100, allow_nan=False))
+def test_a_share_prints_as_its_bounds_only_when_it_is_one(share: float) -> None:
+    text = units.percent(share)
+    assert (text == "100%") == (share == 100)
+    assert (text == "0%") == (share == 0)

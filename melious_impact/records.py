@@ -255,8 +255,19 @@ COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 CONTRACT_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.contract)
 COLUMNS_BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
 
-#: Columns whose values are additive across rows (what forecasts and rollups sum).
-ADDITIVE_IMPACT_COLUMNS = ("energy_kwh", "carbon_g_co2", "water_liters")
+#: The columns parsed from the ``environment_impact`` object (``impact_reported`` says whether it was usable).
+IMPACT_COLUMNS: tuple[str, ...] = (
+    "energy_kwh",
+    "carbon_g_co2",
+    "water_liters",
+    "renewable_percent",
+    "pue",
+    "provider_id",
+    "location",
+    "impact_reported",
+)
+#: The columns parsed from the ``billing_cost`` object.
+BILLING_COLUMNS: tuple[str, ...] = ("billing_energy", "billing_credits", "billing_paid_with")
 DECIMAL_COLUMNS = tuple(c.name for c in COLUMNS if c.kind == "decimal")
 
 #: Each column's value in a fresh row (``Column.default``).

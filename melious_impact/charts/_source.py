@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from melious_impact.billing import EUR_PER_ENERGY_UNIT, check_rate, cost_eur_sql
 from melious_impact.periods import DateLike, Period, period
-from melious_impact.records import COLUMNS_BY_NAME, arrow_type
+from melious_impact.records import BILLING_COLUMNS, COLUMNS_BY_NAME, IMPACT_COLUMNS, arrow_type
 
 #: Label used where a row carries no team / model / provider / location.
 UNTAGGED = "(untagged)"
@@ -30,17 +30,8 @@ _NEEDED = (
     "model",
     "input_tokens",
     "output_tokens",
-    "energy_kwh",
-    "carbon_g_co2",
-    "water_liters",
-    "renewable_percent",
-    "pue",
-    "provider_id",
-    "location",
-    "impact_reported",
-    "billing_energy",
-    "billing_credits",
-    "billing_paid_with",
+    *IMPACT_COLUMNS,
+    *BILLING_COLUMNS,
     "error_code",
     "latency_ms",
     "team",

@@ -15,19 +15,7 @@ from typing import Any
 from melious_impact.parse.extract import apply_billing, apply_impact
 from melious_impact.parse.fields import Warnings, loads
 from melious_impact.parse.verbatim import VERBATIM_COLUMNS
-
-#: Columns :func:`reparse` sets, per object.
-IMPACT_COLUMNS = (
-    "energy_kwh",
-    "carbon_g_co2",
-    "water_liters",
-    "renewable_percent",
-    "pue",
-    "provider_id",
-    "location",
-    "impact_reported",
-)
-BILLING_COLUMNS = ("billing_energy", "billing_credits", "billing_paid_with")
+from melious_impact.records import BILLING_COLUMNS, IMPACT_COLUMNS
 
 #: Every column :func:`reparse` reads or sets.
 REPARSED_COLUMNS = (*IMPACT_COLUMNS, *BILLING_COLUMNS, "parse_warnings", *VERBATIM_COLUMNS.values())

@@ -22,6 +22,8 @@ class Committed:
     rows: int
     damaged_records: int
     files: int
+    #: Partitions the segment's rows went to (whether or not a file was written there).
+    partitions: tuple[str, ...] = ()
 
 
 def commit_segment(
@@ -38,10 +40,12 @@ def commit_segment(
     table = table_from_tuples(decoded.names, decoded.rows, record_id_seed=segment_id)
     name = f"{segment_id}{paths.PARQUET_SUFFIX}"
     files = 0
+    touched = []
     for day, part in split_by_day(table).items():
         partition = paths.partition_name(day)
+        touched.append(partition)
         if catalog is not None and catalog.is_replaced(partition, name):
             continue
         backend.write_table(part, partition, name, fsync=fsync)
         files += 1
-    return Committed(len(decoded.rows), decoded.damaged_records, files)
+    return Committed(len(decoded.rows), decoded.damaged_records, files, tuple(touched))

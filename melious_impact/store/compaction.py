@@ -11,8 +11,9 @@ Only then are the old files deleted (at once, or after ``grace_s`` seconds for l
 live. ``sql()``/``to_pandas()`` re-list and retry if a file they listed is deleted before
 they read it, so they neither miss rows nor fail.
 
-Compactions of one store must not overlap: on a local folder an ``flock`` ensures it (a
-second compaction returns at once); on object storage run one compactor (a scheduled job).
+Compactions of one store must not overlap: an ``flock`` ensures it on one host (in the
+store folder, or in the local spool folder of an object store; a second compaction returns
+at once); on object storage shared by several hosts, let one host compact.
 
 A rewrite (``ImpactStore.rewrite``) is a compaction that also transforms the rows: each
 partition whose rows the transform changes is written anew the same way, with the same
@@ -49,7 +50,10 @@ Progress = Callable[[int, int], None]
 
 
 @contextlib.contextmanager
-def _compaction_lock(local_root: Path | None) -> Iterator[bool]:
+def compact_lock(local_root: Path | None) -> Iterator[bool]:
+    """Whether this process may compact now: an ``flock`` in ``<local_root>/_locks`` (the
+    store folder, or the local spool of an object store), released on exit however the
+    process ends. Yields False at once when another compaction holds it."""
     if local_root is None:
         yield True
         return
@@ -169,7 +173,7 @@ def compact(
         "rows": 0,
         "skipped_locked": 0,
     }
-    with _compaction_lock(local_root) as acquired:
+    with compact_lock(local_root) as acquired:
         if not acquired:
             totals["skipped_locked"] = 1
             return totals

@@ -5,6 +5,8 @@ never raises, never blocks on I/O beyond one append) and ``store.append(rows)`` 
 Reading: ``store.sql()``, ``store.to_pandas()``, ``store.to_arrow()``, ``store.connect()``,
 all through DuckDB over a consistent snapshot of the files.
 Maintenance: ``recover()``, ``compact()``, ``rewrite()``, ``retain()``, ``import_file()``, ``export()``.
+Readers recover the journal segments of dead processes first, and small files are merged
+in the background (:mod:`.autocompact`), so neither needs a call in normal use.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from melious_impact.errors import StoreError
 from melious_impact.periods import DateLike, period
 from melious_impact.records import COLUMN_NAMES
 from melious_impact.store import paths
+from melious_impact.store.autocompact import DEFAULT_AUTO_COMPACT_FILES, AutoCompactor
 from melious_impact.store.backend import Backend, LocalBackend
 from melious_impact.store.bulk import append_table
 from melious_impact.store.catalog import Catalog
@@ -77,6 +80,10 @@ class ImpactStore:
     ``fsync=True``: also survive power loss (each write waits for the disk: ~ms, not µs).
     ``spool_dir``: local folder for the journal of a remote store (default under the default
     store folder), so SIGKILL durability holds whatever the root.
+    ``recover_on_read``: before each read, convert the journal segments of processes that
+    are gone (workers that exited, cleanly or not), so their rows are visible at once.
+    ``auto_compact_files``: a partition this process writes to is compacted in the
+    background once it holds that many live files (``None``: only ``compact()``).
     """
 
     def __init__(
@@ -90,6 +97,8 @@ class ImpactStore:
         max_pending_rows: int = DEFAULT_MAX_PENDING_ROWS,
         spool_dir: str | os.PathLike[str] | None = None,
         recover_on_open: bool = True,
+        recover_on_read: bool = True,
+        auto_compact_files: int | None = DEFAULT_AUTO_COMPACT_FILES,
     ) -> None:
         if buffer_rows < 1 or flush_interval_s <= 0 or max_pending_rows < 1:
             raise ValueError("buffer_rows and max_pending_rows must be >= 1 and flush_interval_s > 0")
@@ -120,6 +129,21 @@ class ImpactStore:
             self._backend = LocalBackend(folder)
         self.root = self._backend.root
         self._catalog = Catalog(self._backend, self._health)
+        # Compactions on one host take one lock: in the folder, or in the local spool.
+        self._lock_root: Path = self._local_root or self._journal_dir.parent
+        self._recover_on_read = recover_on_read
+        self._compactor = (
+            None
+            if auto_compact_files is None
+            else AutoCompactor(
+                self._backend,
+                self._catalog,
+                self._health,
+                self._lock_root,
+                self._journal_dir,
+                auto_compact_files,
+            )
+        )
         self._writer: RowWriter | None = None
         self._writer_lock = threading.Lock()
         _OPEN_STORES.add(self)
@@ -147,9 +171,14 @@ class ImpactStore:
                     flush_interval_s=self._flush_interval_s,
                     max_pending_rows=self._max_pending_rows,
                     fsync=self._fsync,
+                    on_commit=self._committed,
                 )
                 self._writer = w
             return w
+
+    def _committed(self, partitions: Iterable[str]) -> None:
+        if self._compactor is not None:
+            self._compactor.notify(tuple(partitions))
 
     def append(
         self, rows: Iterable[Mapping[str, Any]] | pa.Table | pd.DataFrame, *, dedup: bool = True
@@ -169,7 +198,9 @@ class ImpactStore:
             table = table_from_dicts(rows)
         if table.num_rows == 0:
             return 0
-        return append_table(self._backend, self._catalog, table, dedup=dedup, check_record_ids=has_ids)
+        n = append_table(self._backend, self._catalog, table, dedup=dedup, check_record_ids=has_ids)
+        self._committed(_partitions_of(table))
+        return n
 
     def flush(self) -> None:
         """Everything written so far by this process is in Parquet and visible to queries."""
@@ -178,10 +209,13 @@ class ImpactStore:
             w.flush()
 
     def close(self) -> None:
-        """Flush and stop the background writer. Idempotent; also run at interpreter exit."""
+        """Flush and stop the background writer and compactor. Idempotent; also run at
+        interpreter exit."""
         w = self._writer
         if w is not None and w.pid == os.getpid():
             w.close()
+        if self._compactor is not None:
+            self._compactor.stop()
 
     def __enter__(self) -> ImpactStore:
         return self
@@ -192,10 +226,19 @@ class ImpactStore:
     def recover(self) -> RecoveryReport:
         """Convert journal segments left by dead processes to Parquet (also done on open)."""
         try:
-            return recover(self._journal_dir, self._backend, self._catalog, self._health)
+            report = recover(self._journal_dir, self._backend, self._catalog, self._health)
         except OSError as exc:
             self._health.problem("recovery", exc)
             return RecoveryReport(failed=1)
+        self._committed(sorted(report.partitions))
+        return report
+
+    def _before_read(self) -> None:
+        # Rows of processes that are gone (Pool workers, os._exit, SIGKILL) become visible
+        # now; a reader never fails for it (problems are counted in stats).
+        if self._recover_on_read:
+            with contextlib.suppress(Exception):
+                self.recover()
 
     @property
     def stats(self) -> dict[str, int]:
@@ -213,6 +256,7 @@ class ImpactStore:
         first: date | None = None,
         last: date | None = None,
     ) -> T:
+        self._before_read()
         for attempt in range(_QUERY_ATTEMPTS):
             files = self._catalog.snapshot(first, last)
             con = new_connection()
@@ -333,7 +377,7 @@ class ImpactStore:
             self._backend,
             self._catalog,
             self._health,
-            self._local_root,
+            self._lock_root,
             min_files=min_files,
             grace_s=grace_s,
             journal_dir=self._journal_dir,
@@ -361,7 +405,7 @@ class ImpactStore:
             self._backend,
             self._catalog,
             self._health,
-            self._local_root,
+            self._lock_root,
             journal_dir=self._journal_dir,
             rewrite=transform,
             progress=progress,
@@ -416,6 +460,12 @@ class ImpactStore:
         }
 
 
+def _partitions_of(table: pa.Table) -> list[str]:
+    from melious_impact.store.convert import split_by_day
+
+    return [paths.partition_name(day) for day in split_by_day(table.select(["captured_at"]))]
+
+
 def _fill_record_ids(table: pa.Table) -> pa.Table:
     filled = fill_record_ids(table.column("record_id"), None)
     return table.set_column(
@@ -425,6 +475,15 @@ def _fill_record_ids(table: pa.Table) -> pa.Table:
 
 # Close every open store at interpreter exit, flushing what the background threads hold.
 _OPEN_STORES: weakref.WeakSet[ImpactStore] = weakref.WeakSet()
+
+
+def _new_locks_in_child() -> None:
+    # A lock held by another thread at fork() would stay held forever in the child.
+    for store in list(_OPEN_STORES):
+        store._writer_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_locks_in_child)
 
 
 @atexit.register

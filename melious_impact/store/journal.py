@@ -5,6 +5,12 @@ kernel drops that lock when the process dies, however it dies, so "the lock can 
 is exactly "the owner is gone": recovery never needs to guess from pids (which get reused).
 Records are appended with ``O_APPEND`` in one ``write(2)`` each; after SIGKILL the data is
 in the page cache and reaches the file. Only power loss needs ``fsync`` (an option).
+
+A forked child inherits the descriptors of its parent's open segments, and with them a
+share of their locks: the parent's segment would then look alive (unrecoverable) for as
+long as the child lives, and a child writing through it would mix its rows into the
+parent's file. So the child closes its copies right after ``fork()`` (the parent keeps
+its own lock), and descriptors are not inherited across ``exec`` either.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,7 +70,9 @@ class Segment:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
-        return cls(seg_id, path, fd)
+        seg = cls(seg_id, path, fd)
+        _OPEN.add(seg)
+        return seg
 
     def read(self) -> bytes:
         return self.path.read_bytes()
@@ -82,6 +91,25 @@ class Segment:
             self._closed = True
             with contextlib.suppress(OSError):
                 os.close(self.fd)
+
+    def __hash__(self) -> int:  # identity: segments live in a WeakSet
+        return id(self)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
+#: Segments open in this process (closed in a forked child, see the module doc).
+_OPEN: weakref.WeakSet[Segment] = weakref.WeakSet()
+
+
+def _close_inherited() -> None:
+    for seg in list(_OPEN):
+        seg.close()  # the child's copy of the descriptor only: the file and the parent's lock stay
+    _OPEN.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited)
 
 
 def list_segments(journal_dir: Path, *, temporaries: bool = False) -> list[Path]:

@@ -1,6 +1,9 @@
 """Recovery: convert the journal segments of processes that are gone.
 
-Run when a store is opened and by ``ImpactStore.recover()``. A segment is claimed only when
+Run when a store is opened, before every read (``sql``, ``to_pandas``, ``connect``...:
+so the rows of a worker that exited, cleanly or not, show up without anyone asking) and
+by ``ImpactStore.recover()``. With no segment of a dead process it costs one listing of
+the journal folder and one failed ``flock`` per live segment. A segment is claimed only when
 its ``flock`` can be taken (its owner is dead, however it died); conversion is the same
 deterministic one the owner would have done, so a segment already half-committed by its
 owner is rewritten to identical files, never duplicated. Torn last records (the process
@@ -10,7 +13,7 @@ died inside ``write(2)``, or the disk filled) are dropped and counted.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from melious_impact.store.backend import Backend
@@ -28,6 +31,7 @@ class RecoveryReport:
     rows: int = 0
     damaged_records: int = 0
     failed: int = 0
+    partitions: set[str] = field(default_factory=set)
 
 
 def recover(journal_dir: Path, backend: Backend, catalog: Catalog, health: Health) -> RecoveryReport:
@@ -48,6 +52,7 @@ def recover(journal_dir: Path, backend: Backend, catalog: Catalog, health: Healt
         report.segments += 1
         report.rows += done.rows
         report.damaged_records += done.damaged_records
+        report.partitions.update(done.partitions)
     # Hidden segments of processes that died while creating them hold no rows (rows are
     # only appended after the rename); delete them once their owner is gone.
     for path in list_segments(journal_dir, temporaries=True):

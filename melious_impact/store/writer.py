@@ -7,6 +7,10 @@ row survives SIGKILL of the process. A daemon thread seals the segment every
 deletes it. Nothing here raises into the caller: when the journal cannot be written (disk
 full, read-only folder), encoded rows wait in a bounded memory queue, are retried by the
 background thread, and the oldest are dropped and counted once the bound is reached.
+
+A writer belongs to the process that made it: in a forked child it is closed (its rows
+would otherwise go to the parent's segment); ``ImpactStore.writer()`` gives the child its
+own writer and segment.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ class RowWriter:
         flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
         max_pending_rows: int = DEFAULT_MAX_PENDING_ROWS,
         fsync: bool = False,
-        on_commit: Callable[[], None] | None = None,
+        on_commit: Callable[[tuple[str, ...]], None] | None = None,
     ) -> None:
         self._backend = backend
         self._journal_dir = journal_dir
@@ -197,7 +201,7 @@ class RowWriter:
                 if done.damaged_records:
                     self._counts["journal_records_damaged"] += done.damaged_records
             if self._on_commit is not None:
-                self._on_commit()
+                self._on_commit(done.partitions)
 
     def flush(self) -> None:
         """Everything written so far by this process is in Parquet (or counted as failed)."""
@@ -267,6 +271,23 @@ class RowWriter:
 #: be stopped inside Arrow's C++ code (which aborts the process). Closing every writer at
 #: exit joins the thread first.
 _WRITERS: weakref.WeakSet[RowWriter] = weakref.WeakSet()
+
+
+def _disown_in_child() -> None:
+    # After fork(): the parent's writers are not ours. Their locks may have been held by a
+    # thread that does not exist here, so they are replaced; their segments were closed by
+    # the journal's own fork hook. Rows written to them here are counted as dropped.
+    for writer in list(_WRITERS):
+        writer._lock = threading.Lock()
+        writer._flush_lock = threading.Lock()
+        writer._closed = True
+        writer._segment = None
+        writer._sealed = []
+        writer._pending.clear()
+    _WRITERS.clear()
+
+
+os.register_at_fork(after_in_child=_disown_in_child)
 
 
 @atexit.register

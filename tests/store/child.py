@@ -70,6 +70,16 @@ def main() -> None:
         n, threads, tag = int(args[0]), int(args[1]), args[2]
         store = ImpactStore(root, flush_interval_s=0.2, buffer_rows=500)
         write_threads(store, n, threads, tag)
+    elif mode == "fork-then-wait":  # N rows, fork a child that outlives us, wait to be killed
+        n = int(args[0])
+        store = ImpactStore(root, flush_interval_s=3600)
+        write_threads(store, n, 1, "parent")
+        pid = os.fork()
+        if pid == 0:  # the child: holds whatever it inherited, writes nothing, lives on
+            time.sleep(3600)
+            os._exit(0)
+        print(f"READY {pid}", flush=True)
+        time.sleep(3600)
     elif mode == "kill-in-commit":  # die inside the Parquet commit, at a chosen point
         n, where = int(args[0]), args[1]
         store = ImpactStore(root, flush_interval_s=3600)

@@ -67,3 +67,22 @@ def child(*args: object, env: dict[str, str] | None = None, **kw: object) -> sub
         env=full_env,
         **kw,
     )
+
+
+# -- workers of multiprocessing pools (importable by name, so spawned workers find them) --
+
+
+def pool_task(args: tuple[str, int, str]) -> int:
+    """Write one row from a pool worker through its own store object (opened on first use
+    in each worker, as a module-level client would be)."""
+    from melious_impact.store.impact_store import ImpactStore
+
+    root, i, tag = args
+    store = _WORKER_STORES.get(root)
+    if store is None:
+        store = _WORKER_STORES[root] = ImpactStore(root, flush_interval_s=3600)
+    store.writer().write(make_row(i, tag))
+    return os.getpid()
+
+
+_WORKER_STORES: dict[str, Any] = {}

@@ -1,0 +1,141 @@
+"""Automatic compaction: a background thread that keeps each partition's file count bounded.
+
+Every flush writes one small Parquet file per date it holds, so a process that flushes
+often (a notebook loop of call, flush, query) would pile up files and slow every query.
+The store tells this compactor which partitions it just wrote (its own flushes, appends,
+and segments it recovered); when one of them holds ``max_files`` live files or more, the
+thread merges them with :func:`~melious_impact.store.compaction.compact_partition`, with
+all its guarantees (one atomic commit, readers and writers go on, each row seen once).
+
+Bound: a partition holds fewer than ``max_files`` live files plus those written while a
+compaction of it runs (one per flush; a compaction of a few thousand rows takes tens of
+milliseconds). Compactions of one store do not overlap on one host (the same ``flock`` as
+``ImpactStore.compact()``, kept in the spool folder for object storage); on object storage
+shared by several hosts, let one of them compact (``auto_compact_files=None`` elsewhere).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import threading
+import weakref
+from pathlib import Path
+
+from melious_impact.store.backend import Backend
+from melious_impact.store.catalog import Catalog
+from melious_impact.store.compaction import compact_lock, compact_partition
+from melious_impact.store.health import Health
+
+#: Live files in a partition that start a background compaction of it.
+DEFAULT_AUTO_COMPACT_FILES = 16
+
+
+class AutoCompactor:
+    """One per store object; its thread starts on the first partition it is told about."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        catalog: Catalog,
+        health: Health,
+        lock_root: Path,
+        journal_dir: Path,
+        max_files: int,
+    ) -> None:
+        if max_files < 2:
+            raise ValueError("auto_compact_files must be >= 2 (or None to turn it off)")
+        self._backend = backend
+        self._catalog = catalog
+        self._health = health
+        self._lock_root = lock_root
+        self._journal_dir = journal_dir
+        self.max_files = max_files
+        self._start()
+        _COMPACTORS.add(self)
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._touched: set[str] = set()
+        self._wake = threading.Event()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+        self.runs = 0  # compactions done (for tests and stats)
+
+    def notify(self, partitions: tuple[str, ...] | list[str]) -> None:
+        """Partitions just written to; cheap, never raises."""
+        if not partitions:
+            return
+        if self._pid != os.getpid():  # forked: the parent's thread is not here
+            self._start()
+        with self._lock:
+            if self._stopped:
+                return
+            self._touched.update(partitions)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=_run,
+                    args=(weakref.ref(self), self._wake),
+                    name="melious-impact-compactor",
+                    daemon=True,
+                )
+                self._thread.start()
+        self._wake.set()
+
+    def run_once(self) -> int:
+        """Compact the touched partitions that reached the bound; returns how many."""
+        with self._lock:
+            todo, self._touched = sorted(self._touched), set()
+        done = 0
+        for partition in todo:
+            try:
+                live, _ = self._catalog.files_in(partition, validate=False)
+                if len(live) < self.max_files:
+                    continue
+                with compact_lock(self._lock_root) as acquired:
+                    if not acquired:  # another compaction runs: look again later
+                        with self._lock:
+                            self._touched.add(partition)
+                        continue
+                    compact_partition(self._backend, self._catalog, partition, journal_dir=self._journal_dir)
+                done += 1
+            except Exception as exc:  # never raise from the background; retried on the next write
+                self._health.problem("compacting in the background", exc)
+        with self._lock:
+            self.runs += done
+        return done
+
+    def stop(self) -> None:
+        """Stop the thread (after the compaction it may be running)."""
+        if self._pid != os.getpid():
+            return
+        with self._lock:
+            self._stopped = True
+            thread = self._thread
+        self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=60)
+
+
+def _run(ref: weakref.ref[AutoCompactor], wake: threading.Event) -> None:
+    while True:
+        wake.wait()
+        wake.clear()
+        compactor = ref()
+        if compactor is None or compactor._stopped:
+            return
+        compactor.run_once()
+        del compactor
+
+
+_COMPACTORS: weakref.WeakSet[AutoCompactor] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    # A thread stopped inside Arrow's C++ code at interpreter exit aborts the process.
+    for compactor in list(_COMPACTORS):
+        with contextlib.suppress(Exception):
+            compactor.stop()

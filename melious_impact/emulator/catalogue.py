@@ -23,9 +23,6 @@ from dataclasses import dataclass
 
 from melious_impact.emulator.grid import (
     GRID_PROFILES,
-    GRID_SOURCE,
-    GRID_YEAR,
-    MONTHLY_SOURCE,
     GridProfile,
     grid_intensity_g_per_kwh,
     renewable_percent,
@@ -467,6 +464,3 @@ def truth_table() -> list[dict[str, object]]:
                 }
             )
     return rows
-
-
-GRID_PROVENANCE = {"annual": GRID_SOURCE, "year": GRID_YEAR, "monthly": MONTHLY_SOURCE}

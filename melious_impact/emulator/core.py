@@ -45,8 +45,6 @@ _ROUTES: dict[tuple[str, str], tuple[Handler, bool]] = {
     ("GET", "/v1/batches"): (_batches.list_batches, False),
 }
 
-INFERENCE_PATHS = frozenset(p for (_, p), (_, inf) in _ROUTES.items() if inf)
-
 
 def _dynamic_route(method: str, path: str) -> Handler | None:
     parts = path.strip("/").split("/")

@@ -59,21 +59,6 @@ HOURLY_TRAFFIC = np.array(
 WEEKEND_FACTOR = 0.35
 TOKEN_SIGMA = 0.7  # lognormal sigma of token counts around each usage's median
 
-TRUE_COLUMNS = (
-    "true_model",
-    "true_kwh_per_1k_input",
-    "true_kwh_per_1k_output",
-    "true_pue",
-    "true_wue_l_per_kwh",
-    "true_grid_g_per_kwh",
-    "true_renewable_percent",
-    "true_energy_kwh",
-    "true_carbon_g_co2",
-    "true_water_liters",
-    "true_noise",
-    "catalogue_version",
-)
-
 
 def _provider_arrays() -> tuple[list[str], dict[str, int]]:
     ids = list(PROVIDERS)

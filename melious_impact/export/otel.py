@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -359,10 +359,6 @@ class OTelSink:
         if warn:
             reason = "sink is closed" if exc is None else f"{type(exc).__name__}: {exc}"
             logger.warning("OTelSink dropped a row (%s); further drops are only counted", reason)
-
-    def write_many(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        for row in rows:
-            self.write(row)
 
     def flush(self) -> None:
         """Ask the providers to export what they hold (if they can)."""

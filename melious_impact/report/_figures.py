@@ -212,13 +212,6 @@ def quality(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     }
 
 
-def daily_series(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    return query(
-        con,
-        "SELECT day, count(*) AS requests, sum(energy_kwh) AS energy_kwh FROM facts GROUP BY 1 ORDER BY 1",
-    )
-
-
 def bounds(data: Any, start: Any, end: Any) -> tuple[datetime, datetime]:
     """The report period (:mod:`melious_impact.periods`): given bounds, else the whole UTC
     days the data spans; with no data at all, one day (today, or next to the given bound)."""

@@ -15,10 +15,6 @@ import pandas as pd
 from melious_impact import units
 from melious_impact.report._html import raw
 
-#: Cell kinds (:data:`melious_impact.units.KINDS`): how a column is shown; the exact value
-#: always goes to data-value.
-KINDS = units.KINDS
-
 
 @dataclass(frozen=True)
 class Cell:

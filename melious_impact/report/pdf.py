@@ -1,4 +1,4 @@
-"""PDF (and PNG screenshots) of a rendered page through headless Chromium, fully offline.
+"""PDF of a rendered page through headless Chromium, fully offline.
 
 Charts in the page handed here are already inline SVG (``render="static"``), so Chromium
 only lays out HTML: no JavaScript needs to finish before printing. Networking is shut
@@ -79,24 +79,3 @@ def html_to_pdf(html: Path, pdf: Path, *, chromium: str | None = None) -> Path:
     if not pdf.exists() or pdf.stat().st_size == 0:
         raise OSError(f"Chromium wrote no PDF to {pdf}")
     return pdf
-
-
-def screenshot(
-    html: Path, png: Path, *, width: int = 1280, height: int = 2000, chromium: str | None = None
-) -> Path:
-    """A PNG of the top ``width`` x ``height`` pixels of a local page (for docs)."""
-    png = Path(png).resolve()
-    png.unlink(missing_ok=True)
-    # A virtual time budget lets vega-embed draw before the capture.
-    _run(
-        [
-            f"--window-size={width},{height}",
-            "--virtual-time-budget=10000",
-            f"--screenshot={png}",
-            Path(html).resolve().as_uri(),
-        ],
-        chromium,
-    )
-    if not png.exists():
-        raise OSError(f"Chromium wrote no screenshot to {png}")
-    return png

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from melious_impact.charts._source import _is_store, fetch_one
+from melious_impact.charts._source import _is_store
 from melious_impact.periods import period
 
 SAMPLE_SEED = 0
@@ -93,8 +93,3 @@ def _count(store: Any, con: Any, where: list[str], params: list[Any]) -> int:
         return int(store.sql(sql, params)["n"].iloc[0])
     rel = con.sql(sql, params=params or None)
     return int(rel.fetchall()[0][0]) if rel is not None else 0
-
-
-def count_rows(con: Any) -> int:
-    row = fetch_one(con, "SELECT count(*) FROM facts")
-    return int(row[0]) if row else 0

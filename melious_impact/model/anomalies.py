@@ -13,7 +13,7 @@ A row is returned when any score exceeds ``threshold``; ``reason`` is the larges
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,18 +39,41 @@ def _cell_index(m: IntensityModel, df: pd.DataFrame) -> np.ndarray:
     return np.asarray(keys.get_indexer(rows))
 
 
-def find_anomalies(m: IntensityModel, df: pd.DataFrame, *, threshold: float = 5.0) -> pd.DataFrame:
-    """See :meth:`IntensityModel.anomalies`."""
-    if threshold <= 0:
-        raise ValueError("threshold must be positive (uncertainty units, e.g. 4)")
-    df = df.reset_index(drop=True)
-    n = len(df)
-    empty = df.iloc[0:0].assign(
+def empty_result(df: pd.DataFrame) -> pd.DataFrame:
+    """No anomaly: the columns of ``df`` and of the result, no row."""
+    return df.iloc[0:0].assign(
         reason=pd.Series(dtype=object),
         score=pd.Series(dtype=float),
         expected=pd.Series(dtype=float),
         observed=pd.Series(dtype=float),
     )
+
+
+def find_anomalies(m: IntensityModel, data: Any, *, threshold: float = 5.0) -> pd.DataFrame:
+    """See :meth:`IntensityModel.anomalies`: scored in DuckDB (:mod:`.sql_anomalies`) over a
+    store or a frame."""
+    from melious_impact.frames import as_frame
+    from melious_impact.model.source import is_store
+    from melious_impact.model.sql_anomalies import find_anomalies_sql
+
+    if threshold <= 0:
+        raise ValueError("threshold must be positive (uncertainty units, e.g. 4)")
+    if not is_store(data):
+        df = as_frame(data).reset_index(drop=True)
+        if len(df) == 0 or not {"model", "provider_id", "location"} <= set(df.columns):
+            return empty_result(df)
+        data = df
+    return find_anomalies_sql(m, data, threshold=threshold)
+
+
+def find_anomalies_rows(m: IntensityModel, df: pd.DataFrame, *, threshold: float = 5.0) -> pd.DataFrame:
+    """The row-level numpy scores over a whole frame: the reference the in-database scores
+    are tested against."""
+    if threshold <= 0:
+        raise ValueError("threshold must be positive (uncertainty units, e.g. 4)")
+    df = df.reset_index(drop=True)
+    n = len(df)
+    empty = empty_result(df)
     if n == 0 or not {"model", "provider_id", "location"} <= set(df.columns):
         return empty
     energy, pue, carbon = floats(df, "energy_kwh"), floats(df, "pue"), floats(df, "carbon_g_co2")

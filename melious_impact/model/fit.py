@@ -154,7 +154,7 @@ class IntensityModel:
         """
         from melious_impact.model.anomalies import find_anomalies
 
-        return find_anomalies(self, as_frame(df), threshold=threshold)
+        return find_anomalies(self, df, threshold=threshold)
 
 
 def fit_intensity(

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import melious_impact as mi
+from melious_impact.model.anomalies import find_anomalies_rows
 from melious_impact.model.fit import IntensityModel, fit_intensity_rows
 
 KEY = ["model", "provider_id", "location"]
@@ -71,6 +72,8 @@ def messy_requests(n: int, seed: int) -> pd.DataFrame:
     ts = pd.Timestamp("2025-03-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 200 * 86400, n), unit="s")
     hour = ts.hour.to_numpy()
     carbon = energy * grid * (1 + 0.2 * np.sin(hour / 24 * 2 * np.pi))
+    carbon[rng.random(n) < 0.003] *= 3  # grid outliers
+    pue = np.where(rng.random(n) < 0.003, pue * 1.3, pue)  # a PUE change
     reported = rng.random(n) > 0.05
     price = (np.array([5, 60, 1, 90])[m] * tin + np.array([20, 60, 0, 300])[m] * tout).astype(np.int64)
     credits = [Decimal(int(p)).scaleb(-8) for p in price]
@@ -166,3 +169,45 @@ def test_property_same_as_row_level(n: int, seed: int, min_requests: int) -> Non
             mi.fit_intensity(df, min_requests=min_requests)
         return
     assert_same_model(mi.fit_intensity(df, min_requests=min_requests), ref)
+
+
+def assert_same_anomalies(new: pd.DataFrame, ref: pd.DataFrame) -> None:
+    """Same rows (by position in the frame or record_id), reasons and scores."""
+    key = "record_id" if "record_id" in ref.columns else None
+    a = new.sort_values(key, ignore_index=True) if key else new.sort_index()
+    b = ref.sort_values(key, ignore_index=True) if key else ref.sort_index()
+    assert len(a) == len(b)
+    assert list(a["reason"]) == list(b["reason"])
+    for col in ("score", "expected", "observed"):
+        np.testing.assert_allclose(a[col].to_numpy(float), b[col].to_numpy(float), rtol=1e-9, equal_nan=True)
+    assert list(new["score"]) == sorted(new["score"], reverse=True)
+
+
+@pytest.mark.parametrize("threshold", [5.0, 2.0])
+def test_anomalies_sample_store_same_as_row_level(threshold: float) -> None:
+    store = mi.ImpactStore(SAMPLE)
+    df = store.to_pandas()
+    m = mi.fit_intensity(store)
+    ref = find_anomalies_rows(m, df, threshold=threshold)
+    assert_same_anomalies(m.anomalies(df, threshold=threshold), ref)
+    assert_same_anomalies(m.anomalies(store, threshold=threshold), ref)
+
+
+def test_anomalies_generated_same_as_row_level(messy: pd.DataFrame, tmp_path: Path) -> None:
+    m = mi.fit_intensity(messy)
+    ref = find_anomalies_rows(m, messy)
+    assert set(ref["reason"]) == {"pue_change", "energy_per_token_drift", "grid_intensity_outlier"}
+    assert_same_anomalies(m.anomalies(messy), ref)
+    store = mi.ImpactStore(tmp_path / "s")
+    store.append(messy)
+    store.flush()
+    from_store = m.anomalies(store)
+    assert_same_anomalies(from_store, find_anomalies_rows(m, store.to_pandas()))
+    assert set(from_store.columns) >= set(messy.columns)  # whole rows come back
+
+
+def test_anomalies_frame_without_times_or_keys(messy: pd.DataFrame) -> None:
+    m = mi.fit_intensity(messy)
+    untimed = messy.drop(columns=["captured_at", "record_id"]).reset_index(drop=True)
+    assert_same_anomalies(m.anomalies(untimed, threshold=3.0), find_anomalies_rows(m, untimed, threshold=3.0))
+    assert m.anomalies(messy.drop(columns="location")).empty

@@ -108,7 +108,7 @@ class AutoCompactor:
         return done
 
     def stop(self) -> None:
-        """Stop the thread (after the compaction it may be running)."""
+        """Stop the thread, after the compactions already asked for."""
         if self._pid != os.getpid():
             return
         with self._lock:
@@ -124,9 +124,11 @@ def _run(ref: weakref.ref[AutoCompactor], wake: threading.Event) -> None:
         wake.wait()
         wake.clear()
         compactor = ref()
-        if compactor is None or compactor._stopped:
+        if compactor is None:
             return
-        compactor.run_once()
+        compactor.run_once()  # what it was told before a stop is still done
+        if compactor._stopped:
+            return
         del compactor
 
 

@@ -132,3 +132,21 @@ def test_storage_option_spellings() -> None:
         s3_kwargs({"bogus": 1})
     with pytest.raises(ValueError, match="local folders"):
         ImpactStore("/tmp/x-never-created", storage_options={"key": "a"})
+
+
+def test_background_compaction_on_object_storage(s3: dict[str, Any], tmp_path: Path) -> None:
+    s = _store(s3, "auto", tmp_path / "spool", flush_interval_s=3600, auto_compact_files=4)
+    reader = _store(s3, "auto", tmp_path / "spool-reader", auto_compact_files=None)
+    w = s.writer()
+    counts = []
+    for i in range(24):
+        w.write(make_row(i, "nb"))
+        s.flush()
+        n, distinct = reader.sql("select count(*), count(distinct request_id) from requests").iloc[0]
+        assert n == distinct == i + 1  # each flushed row at once, and once
+        counts.append(len(reader._catalog.snapshot()))
+    s.close()  # waits for the compaction it was asked for
+    assert s._compactor is not None and s._compactor.runs >= 3
+    assert max(counts) <= 8 and len(reader._catalog.snapshot()) < 4
+    assert sorted(reader.to_pandas()["request_id"]) == sorted(f"nb-{i}" for i in range(24))
+    assert (tmp_path / "spool" / "_locks" / "compact.lock").exists()  # the host's lock, in the spool

@@ -54,31 +54,31 @@ def instrument(rec: Recorder, model: _M, *, stream_usage: bool = True) -> _M:
 
 
 def _chat_openai(rec: Recorder, m: Any, stream_usage: bool) -> None:
-    if m.root_client is not None:
-        if m.http_client is not None:
-            rec.instrument(m.root_client)
+    # (SDK client, the http client the user gave it, the chat resource the model calls): sync, async
+    for root, http, resource in (
+        ("root_client", "http_client", "client"),
+        ("root_async_client", "http_async_client", "async_client"),
+    ):
+        client = getattr(m, root)
+        if client is None:
+            continue
+        if getattr(m, http) is not None:
+            rec.instrument(client)
         else:
-            m.root_client = own_copy(rec, m.root_client, proxy=m.openai_proxy)
-            m.client = m.root_client.chat.completions
-    if m.root_async_client is not None:
-        if m.http_async_client is not None:
-            rec.instrument(m.root_async_client)
-        else:
-            m.root_async_client = own_copy(rec, m.root_async_client, proxy=m.openai_proxy)
-            m.async_client = m.root_async_client.chat.completions
+            client = own_copy(rec, client, proxy=m.openai_proxy)
+            setattr(m, root, client)
+            setattr(m, resource, client.chat.completions)
     if stream_usage and m.stream_usage is None:
         m.stream_usage = True
 
 
 def _openai_embeddings(rec: Recorder, m: Any) -> None:
     # The model keeps the SDK's embeddings resources; their ``_client`` is the SDK client.
-    if m.client is not None:
-        if m.http_client is not None:
-            rec.instrument(m.client._client)
+    for resource, http in (("client", "http_client"), ("async_client", "http_async_client")):
+        embeddings = getattr(m, resource)
+        if embeddings is None:
+            continue
+        if getattr(m, http) is not None:
+            rec.instrument(embeddings._client)
         else:
-            m.client = own_copy(rec, m.client._client, proxy=m.openai_proxy).embeddings
-    if m.async_client is not None:
-        if m.http_async_client is not None:
-            rec.instrument(m.async_client._client)
-        else:
-            m.async_client = own_copy(rec, m.async_client._client, proxy=m.openai_proxy).embeddings
+            setattr(m, resource, own_copy(rec, embeddings._client, proxy=m.openai_proxy).embeddings)

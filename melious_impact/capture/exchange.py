@@ -216,7 +216,7 @@ class Exchange:
             for piece in pieces:
                 self._push(piece)
         except DecodeError:
-            self._give_up("decode_error")
+            self._give_up("body_undecodable")
         except Exception as exc:  # a parser bug: keep the row, say why it is thin
             self.out.failed("parse", exc)
             self._give_up("parse_error")
@@ -228,7 +228,7 @@ class Exchange:
             for piece in self._decoder.flush():
                 self._push(piece)
         except DecodeError:
-            self._give_up("decode_error")
+            self._give_up("body_undecodable")
         except Exception as exc:
             self.out.failed("parse", exc)
             self._give_up("parse_error")

@@ -540,7 +540,7 @@ def test_broken_clock_and_undecodable_stream_keep_their_rows() -> None:
         assert b"".join(r.iter_raw()) == b"not gzip at all"
     [row] = sink.rows
     assert row["stream"] is True and row["stream_completed"] is False
-    assert "decode_error" in row["parse_warnings"]
+    assert "body_undecodable" in row["parse_warnings"]
     assert row["captured_at"] is not None and rec.stats.capture_errors == 1
 
 

@@ -23,23 +23,14 @@ from openai import AsyncOpenAI, BadRequestError, OpenAI
 
 from melious_impact.capture.recorder import Recorder
 from melious_impact.capture.tags import tags
-from melious_impact.emulator import Emulator, serve
 from melious_impact.store.impact_store import ImpactStore
 
 IMPACT_FLOATS = ("energy_kwh", "carbon_g_co2", "water_liters", "renewable_percent", "pue")
 
 
 @pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with serve(Emulator(seed=11)) as url:
-        yield url
-
-
-@pytest.fixture
-def store(tmp_path: Any) -> Iterator[ImpactStore]:
-    s = ImpactStore(tmp_path / "store")
-    yield s
-    s.close()
+def emulator_seed() -> int:
+    return 11
 
 
 class ClosingRecorder(Recorder):

@@ -1,4 +1,4 @@
-"""Fixtures for the integration tests: the emulator's loopback server and a real store."""
+"""Fixtures for the integration tests: the emulator server (seed 7) and a store, from tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ import gc
 import os
 import warnings
 from collections.abc import Iterator
-from typing import Any
 
 import hypothesis  # noqa: F401  # see below
 import pytest
 
 from melious_impact.capture.recorder import Recorder
-from melious_impact.emulator import Emulator, serve
 from melious_impact.store.impact_store import ImpactStore
 
 # hypothesis' pytest plugin imports hypothesis lazily, in its end-of-session summary. After
@@ -24,16 +22,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 @pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with serve(Emulator(seed=7)) as url:
-        yield url
-
-
-@pytest.fixture
-def store(tmp_path: Any) -> Iterator[ImpactStore]:
-    s = ImpactStore(tmp_path / "store")
-    yield s
-    s.close()
+def emulator_seed() -> int:
+    return 7
 
 
 @pytest.fixture

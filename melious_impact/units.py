@@ -35,6 +35,7 @@ __all__ = [
     "KINDS",
     "MISSING",
     "Unit",
+    "as_float",
     "choose",
     "count",
     "header",
@@ -163,14 +164,18 @@ _HEADER_UNITS: dict[str, str] = {
 }
 
 
-def _float(value: Any) -> float | None:
-    if value is None or isinstance(value, bool | str):
-        return None
+def as_float(value: Any) -> float | None:
+    """``value`` as a float, or None where ``float()`` cannot read it (``None`` included) or it is NaN."""
     try:
         f = float(value)
     except (TypeError, ValueError):
         return None
     return None if math.isnan(f) else f
+
+
+def _float(value: Any) -> float | None:
+    """A figure to show: :func:`as_float`, except that booleans and text are not figures."""
+    return None if isinstance(value, bool | str) else as_float(value)
 
 
 def metric_quantity(column: str) -> str | None:

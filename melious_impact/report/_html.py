@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import re
 import threading
 from dataclasses import dataclass
@@ -92,16 +91,6 @@ def chart_slot(chart: alt.TopLevelMixin, name: str, index: int, mode: str) -> Ch
 # -- number formatting -------------------------------------------------------------------
 
 
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) else f
-
-
 #: Numbers on pages are formatted by :mod:`melious_impact.units` (one format everywhere).
 fmt = units.number
 fmt_count = units.count
@@ -118,7 +107,7 @@ def raw(value: Any) -> str:
         return ""
     if isinstance(value, Decimal):
         return format(value, "f")
-    f = _num(value)
+    f = units.as_float(value)
     if f is None:
         return ""
     return repr(int(value)) if isinstance(value, int) else repr(f)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from api_keys import BILLING_KEYS, IMPACT_KEYS
 from hypothesis import strategies as st
 
 IMPACT = {
@@ -208,20 +209,9 @@ def bodies(draw: st.DrawFn) -> str:
         if isinstance(body["usage"], dict) and draw(st.booleans()):
             body["usage"]["prompt_tokens_details"] = {"cached_tokens": draw(_NUM)}
     if draw(st.booleans()):
-        body["environment_impact"] = block(
-            (
-                "energy_kwh",
-                "carbon_g_co2",
-                "water_liters",
-                "renewable_percent",
-                "pue",
-                "provider_id",
-                "location",
-            ),
-            _NUM,
-        )
+        body["environment_impact"] = block(IMPACT_KEYS, _NUM)
     if draw(st.booleans()):
-        body["billing_cost"] = block(("energy", "credits", "paid_with"), _NUM)
+        body["billing_cost"] = block(BILLING_KEYS, _NUM)
     if draw(st.integers(0, 5)) == 0:
         body[draw(st.sampled_from(["error", "meta", "nested"]))] = {
             "code": draw(_STR),

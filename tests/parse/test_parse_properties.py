@@ -7,6 +7,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
+from api_keys import BILLING_KEYS, IMPACT_KEYS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sse_streams import anthropic_stream, openai_stream
@@ -34,16 +35,8 @@ json_values = st.recursive(
     max_leaves=10,
 )
 FIELD_NAMES = [
-    "energy_kwh",
-    "carbon_g_co2",
-    "water_liters",
-    "renewable_percent",
-    "pue",
-    "provider_id",
-    "location",
-    "energy",
-    "credits",
-    "paid_with",
+    *IMPACT_KEYS,
+    *BILLING_KEYS,
     "prompt_tokens",
     "completion_tokens",
     "input_tokens",

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from api_keys import BILLING_KEYS, IMPACT_KEYS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -61,22 +62,9 @@ weird_values = st.recursive(
 )
 impact_doc = st.fixed_dictionaries(
     {},
-    optional={
-        k: weird_values
-        for k in (
-            "energy_kwh",
-            "carbon_g_co2",
-            "water_liters",
-            "renewable_percent",
-            "pue",
-            "provider_id",
-            "location",
-        )
-    },
+    optional={k: weird_values for k in IMPACT_KEYS},
 )
-billing_doc = st.fixed_dictionaries(
-    {}, optional={k: weird_values for k in ("energy", "credits", "paid_with")}
-)
+billing_doc = st.fixed_dictionaries({}, optional={k: weird_values for k in BILLING_KEYS})
 usage_doc = st.fixed_dictionaries(
     {},
     optional={

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from report_helpers import START, errors_only_rows
+from report_helpers import START, errors_only_rows, stored
 
 from melious_impact import ImpactStore
 from melious_impact.emulator.simulate import simulate_requests
@@ -28,7 +28,4 @@ def sim() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def store(tmp_path_factory: pytest.TempPathFactory, sim: pd.DataFrame) -> ImpactStore:
-    s = ImpactStore(tmp_path_factory.mktemp("store"))
-    s.append(sim)
-    s.flush()
-    return s
+    return stored(sim, tmp_path_factory.mktemp("store"))

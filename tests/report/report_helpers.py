@@ -1,4 +1,5 @@
-"""Helpers shared by the report tests: error-only rows and page parsing (data-* values)."""
+"""Helpers shared by the report tests: error-only rows, a store holding given rows and page
+parsing (data-* values)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from melious_impact.records import COLUMN_NAMES, empty_row
+from melious_impact.store.impact_store import ImpactStore
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -60,6 +62,14 @@ class _Values(HTMLParser):
             self._table.pop()
         elif tag == "tr" and self._row:
             self._row.pop()
+
+
+def stored(rows: pd.DataFrame, root: Path) -> ImpactStore:
+    """A real store at ``root`` holding ``rows``, flushed to its files."""
+    store = ImpactStore(root)
+    store.append(rows)
+    store.flush()
+    return store
 
 
 def parse_page(path: Path) -> _Values:

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
-from report_helpers import parse_page
+from report_helpers import parse_page, stored
 
 import melious_impact as mi
 from melious_impact.charts._source import Facts, connect
@@ -455,9 +455,7 @@ def test_cli_adds_lines_from_flags_and_a_market_file(
 ) -> None:
     from melious_impact.cli import main
 
-    store = mi.ImpactStore(tmp_path / "store")
-    store.append(rows)
-    store.flush()
+    store = stored(rows, tmp_path / "store")
     market = tmp_path / "market.toml"
     market.write_text(
         '[market.nebius]\ng_co2e_per_kwh = 30.0\nsource = "Nebius contractual factor"\nyear = 2024\n',
@@ -521,9 +519,7 @@ def test_report_dashboard_and_cli_read_the_market_table_of_the_budgets_file(
     # without a market table, no line
     plain = parse_page(mi.dashboard(rows, tmp_path / "plain", render="static"))
     assert "line-market_carbon" not in plain.by_id
-    store = mi.ImpactStore(tmp_path / "store")
-    store.append(rows)
-    store.flush()
+    store = stored(rows, tmp_path / "store")
     cli_dir = tmp_path / "cli-dash"
     assert (
         main(

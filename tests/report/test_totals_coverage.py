@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from report_helpers import parse_page
+from report_helpers import parse_page, stored
 
 import melious_impact as mi
 from melious_impact.charts._source import Facts, connect
@@ -262,9 +262,7 @@ def test_the_budgets_command_prints_the_share_spent_covers(
 ) -> None:
     from melious_impact.cli import main
 
-    store = mi.ImpactStore(tmp_path / "store")
-    store.append(rows)
-    store.flush()
+    store = stored(rows, tmp_path / "store")
     budgets = tmp_path / "b.toml"
     budgets.write_text("[alpha]\ncarbon_g_co2 = 1\n", encoding="utf-8")
     assert main(["budgets", "--store", str(store.root), "--budgets", str(budgets)]) == 0

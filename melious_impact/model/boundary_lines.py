@@ -121,6 +121,58 @@ class AddedLine:
         return ", ".join(str(y) for y in found) or "not given"
 
 
+@dataclass
+class _Tally:
+    """A line summed group by group: estimate and interval over the covered requests, the gaps
+    and one detail per covered group."""
+
+    value: float = 0.0
+    low: float = 0.0
+    high: float = 0.0
+    covered: int = 0
+    gaps: list[Gap] = field(default_factory=list)
+    details: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, n: int, value: float, low: float, high: float, detail: dict[str, Any]) -> None:
+        self.value += value
+        self.low += low
+        self.high += high
+        self.covered += n
+        self.details.append(detail)
+
+    def line(
+        self,
+        rows: pd.DataFrame,
+        *,
+        key: str,
+        title: str,
+        unit: str,
+        method: str,
+        interval: str,
+        sources: tuple[LineSource, ...],
+        location_based: float | None = None,
+    ) -> AddedLine:
+        """The line; value, interval and ``location_based`` are missing (not zero) when no
+        request is covered."""
+        has = self.covered > 0
+        return AddedLine(
+            key=key,
+            title=title,
+            unit=unit,
+            value=self.value if has else None,
+            low=self.low if has else None,
+            high=self.high if has else None,
+            method=method,
+            interval=interval,
+            sources=sources,
+            covered_requests=self.covered,
+            total_requests=int(rows["requests"].sum()),
+            gaps=tuple(self.gaps),
+            details=tuple(self.details),
+            location_based=location_based if has else None,
+        )
+
+
 # ---------------------------------------------------------------------------------------
 # Factor tables (read on demand; nothing global)
 
@@ -249,10 +301,7 @@ def offsite_water_line(energy: pd.DataFrame, table: pd.DataFrame | None = None) 
     rows = _check_energy(energy)
     tab = offsite_water_table() if table is None else table
     factors = {str(r["location"]).strip().upper(): r for r in tab.to_dict("records")}
-    value = low = high = 0.0
-    covered = 0
-    gaps: list[Gap] = []
-    details: list[dict[str, Any]] = []
+    tally = _Tally()
     raw = rows["location"].map(_norm)
     resolved = raw.map(lambda loc: resolve_location(loc) or "")
     # a known country is one key whatever its spelling; an unknown string stays its own gap
@@ -261,33 +310,28 @@ def offsite_water_line(energy: pd.DataFrame, table: pd.DataFrame | None = None) 
         n, kwh = int(grp["requests"].sum()), float(grp["energy_kwh"].sum())
         code = str(k)
         if code.startswith("?"):
-            gaps.append(Gap(code[1:] or "(no location)", n, kwh, "the location names no one country"))
+            tally.gaps.append(Gap(code[1:] or "(no location)", n, kwh, "the location names no one country"))
             continue
         f = factors.get(code)
         if f is None:
-            gaps.append(Gap(code, n, kwh, "no off-site water factor for this country"))
+            tally.gaps.append(Gap(code, n, kwh, "no off-site water factor for this country"))
             continue
-        value += kwh * float(f["water_l_per_kwh"])
-        low += kwh * float(f["water_low"])
-        high += kwh * float(f["water_high"])
-        covered += n
-        details.append(
-            {"location": code, "requests": n, "energy_kwh": kwh, "l_per_kwh": float(f["water_l_per_kwh"])}
+        per_kwh = float(f["water_l_per_kwh"])
+        tally.add(
+            n,
+            kwh * per_kwh,
+            kwh * float(f["water_low"]),
+            kwh * float(f["water_high"]),
+            {"location": code, "requests": n, "energy_kwh": kwh, "l_per_kwh": per_kwh},
         )
-    return AddedLine(
+    return tally.line(
+        rows,
         key="offsite_water",
         title="Off-site water of electricity generation",
         unit="L",
-        value=value if covered else None,
-        low=low if covered else None,
-        high=high if covered else None,
         method="reported energy (PUE included) x litres consumed per kWh to generate the country's electricity",
         interval="x0.5 to x2 of each country's factor (our assumption; the source gives no interval)",
         sources=tuple(_sources(tab, "source", "year", "licence", "source_url")),
-        covered_requests=covered,
-        total_requests=int(rows["requests"].sum()),
-        gaps=tuple(gaps),
-        details=tuple(details),
     )
 
 
@@ -421,51 +465,42 @@ def market_based_line(energy: pd.DataFrame, factors: Mapping[str, Any] | str | P
     given: Mapping[str, MarketFactor] = (
         factors if isinstance(factors, Mapping) and _is_validated(factors) else market_factors(factors)
     )
-    value = low = high = 0.0
-    covered = 0
-    gaps: list[Gap] = []
-    details: list[dict[str, Any]] = []
+    tally = _Tally()
     ranged = True
     reported_g: float | None = 0.0 if {"carbon_g_co2", "requests_with_carbon"} <= set(rows.columns) else None
     for provider, grp in rows.groupby(rows["provider_id"].map(_norm), sort=True):
         n, kwh = int(grp["requests"].sum()), float(grp["energy_kwh"].sum())
         f = given.get(str(provider))
         if f is None:
-            gaps.append(
+            tally.gaps.append(
                 Gap(
                     str(provider) or "(no provider)", n, kwh, "no market-based factor given for this provider"
                 )
             )
             continue
-        value += kwh * f.g_co2e_per_kwh
         if reported_g is not None:  # only when every covered request carries its carbon
             complete = int(grp["requests_with_carbon"].sum()) == n
             reported_g = reported_g + float(grp["carbon_g_co2"].sum()) if complete else None
-        low += kwh * (f.low if f.low is not None else f.g_co2e_per_kwh)
-        high += kwh * (f.high if f.high is not None else f.g_co2e_per_kwh)
-        ranged = ranged and f.low is not None and f.high is not None
-        covered += n
-        details.append(
-            {"provider_id": provider, "requests": n, "energy_kwh": kwh, "g_co2e_per_kwh": f.g_co2e_per_kwh}
+        tally.add(
+            n,
+            kwh * f.g_co2e_per_kwh,
+            kwh * (f.low if f.low is not None else f.g_co2e_per_kwh),
+            kwh * (f.high if f.high is not None else f.g_co2e_per_kwh),
+            {"provider_id": provider, "requests": n, "energy_kwh": kwh, "g_co2e_per_kwh": f.g_co2e_per_kwh},
         )
+        ranged = ranged and f.low is not None and f.high is not None
     used = [LineSource(f"{p}: {f.source}", f.year, "given by the user") for p, f in sorted(given.items())]
-    return AddedLine(
+    return tally.line(
+        rows,
         key="market_carbon",
         title="Market-based carbon (supplier-specific factors you gave)",
         unit="g CO2e",
-        value=value if covered else None,
-        low=low if covered else None,
-        high=high if covered else None,
         method="reported energy (PUE included) x the supplier-specific factor given per provider",
         interval="the low/high you gave"
         if ranged
         else "the low/high you gave where given; elsewhere the factor itself, with no interval",
         sources=tuple(used),
-        covered_requests=covered,
-        total_requests=int(rows["requests"].sum()),
-        gaps=tuple(gaps),
-        details=tuple(details),
-        location_based=reported_g if covered else None,
+        location_based=reported_g,
     )
 
 

@@ -34,6 +34,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from melious_impact.frames import as_frame
 from melious_impact.model.frames import floats, reported_mask, utc_times
@@ -75,6 +76,11 @@ def _key_column(df: pd.DataFrame, column: str) -> pd.Series:
     if column not in df.columns:
         return pd.Series([None] * len(df), index=df.index, dtype=object)
     s = df[column]
+    if pd.api.types.is_string_dtype(s.dtype) and pd.api.types.infer_dtype(s, skipna=True) in (
+        "string",
+        "empty",
+    ):
+        return s  # strings and missing values already: DuckDB reads them as they are
     return (
         s.astype(object)
         .where(s.notna(), None)
@@ -86,7 +92,8 @@ def _frame_view(con: duckdb.DuckDBPyConnection, df: pd.DataFrame) -> Source:
     times = utc_times(df)
     small = pd.DataFrame(
         {
-            **{k: _key_column(df, k) for k in _KEYS},
+            # categorical: DuckDB reads Arrow dictionaries as codes, not a string per row
+            **{k: _key_column(df, k).astype("category") for k in _KEYS},
             "tin": floats(df, "input_tokens"),
             "tout": floats(df, "output_tokens"),
             "e": floats(df, "energy_kwh"),
@@ -94,18 +101,20 @@ def _frame_view(con: duckdb.DuckDBPyConnection, df: pd.DataFrame) -> Source:
             "c": floats(df, "carbon_g_co2"),
             "w": floats(df, "water_liters"),
             "rep": reported_mask(df),
-            "ts": times.to_numpy()
+            "ts": times
             if times is not None
-            else pd.Series(pd.NaT, index=df.index).dt.tz_localize("UTC"),
+            else pd.Series(pd.NaT, index=df.index, dtype="datetime64[us, UTC]"),
             "_pos": np.arange(len(df), dtype=np.int64),
         }
     ).reset_index(drop=True)
-    con.register("_frame", small)
+    # as Arrow: DuckDB scans it in parallel without converting pandas columns row by row
+    con.register("_frame", pa.Table.from_pandas(small, preserve_index=False))
     raw = con.sql("SELECT DISTINCT location FROM _frame WHERE location IS NOT NULL").fetchall()
     loc = _location_case([r[0] for r in raw])
     con.execute(
         "CREATE OR REPLACE TEMP VIEW _src AS SELECT model, provider_id, "
-        f"{loc} AS location, tin, tout, e, pue, c, w, rep, ts, _pos, _pos AS o, {_SLOT} FROM _frame"
+        f"{loc} AS location, tin, tout, e, pue, c, w, rep, ts, _pos, _pos AS o, {_SLOT} FROM "
+        "(SELECT * REPLACE (CAST(ts AS TIMESTAMPTZ) AS ts) FROM _frame)"
     )
     return Source(con, "_pos", times is not None, df)
 

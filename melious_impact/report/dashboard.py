@@ -21,17 +21,10 @@ from melious_impact.report._tables import table
 from melious_impact.report.report import BREAKDOWN_COLUMNS
 from melious_impact.report.rows import history_rows
 
+#: The report's breakdown columns, keyed by team, without the token counts.
 TEAM_COLUMNS = [
     ("key", "Team", "text"),
-    ("requests", "Requests", "int"),
-    ("errors", "Errors", "int"),
-    ("energy_kwh", "Energy", "qty"),
-    ("carbon_kg_co2e", "Carbon", "qty"),
-    ("water_liters", "Water", "qty"),
-    ("cost_eur", "Cost (EUR)", "money"),
-    ("carbon_share_percent", "Share of carbon", "pct"),
-    ("impact_covered_percent", "Impact reported for (% of requests)", "num"),
-    ("cost_covered_percent", "Cost known for (% of requests)", "num"),
+    *(c for c in BREAKDOWN_COLUMNS[1:] if c[0] not in ("input_tokens", "output_tokens")),
 ]
 BUDGET_COLUMNS = _model_sections.BUDGET_COLUMNS
 

@@ -126,8 +126,9 @@ def _run(ref: weakref.ref[AutoCompactor], wake: threading.Event) -> None:
         compactor = ref()
         if compactor is None:
             return
-        compactor.run_once()  # what it was told before a stop is still done
-        if compactor._stopped:
+        compactor.run_once()
+        if compactor._stopped:  # what it was told before the stop (during that run too) is done
+            compactor.run_once()
             return
         del compactor
 

@@ -20,6 +20,7 @@ import collections
 import contextlib
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -298,15 +299,22 @@ def _close_writers() -> None:
 
 
 def _run(ref: weakref.ref[RowWriter], wake: threading.Event, stop: threading.Event, interval: float) -> None:
-    """Background loop; holds only a weak reference so an abandoned writer can be collected."""
+    """Background loop; holds only a weak reference so an abandoned writer can be collected.
+
+    Flushes start every ``interval`` seconds counted from the start of the previous one
+    (not from its end): a conversion slowed down by a busy interpreter does not push the
+    next one back, so a row waits at most ``interval`` before its segment is sealed, plus
+    the conversion of that segment."""
+    next_at = time.monotonic() + interval
     while not stop.is_set():
-        wake.wait(timeout=interval)
+        wake.wait(timeout=max(0.0, next_at - time.monotonic()))
         wake.clear()
         if stop.is_set():
             return
         writer = ref()
         if writer is None:
             return
+        next_at = time.monotonic() + interval
         with contextlib.suppress(Exception):
             writer.flush()
         del writer

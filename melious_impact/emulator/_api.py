@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from melious_impact.emulator._wire import parse_multipart
 from melious_impact.emulator.catalogue import ModelSpec, ProviderSpec
 
 
@@ -35,6 +36,18 @@ class ApiError(Exception):
 
 def bad_request(message: str, details: dict[str, Any] | None = None) -> ApiError:
     return ApiError("VALIDATION_4001", 400, message, details)
+
+
+def file_form(call: Call, missing: str) -> dict[str, tuple[str | None, bytes]]:
+    """The multipart form of ``call``, which must hold a ``file`` field (else a 400 saying
+    ``missing``); a body that is no multipart form is a 400 too."""
+    try:
+        form = parse_multipart(call.body, call.headers.get("content-type", ""))
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+    if "file" not in form:
+        raise bad_request(missing)
+    return form
 
 
 @dataclass

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from melious_impact.emulator._api import ApiError, Call, Reply, bad_request
-from melious_impact.emulator._wire import dumps, parse_multipart
+from melious_impact.emulator._api import ApiError, Call, Reply, bad_request, file_form
+from melious_impact.emulator._wire import dumps
 
 if TYPE_CHECKING:
     from melious_impact.emulator.core import Emulator
@@ -41,12 +41,7 @@ def _store_file(emu: Emulator, call: Call, data: bytes, filename: str, purpose: 
 
 
 def upload_file(emu: Emulator, call: Call) -> Reply:
-    try:
-        form = parse_multipart(call.body, call.headers.get("content-type", ""))
-    except ValueError as exc:
-        raise bad_request(str(exc)) from None
-    if "file" not in form:
-        raise bad_request("Field 'file' is required")
+    form = file_form(call, "Field 'file' is required")
     purpose = form.get("purpose", (None, b""))[1].decode()
     if purpose != "batch":
         raise bad_request("Only purpose 'batch' is supported", {"purpose": purpose})
@@ -205,22 +200,14 @@ def _complete(emu: Emulator, call: Call, state: dict[str, Any]) -> None:
     if batch["status"] != "queued":
         return
     t = int(state["created"].timestamp())
-    if state["outputs"]:
-        batch["output_file_id"] = _store_file(
-            emu,
-            call,
-            ("\n".join(state["outputs"]) + "\n").encode(),
-            f"{batch['id']}_output.jsonl",
-            "batch_output",
-        )["id"]
-    if state["errors"]:
-        batch["error_file_id"] = _store_file(
-            emu,
-            call,
-            ("\n".join(state["errors"]) + "\n").encode(),
-            f"{batch['id']}_errors.jsonl",
-            "batch_output",
-        )["id"]
+    for lines, field_name, suffix in (
+        ("outputs", "output_file_id", "output"),
+        ("errors", "error_file_id", "errors"),
+    ):
+        if state[lines]:
+            text = "\n".join(state[lines]) + "\n"
+            name = f"{batch['id']}_{suffix}.jsonl"
+            batch[field_name] = _store_file(emu, call, text.encode(), name, "batch_output")["id"]
     batch.update(
         status=emu.config.batch_terminal_status,
         in_progress_at=t,

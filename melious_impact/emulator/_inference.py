@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from melious_impact.emulator import _text
-from melious_impact.emulator._api import ApiError, Call, Reply, bad_request
-from melious_impact.emulator._wire import dumps, parse_multipart
+from melious_impact.emulator._api import ApiError, Call, Reply, bad_request, file_form
+from melious_impact.emulator._wire import dumps
 
 if TYPE_CHECKING:
     from melious_impact.emulator.core import Emulator
@@ -166,12 +166,7 @@ def speech(emu: Emulator, call: Call) -> Reply:
 
 
 def transcriptions(emu: Emulator, call: Call) -> Reply:
-    try:
-        form = parse_multipart(call.body, call.headers.get("content-type", ""))
-    except ValueError as exc:
-        raise bad_request(str(exc)) from None
-    if "file" not in form:
-        raise bad_request("Field 'file' is required (multipart/form-data)")
+    form = file_form(call, "Field 'file' is required (multipart/form-data)")
     fields = {k: v[1].decode("utf-8", "replace") for k, v in form.items() if k != "file"}
     served = emu.serve(call, fields.get("model") or "whisper-large-v3", kinds=("audio",))
     audio = form["file"][1]

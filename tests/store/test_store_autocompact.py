@@ -49,6 +49,11 @@ def test_notebook_loop_of_call_flush_query_keeps_query_time_and_file_count_flat(
             assert n == i + 1  # every round sees its own row, and each row once
             files.append(_live_files(store))
     ratio = statistics.median(times[-100:]) / statistics.median(times[:100])
+    print(
+        f"notebook loop: rounds={rounds} query_ms_first100={statistics.median(times[:100]) * 1e3:.2f} "
+        f"query_ms_last100={statistics.median(times[-100:]) * 1e3:.2f} ratio={ratio:.2f} "
+        f"max_live_files={max(files)} final_live_files={files[-1]} compactions={store._compactor.runs}"
+    )
     assert ratio < 2.0, f"median query time grew {ratio:.2f}x"
     # Fewer than `bound` files, plus those flushed while a compaction of the day ran.
     assert max(files) <= 2 * bound, max(files)

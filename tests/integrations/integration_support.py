@@ -6,8 +6,21 @@ import json
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from melious_impact.store.impact_store import ImpactStore
+
+#: Warning filters for tests that run LiteLLM (directly or under DSPy). LiteLLM's own code trips
+#: pydantic warnings (ReadOnly TypedDict items at import, instance model_computed_fields in its
+#: stream usage handling): third-party, not ours to fix. Clients evicted from LiteLLM's cache are
+#: closed by LiteLLM after a grace period, so a test that flushes the cache leaves their sockets
+#: to the garbage collector.
+LITELLM_WARNING_FILTERS = [
+    pytest.mark.filterwarnings("ignore:Item.*ReadOnly:UserWarning"),
+    pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince211"),
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 
 def rows(store: ImpactStore) -> pd.DataFrame:

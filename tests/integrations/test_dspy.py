@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from integration_support import rows, tags_of, warnings_of
+from integration_support import LITELLM_WARNING_FILTERS, rows, tags_of, warnings_of
 
 from melious_impact.capture.instrument import InstrumentWarning
 from melious_impact.capture.recorder import Recorder
@@ -18,12 +18,7 @@ from melious_impact.store.impact_store import ImpactStore
 
 dspy = pytest.importorskip("dspy")
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:Item.*ReadOnly:UserWarning"),
-    pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince211"),
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
-]
+pytestmark = LITELLM_WARNING_FILTERS
 
 
 def make(rec: Recorder, url: str) -> Any:

@@ -10,7 +10,7 @@ import warnings
 from typing import Any
 
 import pytest
-from integration_support import rows, tags_of, warnings_of
+from integration_support import LITELLM_WARNING_FILTERS, rows, tags_of, warnings_of
 
 from melious_impact.capture.instrument import InstrumentWarning
 from melious_impact.capture.recorder import Recorder
@@ -20,16 +20,7 @@ from melious_impact.store.impact_store import ImpactStore
 
 litellm = pytest.importorskip("litellm")
 
-# LiteLLM's own code trips pydantic warnings (ReadOnly TypedDict items at import, instance
-# model_computed_fields in its stream usage handling): third-party, not ours to fix.
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:Item.*ReadOnly:UserWarning"),
-    pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince211"),
-    # Clients evicted from LiteLLM's cache are closed by LiteLLM after a grace period, so a
-    # test that flushes the cache leaves their sockets to the garbage collector.
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
-]
+pytestmark = LITELLM_WARNING_FILTERS
 
 M = [{"role": "user", "content": "hello"}]
 

@@ -52,6 +52,8 @@ __all__ = ["ImpactStore", "RowWriter", "default_store_path"]
 
 T = TypeVar("T")
 _QUERY_ATTEMPTS = 10
+#: Seconds readers wait before converting dead writers' segments again after a failure.
+_RECOVER_RETRY_S = 30.0
 # Errors from the data files (a file deleted by compaction or retention after our listing,
 # or damaged) are retried on a fresh listing; these mean the caller's SQL is wrong instead.
 _FILE_ERRORS: tuple[type[BaseException], ...] = (duckdb.Error, pa.ArrowException, OSError)
@@ -132,6 +134,7 @@ class ImpactStore:
         # Compactions on one host take one lock: in the folder, or in the local spool.
         self._lock_root: Path = self._local_root or self._journal_dir.parent
         self._recover_on_read = recover_on_read
+        self._recover_retry_at = 0.0
         self._compactor = (
             None
             if auto_compact_files is None
@@ -235,10 +238,17 @@ class ImpactStore:
 
     def _before_read(self) -> None:
         # Rows of processes that are gone (Pool workers, os._exit, SIGKILL) become visible
-        # now; a reader never fails for it (problems are counted in stats).
-        if self._recover_on_read:
-            with contextlib.suppress(Exception):
-                self.recover()
+        # now; a reader never fails for it (problems are counted in stats). After a failed
+        # conversion (a read-only folder, a full disk) readers wait a while before trying
+        # again, rather than converting the same segment on every query.
+        if not self._recover_on_read or time.monotonic() < self._recover_retry_at:
+            return
+        try:
+            report = self.recover()
+        except Exception:  # pragma: no cover - recover() counts its own problems
+            return
+        if report.failed:
+            self._recover_retry_at = time.monotonic() + _RECOVER_RETRY_S
 
     @property
     def stats(self) -> dict[str, int]:

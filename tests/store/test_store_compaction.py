@@ -132,7 +132,8 @@ def test_dead_writers_file_is_not_compacted_before_its_segment_is_recovered(tmp_
     from melious_impact.store.commit import commit_segment
 
     root = tmp_path / "s"
-    s = ImpactStore(root, recover_on_open=False)
+    # (no recovery by readers, no background compaction: the segment must outlive both compactions)
+    s = ImpactStore(root, recover_on_open=False, recover_on_read=False, auto_compact_files=None)
     s.append([make_row(i, "a") for i in range(20)])
     seg_id = "deadhost-1-" + "0" * 32
     data = header_record() + b"".join(encode_row(make_row(i, "dead")) for i in range(30))

@@ -190,3 +190,31 @@ def test_reads_racing_recovery_and_compaction_never_show_a_row_twice(tmp_path: P
     ids = _ids(store)
     assert len(ids) == 230 and len(set(ids)) == 230
     store.close()
+
+
+def test_readers_back_off_after_a_failed_recovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from melious_impact.store.codec import encode_row, header_record
+
+    root = tmp_path / "s"
+    store = ImpactStore(root, recover_on_open=False)
+    journal = paths.ensure_private_dir(root / paths.JOURNAL_DIR)
+    data = header_record() + b"".join(encode_row(make_row(i, "dead")) for i in range(5))
+    (journal / f"deadhost-1-{'0' * 32}{paths.SEGMENT_SUFFIX}").write_bytes(data)  # no owner
+    calls = []
+
+    def refuse(*a: object, **k: object) -> None:
+        calls.append(1)
+        raise OSError(errno.EROFS, "read-only file system")
+
+    real = store._backend.write_table
+    monkeypatch.setattr(store._backend, "write_table", refuse)
+    assert len(store) == 0 and len(calls) == 1  # the read still answers
+    assert store.stats["errors_read_only"] == 1
+    assert len(store) == 0 and len(calls) == 1  # not converted again on every query
+    monkeypatch.setattr(store._backend, "write_table", real)
+    store._recover_retry_at = 0.0  # the back-off is over
+    assert len(store) == 5
+    assert not list(journal.glob(f"*{paths.SEGMENT_SUFFIX}"))
+    store.close()

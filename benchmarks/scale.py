@@ -52,6 +52,7 @@ SITES = [
     ("nebius", "FI", 1.1, 0.6, 70.0, 0.15),
     ("tensorix", "IE", 1.4, 1.2, 290.0, 0.2),
 ]
+CHUNK_ROWS = 5_000_000
 TEAMS = ["search", "support", "ads", "platform", "research", "growth", "legal", "ops"]
 
 
@@ -59,8 +60,8 @@ def _sql_list(values: list[str]) -> str:
     return "[" + ", ".join("'" + v + "'" for v in values) + "]"
 
 
-def generate_sql(rows: int, out: str, seed: int = 7) -> str:
-    """One COPY statement writing ``rows`` generated requests, partitioned by UTC day."""
+def generate_sql(start: int, stop: int, out: str, seed: int = 7) -> str:
+    """One COPY statement writing requests ``start``..``stop - 1``, partitioned by UTC day."""
     cum, acc = [], 0.0
     for m in MODELS:
         acc += m[5]
@@ -84,7 +85,7 @@ def generate_sql(rows: int, out: str, seed: int = 7) -> str:
             {u(1)} AS u_model, {u(2)} AS u_site, {u(3)} AS u_team, {u(4)} AS u_day,
             {u(5)} AS u_sec, {u(6)} AS u_in, {u(7)} AS u_out, {u(8)} AS u_noise,
             {u(9)} AS u_rep, {u(10)} AS u_pay
-        FROM range({rows}) t(i)
+        FROM range({start}, {stop}) t(i)
     ), keyed AS (
         SELECT *,
             CASE {model_case} ELSE {len(MODELS) - 1} END AS mi,
@@ -158,7 +159,8 @@ def generate_sql(rows: int, out: str, seed: int = 7) -> str:
         CAST(NULL AS VARCHAR) AS billing_cost_json,
         strftime(ts, '%Y-%m-%d') AS date
     FROM physics
-    ) TO '{out}' (FORMAT parquet, PARTITION_BY (date), FILENAME_PATTERN 'gen-{{i}}', COMPRESSION zstd)
+    ) TO '{out}' (FORMAT parquet, PARTITION_BY (date), FILENAME_PATTERN 'gen-{start}-{{i}}', COMPRESSION zstd,
+        OVERWRITE_OR_IGNORE true)
     """
 
 
@@ -172,7 +174,11 @@ def build_store(root: Path, rows: int) -> float:
     con.execute("SET TimeZone='UTC'")
     con.execute("SET preserve_insertion_order=false")
     con.execute("SET enable_progress_bar=false")
-    con.execute(generate_sql(rows, str(root / "requests")))
+    con.execute("SET memory_limit='1GB'")
+    # in chunks: one COPY holds a buffer per open partition, so its memory grows with rows
+    for start in range(0, rows, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, rows)
+        con.execute(generate_sql(start, stop, str(root / "requests")))
     con.close()
     return time.perf_counter() - t
 

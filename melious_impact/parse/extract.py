@@ -54,7 +54,7 @@ def apply_impact(out: dict[str, Any], obj: Any, w: Warnings) -> bool:
     if not isinstance(obj, dict):
         w.add("invalid_environment_impact")
         return False
-    raw = tuple(map(obj.get, IMPACT_FLOAT_FIELDS))
+    raw: tuple[Any, ...] = tuple(map(obj.get, IMPACT_FLOAT_FIELDS))
     vals: dict[str, Any] | None = None
     if _STR_INT.issuperset(map(type, raw)):
         # Fast path at C speed (this runs on the caller's path): five numeric lexemes or

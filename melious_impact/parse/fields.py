@@ -161,13 +161,10 @@ def to_str(value: Any, name: str, warnings: Warnings, *, max_len: int = 256) -> 
     """A non-empty string (numbers are accepted and kept as their text)."""
     if value is None:
         return None
-    if (
-        type(value) is str
-        and 0 < len(value) <= max_len
-        and not value[0].isspace()
-        and not value[-1].isspace()
-    ):
-        return value  # the usual case, without the copies below
+    if type(value) is str and 0 < len(value) <= max_len and value.strip() is value:
+        # The usual case: nothing to strip (CPython's strip() then gives the same object;
+        # elsewhere the copy below gives an equal result).
+        return value
     if type(value) is int:
         value = str(value)
     if isinstance(value, str):

@@ -141,9 +141,12 @@ def keep_verbatim(
 ) -> None:
     """Set the verbatim column of ``key`` in ``out`` from ``source`` (see the module doc and
     :func:`find_verbatim` for ``top_level``)."""
-    text = find_verbatim(source, key, value, top_level=top_level)
+    # The usual case (a whole body whose top-level object holds the key) straight away.
+    text = _top_level(source, key, value, True) if top_level and type(source) is bytes else None
     if text is None:
-        return
+        text = find_verbatim(source, key, value, top_level=top_level)
+        if text is None:
+            return
     column = VERBATIM_COLUMNS[key]
     previous = out.get(column)
     if previous is not None and previous != text:

@@ -448,6 +448,7 @@ class ImpactStore:
 
     def info(self) -> dict[str, Any]:
         """Rows, files, bytes, date range, pending journal segments, quarantined files, stats."""
+        self._before_read()
         files = self._catalog.snapshot()
         days = sorted({d for f in files if (d := paths.partition_date(f.partition)) is not None})
         quarantined = 0

@@ -159,14 +159,11 @@ def apply_usage(out: dict[str, Any], usage: Any, w: Warnings, *, input_only: boo
         inp += (cache_read or 0) + (cache_write or 0)
     cached = reasoning = None
     if "prompt_tokens_details" in usage or "input_tokens_details" in usage:
-        cached = _tokens(
-            _first(
-                _sub(usage, "prompt_tokens_details", "cached_tokens"),
-                _sub(usage, "input_tokens_details", "cached_tokens"),
-            ),
-            "cached_tokens",
-            w,
-        )
+        sub = get("prompt_tokens_details")
+        value = sub.get("cached_tokens") if isinstance(sub, dict) else None
+        if value is None:
+            value = _sub(usage, "input_tokens_details", "cached_tokens")
+        cached = _tokens(value, "cached_tokens", w)
     if cached is None:
         cached = cache_read
     if "completion_tokens_details" in usage or "output_tokens_details" in usage:

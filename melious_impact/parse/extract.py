@@ -28,7 +28,6 @@ IMPACT_STR_FIELDS = ("provider_id", "location")
 _FLOAT_MAX = sys.float_info.max
 _PUE_MIN = float(PHYSICAL_BOUNDS["pue"][0])
 _SHARE_MAX = float(PHYSICAL_BOUNDS["renewable_percent"][1] or _FLOAT_MAX)
-_STR_INT = frozenset((str, int))
 
 
 def _first(*values: Any) -> Any:
@@ -54,30 +53,20 @@ def apply_impact(out: dict[str, Any], obj: Any, w: Warnings) -> bool:
     if not isinstance(obj, dict):
         w.add("invalid_environment_impact")
         return False
-    raw: tuple[Any, ...] = tuple(map(obj.get, IMPACT_FLOAT_FIELDS))
-    vals: dict[str, Any] | None = None
-    if _STR_INT.issuperset(map(type, raw)):
-        # Fast path at C speed (this runs on the caller's path): five numeric lexemes or
-        # ints, finite and non-negative (a NaN, an infinity or a sum that overflows makes
-        # the sum fail the bound, and the loop below decides field by field).
-        try:
-            nums = tuple(map(float, raw))
-        except (ValueError, OverflowError):
-            nums = ()
-        if nums and min(nums) >= 0.0 and sum(nums) <= _FLOAT_MAX:
-            vals = dict(zip(IMPACT_FLOAT_FIELDS, nums, strict=True))
-    if vals is None:
-        vals = {}
-        for f, v in zip(IMPACT_FLOAT_FIELDS, raw, strict=True):
-            if type(v) is str or type(v) is int:
-                try:
-                    x = float(v)
-                except (ValueError, OverflowError):
-                    x = -1.0
-                if 0.0 <= x <= _FLOAT_MAX:  # also false for NaN
-                    vals[f] = x
-                    continue
-            vals[f] = to_float(v, f, w)
+    vals: dict[str, Any] = {}
+    for f in IMPACT_FLOAT_FIELDS:
+        v = obj.get(f)
+        # Inline fast path (this runs on the caller's path): a numeric lexeme or int
+        # that is finite and non-negative; anything else goes through to_float.
+        if type(v) is str or type(v) is int:
+            try:
+                x = float(v)
+            except (ValueError, OverflowError):
+                x = -1.0
+            if 0.0 <= x <= _FLOAT_MAX:  # also false for NaN
+                vals[f] = x
+                continue
+        vals[f] = to_float(v, f, w)
     # Bounds that hold by definition: a PUE below 1 or a renewable share above 100 %
     # is not a measurement, whatever sent it.
     pue, share = vals["pue"], vals["renewable_percent"]

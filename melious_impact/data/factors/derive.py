@@ -133,7 +133,7 @@ def build_grid(raw: Path) -> pd.DataFrame:
                     "location": iso2,
                     "year": year,
                     "month": month,
-                    "grid_g_per_kwh": round(value, 3),
+                    "grid_g_per_kwh": round(value, 6),
                     "renewable_percent": round(renewable, 2),
                     "unit": "g CO2e/kWh (generation, lifecycle)",
                     "source": "Ember monthly electricity data (shape), scaled to the Ember yearly figure",

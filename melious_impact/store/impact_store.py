@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import duckdb
 import pandas as pd
@@ -85,7 +85,10 @@ class ImpactStore:
     ``recover_on_read``: before each read, convert the journal segments of processes that
     are gone (workers that exited, cleanly or not), so their rows are visible at once.
     ``auto_compact_files``: a partition this process writes to is compacted in the
-    background once it holds that many live files (``None``: only ``compact()``).
+    background once it holds that many live files (``None``: only ``compact()``). The
+    default turns it on for a local folder and off for object storage: hosts sharing a
+    bucket cannot lock each other out, and two compacting one day at once would show its
+    rows twice, so on object storage pass a number on exactly one host.
     """
 
     def __init__(
@@ -100,7 +103,7 @@ class ImpactStore:
         spool_dir: str | os.PathLike[str] | None = None,
         recover_on_open: bool = True,
         recover_on_read: bool = True,
-        auto_compact_files: int | None = DEFAULT_AUTO_COMPACT_FILES,
+        auto_compact_files: int | Literal["default"] | None = "default",
     ) -> None:
         if buffer_rows < 1 or flush_interval_s <= 0 or max_pending_rows < 1:
             raise ValueError("buffer_rows and max_pending_rows must be >= 1 and flush_interval_s > 0")
@@ -110,6 +113,8 @@ class ImpactStore:
         self._fsync = fsync
         self._max_pending_rows = max_pending_rows
         root = default_store_path() if root is None else root
+        if auto_compact_files == "default":
+            auto_compact_files = None if is_remote(str(root)) else DEFAULT_AUTO_COMPACT_FILES
         self._backend: Backend
         if is_remote(str(root)):
             uri = str(root)

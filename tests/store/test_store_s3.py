@@ -150,3 +150,15 @@ def test_background_compaction_on_object_storage(s3: dict[str, Any], tmp_path: P
     assert max(counts) <= 8 and len(reader._catalog.snapshot()) < 4
     assert sorted(reader.to_pandas()["request_id"]) == sorted(f"nb-{i}" for i in range(24))
     assert (tmp_path / "spool" / "_locks" / "compact.lock").exists()  # the host's lock, in the spool
+
+
+def test_object_storage_does_not_compact_by_default(s3, tmp_path: Path) -> None:
+    # Hosts sharing a bucket cannot lock each other out: compaction there is opt-in, on one host.
+    store = _store(s3, "default-off", tmp_path / "spool", flush_interval_s=3600)
+    local = ImpactStore(tmp_path / "local")
+    try:
+        assert store._compactor is None
+        assert local._compactor is not None
+    finally:
+        store.close()
+        local.close()

@@ -51,10 +51,9 @@ import pandas as pd
 
 from melious_impact.errors import ForecastError
 from melious_impact.forecast.backtest import choose
-from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT, add_cost_eur, sum_decimal, to_decimal
-from melious_impact.forecast.daily import METRICS, UNTAGGED, daily_totals, local_dates, series_matrix
+from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT, sum_decimal, to_decimal
+from melious_impact.forecast.daily import METRICS, daily_totals, local_dates, series_matrix
 from melious_impact.forecast.forecast import check_level
-from melious_impact.frames import as_frame
 
 #: Periods accepted by :func:`budget_status` and their pandas period codes.
 PERIODS = {"month": "M", "quarter": "Q", "year": "Y"}
@@ -301,19 +300,20 @@ def budget_outlook(
     plan = load_budgets(budgets) if isinstance(budgets, (str, Path)) else validate_budgets(budgets)
     check_level(level)
     metrics = sorted({m for team in plan.values() for m in team}, key=METRICS.index)
-    frame = as_frame(df)
-    if "cost_eur" in metrics and "cost_eur" not in frame.columns and len(frame):
-        frame = add_cost_eur(frame, eur_per_energy_unit)  # once: the totals and the coverage read it
-    totals = daily_totals(frame, metrics, by=by, tz=tz, eur_per_energy_unit=eur_per_energy_unit)
-    counts = _daily_counts(frame, [m for m in metrics if m in COVERED_METRICS], by, tz)
-    if as_of is None:
+    # One GROUP BY day x team in DuckDB gives the sums and the coverage counts; rows after
+    # as_of are not read (a UTC bound safely past the local day's end, then the exact cut).
+    day = None if as_of is None else _as_of_date(as_of, tz)
+    bound = None if day is None else (day + pd.Timedelta(days=2)).tz_localize("UTC")
+    totals = daily_totals(
+        df, metrics, by=by, tz=tz, eur_per_energy_unit=eur_per_energy_unit, end=bound, counts=True
+    )
+    if day is None:
         if len(totals) == 0:
             raise ForecastError("no request rows: pass as_of= to place the budget period, or add data")
         day = pd.Timestamp(totals["date"].max())
-    else:
-        day = _as_of_date(as_of, tz)
     start, end = period_bounds(day, period)
     totals = totals[totals["date"] <= day]
+    counts = totals if len(totals) else None
     rng = np.random.default_rng(seed)
 
     rows = []
@@ -337,33 +337,6 @@ def budget_outlook(
     return BudgetOutlook(status, path_frame, level)
 
 
-def _daily_counts(frame: pd.DataFrame, metrics: list[str], by: str, tz: str) -> pd.DataFrame | None:
-    """Per (group, date): the requests, and for each metric the requests that carry it.
-
-    Rows may be pre-summed (an ``n_requests`` column): their per-metric counts are then
-    ``n_<metric>`` columns, and a metric without one has no known coverage (None).
-    """
-    if not metrics or len(frame) == 0 or "captured_at" not in frame.columns or by not in frame.columns:
-        return None
-    g = frame[by].astype(object)
-    work = pd.DataFrame(
-        {
-            "date": local_dates(frame["captured_at"], tz),
-            by: g.where(g.notna() & (g.astype(str) != ""), UNTAGGED).astype(str),
-        },
-        index=frame.index,
-    )
-    summed = "n_requests" in frame.columns
-    work["_n"] = pd.to_numeric(frame["n_requests"], errors="coerce").fillna(0) if summed else 1.0
-    for m in metrics:
-        if summed:
-            col = f"n_{m}"
-            work[m] = pd.to_numeric(frame[col], errors="coerce").fillna(0) if col in frame.columns else np.nan
-        elif m in frame.columns:
-            work[m] = frame[m].notna().astype(float)
-    return work.groupby([by, "date"], sort=True).sum(min_count=1).reset_index()
-
-
 def _covered_percent(
     counts: pd.DataFrame | None, by: str, team: str, metric: str, start: pd.Timestamp, day: pd.Timestamp
 ) -> float:
@@ -371,13 +344,13 @@ def _covered_percent(
     that carry ``metric``; 100 for a metric every request has; NaN when not known."""
     if metric not in COVERED_METRICS:
         return 100.0
-    if counts is None or metric not in counts.columns:
+    if counts is None or f"n_{metric}" not in counts.columns:
         return float("nan")
     sel = counts[(counts[by] == team) & (counts["date"] >= start) & (counts["date"] <= day)]
-    total = float(sel["_n"].sum())
+    total = float(sel["n_requests"].sum())
     if total <= 0:
         return float("nan")
-    covered = sel[metric]
+    covered = sel[f"n_{metric}"]
     if covered.isna().any():
         return float("nan")
     return math.floor(1000.0 * float(covered.sum()) / total) / 10

@@ -358,3 +358,57 @@ def _whole(value: Any, name: str) -> int:
     if as_float != as_float or as_float < 0 or as_float != int(as_float):
         raise ValueError(f"workload {name} must be a non-negative whole number, got {value!r}")
     return int(as_float)
+
+
+# --------------------------------------------------------------------------- cost_totals
+
+
+def cost_totals(
+    data: Any,
+    by: str | tuple[str, ...] | list[str] | None = "team",
+    *,
+    start: Any = None,
+    end: Any = None,
+    eur_per_energy_unit: Decimal | str | int | float = DEFAULT_EUR_PER_ENERGY_UNIT,
+) -> pd.DataFrame:
+    """Exact ``cost_eur`` totals per group, summed in DuckDB (the rows never reach pandas).
+
+    ``data``: a store or a frame of request rows (registered with DuckDB, same query).
+    ``by``: a group column or several (``None`` or ``()``: one total); empty values are
+    ``(untagged)``. ``start``/``end``: the period of :mod:`melious_impact.periods`. Returns
+    the group columns, ``cost_eur`` (exact ``Decimal``: the ``DECIMAL(38, 18)`` sum of
+    :func:`melious_impact.billing.cost_eur_sql`, the rule of :func:`add_cost_eur`),
+    ``requests`` and ``unbilled_requests`` (rows without a usable amount, which add nothing),
+    ordered by the groups.
+    """
+
+    from melious_impact.forecast.daily import is_store, rows_view
+
+    groups = [by] if isinstance(by, str) else list(by or ())
+    cols = [*groups, "cost_eur", "requests", "unbilled_requests"]
+    if not is_store(data):
+        from melious_impact.frames import as_frame
+
+        data = as_frame(data)
+    keys = ", ".join('"' + g.replace('"', '""') + '"' for g in groups)
+    with rows_view(
+        data,
+        groups=groups,
+        metrics=["cost_eur"],
+        eur_per_energy_unit=eur_per_energy_unit,
+        start=start,
+        end=end,
+    ) as con:
+        sql = (
+            f"SELECT {keys + ', ' if keys else ''}coalesce(sum(cost_eur), CAST(0 AS DECIMAL(38, 18))) AS cost_eur, "
+            "count(*) AS requests, count(*) - count(cost_eur) AS unbilled_requests FROM _rows"
+            + (f" GROUP BY {keys} ORDER BY {keys}" if keys else "")
+        )
+        table = con.sql(sql).to_arrow_table()
+    out = table.to_pandas()
+    if not groups and int(out["requests"].iloc[0]) == 0:
+        out["cost_eur"] = [Decimal(0)]
+    out["cost_eur"] = out["cost_eur"].astype(object)
+    for c in ("requests", "unbilled_requests"):
+        out[c] = out[c].astype("int64")
+    return out[cols]

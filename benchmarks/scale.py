@@ -262,6 +262,10 @@ OPS: dict[str, tuple[str, str]] = {
         "'billing_energy']))\n[sum_decimal(g) for _, g in df.groupby('team')['cost_eur']]",
         _COST_FLOOR,
     ),
+    "cost_totals": (
+        "from melious_impact.forecast.costs import cost_totals\ncost_totals(store, 'team')",
+        _COST_FLOOR,
+    ),
     "focus": (
         "from melious_impact.export.focus import to_focus\nto_focus(store, granularity='day')",
         _FOCUS_FLOOR,

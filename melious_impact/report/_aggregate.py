@@ -3,8 +3,9 @@
 The forecast part sums request rows per day; the scenario part predicts expected
 impact, which is linear in tokens, and prices token totals. Handing them one row per
 (day, team) or per (model, site, hour) instead of one per request gives the same totals
-in a fraction of the time. Fitting the model and looking for anomalies need real rows:
-above :data:`MAX_MODEL_ROWS` they run on a seeded random sample, and the report says so.
+in a fraction of the time. The intensity fit and the anomaly search need no stand-in: they
+run in DuckDB on every row (:func:`melious_impact.fit_intensity` and
+:meth:`~melious_impact.model.fit.IntensityModel.anomalies` over the store).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import pandas as pd
 
 from melious_impact.charts._source import query
 
-#: Above this many rows, the intensity fit and the anomaly search use a random sample.
-MAX_MODEL_ROWS = 200_000
-SAMPLE_SEED = 0
+#: Above this many requests in the period, the report's scenarios run on the hourly workload
+#: (:func:`hourly_workload`: the same expected values, not a sample).
+AGGREGATE_SCENARIOS_ABOVE = 200_000
 
 _SUMS = """
     sum(input_tokens) AS input_tokens,
@@ -100,10 +101,3 @@ def hourly_workload(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     for col in ("provider_id", "location"):  # the facts view labels unknowns; the model wants NULLs
         df[col] = df[col].where(df[col] != "(unknown)", None)
     return _as_rows(df)
-
-
-def sample(df: pd.DataFrame, limit: int = MAX_MODEL_ROWS) -> tuple[pd.DataFrame, bool]:
-    """At most ``limit`` rows (seeded, order kept) and whether it is a sample."""
-    if len(df) <= limit:
-        return df, False
-    return df.sample(n=limit, random_state=SAMPLE_SEED).sort_index(), True

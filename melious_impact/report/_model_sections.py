@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 
 from melious_impact import charts, units
-from melious_impact.charts._source import fetch_one
 from melious_impact.charts.grid import grid_by_hour
+from melious_impact.periods import period
 from melious_impact.report._sections import Section, guarded, public
 from melious_impact.report._tables import table
 
@@ -59,15 +59,12 @@ INTENSITY_COLUMNS = [
 ]
 
 
-def model_section(history: pd.DataFrame, sampled: bool) -> Section:
+def model_section(data: Any, end: Any) -> Section:
+    """The intensity fit on every request of ``data`` (store or frame) captured before ``end``:
+    in DuckDB (:func:`melious_impact.fit_intensity` with ``end=``), so no row is left out."""
+
     def build(sec: Section) -> None:
-        if history.empty:
-            raise ValueError("no request rows up to the end of the period to fit on")
-        m = public("fit_intensity")(history)
-        if sampled:
-            sec.note = (
-                f"Fitted on a seeded random sample of {len(history):,} requests up to the end of the period."
-            )
+        m = public("fit_intensity")(data, end=end)
         tab = m.table()
         sec.facts["model"] = m
         in_wh = {
@@ -83,12 +80,13 @@ def model_section(history: pd.DataFrame, sampled: bool) -> Section:
     return guarded("model", "Fitted intensities", build)
 
 
-def grid_section(model: Section, period: Any) -> Section:
-    """Grid intensity by hour: the model's profile when fitted, else implied by the rows."""
+def grid_section(model: Section, period: Any, lo: Any = None, hi: Any = None) -> Section:
+    """Grid intensity by hour: the model's profile when fitted, else implied by the rows of
+    ``period`` (rows, a store or facts) in ``[lo, hi)``."""
 
     def build(sec: Section) -> None:
         m = model.facts.get("model")
-        profile = grid_by_hour(m if m is not None else period)
+        profile = grid_by_hour(m) if m is not None else grid_by_hour(period, start=lo, end=hi)
         sec.charts["grid"] = charts.grid_intensity_by_hour(profile)
         sec.facts["cleanest"] = [
             (loc, ", ".join(f"{h:02d}:00" for h in sorted(g.loc[g["cleanest"], "hour"])))
@@ -98,15 +96,16 @@ def grid_section(model: Section, period: Any) -> Section:
     return guarded("grid", "Grid intensity", build)
 
 
-def anomalies_section(model: Section, period_rows: pd.DataFrame, n_period: int) -> Section:
+def anomalies_section(model: Section, data: Any, lo: Any, hi: Any) -> Section:
+    """Every anomaly among the requests of ``data`` (store or frame) captured in ``[lo, hi)``,
+    scored in DuckDB by the fitted model (:meth:`IntensityModel.anomalies`): no row is left out."""
+
     def build(sec: Section) -> None:
         m = model.facts.get("model")
         if m is None:
             raise ValueError(f"needs the fitted model ({model.note or 'not fitted'})")
-        found = m.anomalies(period_rows)
+        found = period_anomalies(m, data, lo, hi)
         sec.facts["count"] = len(found)
-        if len(period_rows) < n_period:
-            sec.note = f"Searched in a seeded random sample of {len(period_rows):,} of the period's {n_period:,} requests."
         reason = next((c for c in ("reason", "likely_reason", "kind") if c in found.columns), None)
         if reason is not None and len(found):
             counts = (
@@ -125,6 +124,22 @@ def anomalies_section(model: Section, period_rows: pd.DataFrame, n_period: int) 
             sec.charts["anomalies"] = charts.anomalies_chart(found)
 
     return guarded("anomalies", "Anomalies", build)
+
+
+def period_anomalies(m: Any, data: Any, lo: Any, hi: Any) -> pd.DataFrame:
+    """``m.anomalies`` over the requests of ``data`` captured in ``[lo, hi)``, largest score
+    first. A store is scored whole in DuckDB (each row's score depends on that row and the
+    model only) and its hits outside the period dropped; a frame is cut to the period first."""
+    from melious_impact.model.source import is_store
+    from melious_impact.report.rows import history_rows
+
+    if not is_store(data):
+        return m.anomalies(history_rows(data, start=lo, end=hi))
+    found = m.anomalies(data)
+    if not len(found):
+        return found
+    keep = period(lo, hi).mask(found["captured_at"])
+    return found[keep]
 
 
 BASIS_TEXT = {
@@ -480,20 +495,18 @@ def run_all(
     page_units: dict[str, str] | None = None,
 ) -> dict[str, Section]:
     """Every model and forecast section, each fed the smallest input that gives its answer."""
-    from melious_impact.report._aggregate import MAX_MODEL_ROWS, daily_rows, hourly_workload
+    from melious_impact.report._aggregate import AGGREGATE_SCENARIOS_ABOVE, daily_rows, hourly_workload
     from melious_impact.report.rows import history_rows
 
     raw = getattr(facts, "raw_con", None)
-    fit_rows = history_rows(rows_source, end=hi, limit=MAX_MODEL_ROWS, con=raw)
-    sampled = count_facts(history_con) > MAX_MODEL_ROWS
-    model = model_section(fit_rows, sampled)
-    aggregated = n_period > MAX_MODEL_ROWS
-    period_rows = (
-        history_rows(rows_source, start=lo, end=hi, limit=MAX_MODEL_ROWS, con=raw)
-        if n_period
-        else fit_rows.iloc[0:0]
-    )
-    workload = hourly_workload(period_con) if aggregated else period_rows
+    # The fit and the anomaly search run in DuckDB on every row: no sample at any size.
+    model = model_section(rows_source, hi)
+    # Scenarios on many requests run on their hourly workload (same expected values).
+    aggregated = n_period > AGGREGATE_SCENARIOS_ABOVE
+    if aggregated:
+        workload = hourly_workload(period_con)
+    else:
+        workload = history_rows(rows_source, start=lo, end=hi, con=raw)
     try:
         spec, metrics = budget_metrics(budgets)
     except Exception as exc:  # a bad budget file fails the budget section only
@@ -503,7 +516,7 @@ def run_all(
     needs_rows = "requests" in metrics or forecast_metric == "requests"
     daily = history_rows(rows_source, end=hi, con=raw) if needs_rows else daily_rows(history_con)
     if n_period:
-        grid = grid_section(model, period_rows)
+        grid = grid_section(model, facts, lo, hi)
     else:
         grid = Section("grid", "Grid intensity", ok=False, note="No requests in this period.")
     if isinstance(spec, Exception):
@@ -513,7 +526,7 @@ def run_all(
     return {
         "model": model,
         "grid": grid,
-        "anomalies": anomalies_section(model, period_rows, n_period),
+        "anomalies": anomalies_section(model, rows_source, lo, hi),
         "estimates": estimates_section(
             model, history_rows(rows_source, start=lo, end=hi, unreported_only=True)
         ),
@@ -521,8 +534,3 @@ def run_all(
         "forecast": forecast_section(daily, forecast_metric, horizon_days, page_units),
         "budgets": bud,
     }
-
-
-def count_facts(con: Any) -> int:
-    row = fetch_one(con, "SELECT count(*) FROM facts")
-    return int(row[0]) if row else 0

@@ -209,7 +209,7 @@ def test_the_report_on_a_pre_summed_workload_states_the_same_coverage(
 ) -> None:
     from melious_impact.report import _aggregate
 
-    monkeypatch.setattr(_aggregate, "MAX_MODEL_ROWS", 100)  # the path of a store above the limit
+    monkeypatch.setattr(_aggregate, "AGGREGATE_SCENARIOS_ABOVE", 100)  # the path of a large period
     ctx, _ = build_context(
         rows, Facts(rows), START, START + timedelta(days=DAYS), scenarios=[{"shift_to_clean_hours": True}]
     )

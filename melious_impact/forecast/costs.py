@@ -2,7 +2,8 @@
 
 The rule of ``cost_eur`` and the euro value of an energy unit are defined once, in
 :mod:`melious_impact.billing` (which also writes the rule as SQL for the charts); this
-module applies them to frames of stored values.
+module applies them to frames of stored values, and :func:`cost_totals` sums them in DuckDB
+(exact ``DECIMAL``) over a store or a frame.
 """
 
 from __future__ import annotations

@@ -73,7 +73,8 @@ def forecast(
 ) -> pd.DataFrame:
     """Forecast a daily metric per group for the ``horizon_days`` after the last day with data.
 
-    ``df``: request rows (DataFrame) or a store (anything with ``.to_pandas()``).
+    ``df``: a store (anything with ``connect()``) or request rows (a DataFrame); the daily
+    series is one DuckDB ``GROUP BY`` day x group over either (:func:`~.daily.daily_totals`).
     ``metric``: ``energy_kwh``, ``carbon_g_co2``, ``water_liters``, ``input_tokens``,
     ``output_tokens``, ``requests`` or ``cost_eur`` (see :mod:`melious_impact.forecast.costs`;
     ``eur_per_energy_unit`` values energy-paid requests). ``by``: the group column

@@ -85,7 +85,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _load(store: str | None) -> Any:
     from melious_impact.cli._stores import open_existing
 
-    return open_existing(store).to_pandas()
+    # the store itself: forecasts and budgets sum its rows per day in DuckDB
+    return open_existing(store)
 
 
 def _rate(args: argparse.Namespace) -> Any:

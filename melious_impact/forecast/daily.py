@@ -158,8 +158,9 @@ def _frame_view(
         if g not in df.columns:
             raise ValueError(f"cannot group by {g!r}: no such column")
     arrays: dict[str, pa.Array] = {
+        # microseconds, as the store keeps them (a nanosecond never crosses a midnight)
         "ts": pa.Array.from_pandas(
-            pd.to_datetime(df["captured_at"], utc=True), type=pa.timestamp("us", "UTC")
+            pd.to_datetime(df["captured_at"], utc=True).dt.floor("us"), type=pa.timestamp("us", "UTC")
         )
     }
     for g in groups:

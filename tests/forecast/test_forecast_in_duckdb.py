@@ -229,6 +229,24 @@ def test_a_frame_with_its_own_costs_and_pre_summed_rows() -> None:
     assert st_["spent_covered_percent"].iloc[0] == 64.7  # 11 of 17, rounded down
 
 
+def test_untidy_frames_read_as_before() -> None:
+    # nanosecond instants, numbers as group values and as text, a missing instant
+    df = pd.DataFrame(
+        {
+            "captured_at": [
+                pd.Timestamp("2025-01-01 23:59:59.999999999", tz="UTC"),
+                pd.Timestamp("2025-01-02 00:00:00", tz="UTC"),
+                pd.NaT,
+            ],
+            "team": [3, 3, 3],
+            "energy_kwh": ["0.5", "x", "2"],
+        }
+    )
+    metrics = ["energy_kwh", "requests"]
+    assert_same_totals(daily_totals(df, metrics), pandas_daily_totals(df, metrics, "team", "UTC"))
+    assert daily_totals(df, metrics)["team"].tolist() == ["3", "3"]
+
+
 def test_rows_after_as_of_are_not_counted_and_a_bad_zone_is_refused(sample_store: Any) -> None:
     early = mi.budget_status(sample_store, {"search": {"requests": 10**6}}, as_of="2026-09-10")
     rows = sample_store.to_pandas(end="2026-09-10")

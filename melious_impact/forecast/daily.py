@@ -96,9 +96,15 @@ def is_store(data: Any) -> bool:
 # -- the rows as one DuckDB view --------------------------------------------------------
 
 
-def _label_sql(column: str) -> str:
-    """A group column as text, empty or missing values labelled :data:`UNTAGGED`."""
-    return f"coalesce(nullif(CAST({column} AS VARCHAR), ''), {_text(UNTAGGED)})"
+def _label_sql(column: str, kind: str = "string") -> str:
+    """A group column as text, empty or missing values labelled :data:`UNTAGGED` (booleans
+    spelled as Python writes them, as a frame's labels are)."""
+    text = (
+        f"CASE WHEN {column} THEN 'True' WHEN NOT {column} THEN 'False' END"
+        if kind == "bool"
+        else f"CAST({column} AS VARCHAR)"
+    )
+    return f"coalesce(nullif({text}, ''), {_text(UNTAGGED)})"
 
 
 def _store_view(
@@ -109,12 +115,13 @@ def _store_view(
     rate: Decimal,
     span: Period,
 ) -> None:
-    from melious_impact.records import COLUMN_NAMES
+    from melious_impact.records import COLUMN_NAMES, COLUMNS_BY_NAME
 
     for g in groups:
         if g not in COLUMN_NAMES:
             raise ValueError(f"cannot group by {g!r}: no such column")
-    cols = ["captured_at AS ts", *(f"{_label_sql(_ident(g))} AS {_ident(g)}" for g in groups)]
+    cols = ["captured_at AS ts"]
+    cols += [f"{_label_sql(_ident(g), COLUMNS_BY_NAME[g].kind)} AS {_ident(g)}" for g in groups]
     for m in metrics:
         if m == "cost_eur":
             cols.append(f"{cost_eur_sql(rate)} AS cost_eur")

@@ -74,7 +74,7 @@ def sample_rows(sample_store: Any) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("tz", ["UTC", "Europe/Paris", "America/Los_Angeles"])
-@pytest.mark.parametrize("by", ["team", "model", None])
+@pytest.mark.parametrize("by", ["team", "model", "stream", "status_code", None])
 def test_the_sample_stores_daily_totals_match_the_pandas_path(
     sample_store: Any, sample_rows: pd.DataFrame, tz: str, by: str | None
 ) -> None:

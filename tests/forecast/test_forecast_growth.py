@@ -114,7 +114,7 @@ def test_the_team_that_doubles_in_four_months(
     direction=st.sampled_from(["growth", "decline"]),
     shape=st.sampled_from(["additive", "multiplicative"]),
     seed=st.integers(0, 2**16),
-    n=st.integers(60, 300),
+    n=st.integers(90, 300),
     days=st.integers(60, 240),
 )
 def test_a_nearly_noiseless_trend_and_week_is_followed(
@@ -127,7 +127,8 @@ def test_a_nearly_noiseless_trend_and_week_is_followed(
     n: int,
     days: int,
 ) -> None:
-    # With 0.5% noise, whatever the rate, shape and length, the candidates follow the
+    # From three months of history (shorter: see the documented limit below), with 0.5%
+    # noise, whatever the rate, shape and length, the candidates follow the
     # series: the 28 days ahead within 8% (the backtests' bar; a linear growth on a
     # multiplicative week is only approximated by the log scale, about 5% off after 60
     # days of history), and the interval is ordered, non-negative and finite.
@@ -160,3 +161,16 @@ def test_no_runaway_forecast_from_noisy_positive_days(
     fc = mi.forecast(make_rows({"t": y}), horizon_days=H)
     assert float(fc["mean"].max()) <= 3 * float(y.max()), fc.attrs["backtest"]
     assert np.isfinite(fc[["low", "mean", "high"]].to_numpy()).all()
+
+
+def test_short_history_of_a_fast_change_is_the_documented_limit(
+    make_rows: Callable[..., pd.DataFrame], growth: Callable[..., np.ndarray]
+) -> None:
+    # The limit docs/forecast.md states: two months of a series halving every two months on an
+    # additive week are 10-15% off over 28 days, three months are within the 8% bar.
+    errs = {}
+    for n in (60, 90):
+        y = growth("exponential", "decline", "additive", 0, n + H, noise=0.005, days=60)
+        fc = mi.forecast(make_rows({"t": y[:n]}), horizon_days=H)
+        errs[n] = float(np.mean(np.abs(fc["mean"].to_numpy() - y[n:]) / y[n:]))
+    assert errs[90] <= 0.08 < errs[60] <= 0.20, errs

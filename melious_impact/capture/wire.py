@@ -20,6 +20,13 @@ def library_of(obj: Any) -> str:
         root = cls.__module__.partition(".")[0]
         if root in ("httpx2", "httpx"):
             return root
+    # A class's module does not always name its library (the OpenAI SDK 2.x re-homes httpx's
+    # BaseTransport in its own namespace): ask httpx itself before taking the default.
+    import httpx
+
+    httpx_types = (httpx.BaseTransport, httpx.AsyncBaseTransport, httpx.Client, httpx.AsyncClient)
+    if isinstance(obj, (*httpx_types, httpx.Request, httpx.Response)):
+        return "httpx"
     return "httpx2"
 
 

@@ -106,9 +106,19 @@ def instrument(rec: Recorder, client: _C, *, replace: bool = False) -> _C:
             return client
         http._transport = _unwrapped(http._transport)
         http._mounts = {p: _unwrapped(t) for p, t in http._mounts.items()}
+    wrap_transports(rec, http)
+    return client
+
+
+def wrap_transports(rec: Recorder, http: Any) -> None:
+    """Wrap an httpx/httpx2 client's transport and mounts in ``rec``'s recording transport.
+
+    The client's own transports are wrapped rather than replaced through ``transport=``, which
+    would make httpx skip the proxy environment (HTTP_PROXY, ...) and ``proxy=`` mounts: every
+    routing decision stays the user's.
+    """
     http._transport = rec.transport(http._transport)
     http._mounts = {p: (None if t is None else rec.transport(t)) for p, t in http._mounts.items()}
-    return client
 
 
 def _unwrapped(transport: Any) -> Any:

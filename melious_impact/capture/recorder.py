@@ -289,15 +289,10 @@ class Recorder:
     # -- client construction ------------------------------------------------------------
 
     def _instrument(self, client: _C) -> _C:
-        """Wrap the transports a client built from its own kwargs.
+        """Wrap the transports a client built from its own kwargs (see ``wrap_transports``)."""
+        from melious_impact.capture.instrument import wrap_transports
 
-        Passing ``transport=`` to the constructor would make httpx skip the proxy
-        environment (HTTP_PROXY, ...) and ``proxy=`` mounts; wrapping what it built keeps
-        every routing decision the user's.
-        """
-        c: Any = client
-        c._transport = self.transport(c._transport)
-        c._mounts = {pattern: (None if t is None else self.transport(t)) for pattern, t in c._mounts.items()}
+        wrap_transports(self, client)
         return client
 
 

@@ -130,8 +130,8 @@ def _prompt(n_tokens: int) -> str:
 def _call(ctx: DemoContext, usage: Any, rng: np.random.Generator, flavor: str) -> None:
     import openai
 
-    from melious_impact.emulator._inference import AUDIO_BYTES_PER_SECOND
     from melious_impact.emulator.catalogue import MODELS
+    from melious_impact.emulator.physics import AUDIO_BYTES_PER_SECOND
 
     oa, an = ctx.clients["openai"], ctx.clients["anthropic"]
     kind = MODELS[usage.model].kind

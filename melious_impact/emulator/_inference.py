@@ -13,6 +13,7 @@ import numpy as np
 from melious_impact.emulator import _text
 from melious_impact.emulator._api import ApiError, Call, Reply, bad_request, file_form
 from melious_impact.emulator._wire import dumps
+from melious_impact.emulator.physics import AUDIO_BYTES_PER_SECOND
 
 if TYPE_CHECKING:
     from melious_impact.emulator.core import Emulator
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 EMBEDDING_DIMS = {"bge-m3": 1024, "qwen3-embedding-8b": 4096}
 IMAGE_UNITS_PER_PIXEL = 1 / 256  # 4096 output units for a 1024x1024 image
 AUDIO_TOKENS_PER_SECOND = 25
-AUDIO_BYTES_PER_SECOND = 4_000  # 32 kbit/s mono speech: duration is estimated from the upload size
 
 
 def _texts(value: Any) -> list[str]:

@@ -31,6 +31,8 @@ from melious_impact.emulator.catalogue import (
 )
 
 DEFAULT_NOISE_SIGMA = 0.02
+#: 32 kbit/s mono speech: a transcription's duration is estimated from the upload's size.
+AUDIO_BYTES_PER_SECOND = 4_000
 FLAVORS = ("balanced", "speed", "price", "eco", "batch")
 #: (price, speed, environment) weights per flavor (the Melious API documentation).
 FLAVOR_WEIGHTS: dict[str, tuple[float, float, float]] = {

@@ -4,7 +4,7 @@ The weighted least squares of :mod:`.wls` needs, in each of its passes, five wei
 per group (``X'WX`` and ``X'Wy`` of a 2x2 system): a GROUP BY. The usable rows are kept once
 in a compact temporary table (cell, tokens, energy before PUE: 20 bytes a row) and every
 pass is one aggregation over it, joined with a table of the previous pass's coefficients
-(one row per cell). Cell and model fits run in the same passes: a model's sums are the sum
+(one row per cell, ``_par``). Cell and model fits run in the same passes: a model's sums are the sum
 of its cells' sums taken with the model's weights. The outlier screen (relative residual
 sd per group) and the final residual sums are GROUP BYs too, and the grid profile, the
 sites and the price sample are one query each. Python then solves a few thousand 2x2
@@ -65,11 +65,6 @@ class SqlFit:
 # -- the weighted least squares as GROUP BYs ------------------------------------------------
 
 
-def _lit(values: Array) -> str:
-    """A DOUBLE[] literal (17 significant digits in scientific notation: exact round trip)."""
-    return "[" + ", ".join(f"{float(v):.17e}" for v in values) + "]"
-
-
 _SUMS = ("x1 * x1", "x1 * x2", "x2 * x2", "x1 * y", "x2 * y")
 
 
@@ -77,7 +72,7 @@ def _pass_sql(params: dict[str, Array], aggregates: list[str]) -> str:
     """``aggregates`` per cell over ``_u``, with ``params`` (one value per cell) as columns and,
     for each side (c: the cell's fit, m: its model's), the fitted mean ``mu``, its weight
     ``w = 1/mu**2`` and, once screened, ``keep`` (relative residual within the threshold)."""
-    cols = ", ".join(f"{_lit(v)}[cell + 1] AS {name}" for name, v in params.items())
+    cols = ", ".join(params)
     lin, mu, wt = [], [], []
     for s in ("c", "m"):
         if f"a{s}" in params:
@@ -90,7 +85,7 @@ def _pass_sql(params: dict[str, Array], aggregates: list[str]) -> str:
             wt.append(f"abs((y - kmu{s}) / kmu{s}) <= kt{s} AS keep{s}")
     rows = (
         f"SELECT cell, CAST(tin AS DOUBLE) / 1000.0{_D} AS x1, CAST(tout AS DOUBLE) / 1000.0{_D} AS x2, y"
-        f"{', ' + cols if cols else ''} FROM _u"
+        f"{', ' + cols if cols else ''} FROM _u{' JOIN _par USING (cell)' if cols else ''}"
     )
     for layer in (lin, mu, wt):
         if layer:
@@ -102,9 +97,16 @@ def _weighted_sums(weight: str) -> list[str]:
     return [f"sum({weight} * {t})" for t in _SUMS]
 
 
-def _by_cell(con: duckdb.DuckDBPyConnection, sql: str, k: int) -> NDArray[np.float64]:
-    """Run a per-cell aggregation; a (k, columns) array in cell order (zeros where no row)."""
-    rows = con.sql(sql).fetchnumpy()
+def _by_cell(
+    con: duckdb.DuckDBPyConnection, params: dict[str, Array], aggregates: list[str], k: int
+) -> NDArray[np.float64]:
+    """Run a per-cell aggregation of :func:`_pass_sql` (``params`` go in a small table ``_par``
+    joined by cell); a (k, columns) array in cell order (zeros where no row)."""
+    if params:
+        con.register("_par_df", pd.DataFrame({"cell": np.arange(k, dtype=np.int32), **params}))
+        con.execute("CREATE OR REPLACE TEMP TABLE _par AS SELECT * FROM _par_df")
+        con.unregister("_par_df")
+    rows = con.sql(_pass_sql(params, aggregates)).fetchnumpy()
     cell = np.asarray(rows["cell"], dtype=np.intp)
     names = [c for c in rows if c != "cell"]
     out = np.zeros((k, len(names)))
@@ -140,7 +142,7 @@ def fit_both(
                 *_weighted_sums(f"CASE WHEN keepc THEN wc ELSE 0.0{_D} END" if screen else "wc"),
                 *_weighted_sums(f"CASE WHEN keepm THEN wm ELSE 0.0{_D} END" if screen else "wm"),
             ]
-            sums = _by_cell(con, _pass_sql({**params, **screen}, aggs), k)
+            sums = _by_cell(con, {**params, **screen}, aggs, k)
         for j, side in enumerate(("c", "m")):
             g, kg = groups[side]
             a, b, full = solve(*(_group(sums[:, 5 * j + i], g, kg) for i in range(5)))
@@ -149,7 +151,7 @@ def fit_both(
             params[f"b{side}"] = np.nan_to_num(b)[g]
         if step == 1:  # after one reweighting the fit is close: screen outliers once
             rel = [f"sum(((y - mu{s}) / mu{s}) * ((y - mu{s}) / mu{s}))" for s in ("c", "m")]
-            sig = _by_cell(con, _pass_sql(params, ["count(*)", *rel]), k)
+            sig = _by_cell(con, params, ["count(*)", *rel], k)
             for j, side in enumerate(("c", "m")):
                 g, kg = groups[side]
                 n = _group(sig[:, 0], g, kg)
@@ -165,7 +167,7 @@ def fit_both(
             f"sum(CASE WHEN keep{s} THEN 1.0{_D} ELSE 0.0{_D} END * ((y - mu{s}) / mu{s}) * ((y - mu{s}) / mu{s}))",
             *_weighted_sums(wk)[:3],
         ]
-    fin = _by_cell(con, _pass_sql({**params, **screen}, aggs), k)
+    fin = _by_cell(con, {**params, **screen}, aggs, k)
     out = []
     for j, side in enumerate(("c", "m")):
         g, kg = groups[side]
@@ -345,6 +347,7 @@ def fit_in_duckdb(src: Source, priors: Priors, min_requests: int) -> SqlFit | No
     first = keys[[f"s{i}" for i in range(5)]].to_numpy(dtype=np.float64)
     cell_fit, model_fit = fit_both(src.con, model_of_cell, first)
     src.con.execute("DROP TABLE _u")
+    src.con.execute("DROP TABLE IF EXISTS _par")
     n_cell = keys["n"].to_numpy(dtype=np.int64)
     cells, mtable, tau_in, tau_out = cell_tables(
         pd.DataFrame(

@@ -1,0 +1,201 @@
+"""The FOCUS charges as the package computed them before the DuckDB GROUP BY: a reference.
+
+Kept only in the tests: the old pandas path (every row loaded, keys grouped with pandas,
+exact sums in Python), so the in-database path can be compared with it on the same inputs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from melious_impact.export._focus_groups import MONEY, ZERO, Group, _decimal, _tags_json
+
+
+def reference_row_costs(frame: Any, eur_per_energy_unit: Decimal) -> list[Decimal | None]:
+    from melious_impact.forecast.costs import add_cost_eur
+
+    costs = add_cost_eur(frame, eur_per_energy_unit=eur_per_energy_unit)["cost_eur"].tolist()
+    return [_decimal(c) for c in costs]
+
+
+def _column(frame: Any, name: str) -> Any:
+    import pandas as pd
+
+    return (
+        frame[name]
+        if name in frame.columns
+        else pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    )
+
+
+def _numbers(frame: Any, name: str) -> Any:
+    """Finite, non-negative numbers of a column as float64 (missing and nonsense count 0)."""
+    import numpy as np
+    import pandas as pd
+
+    values = pd.to_numeric(_column(frame, name), errors="coerce").astype("float64").to_numpy()
+    return np.where(np.isfinite(values) & (values >= 0), values, 0.0)
+
+
+def _texts(frame: Any, name: str) -> list[str | None]:
+    return [None if v is None or v != v or v == "" else str(v) for v in _column(frame, name).tolist()]
+
+
+def reference_charges(frame: Any, costs: list[Decimal | None], granularity: str) -> list[Group]:
+    """The FOCUS groups of ``frame``: keys found with pandas, exact decimal sums in Python.
+
+    Vectorised because stores hold millions of rows; only the decimal sums (which numpy
+    cannot do exactly) walk the rows one by one.
+    """
+    import numpy as np
+    import pandas as pd
+
+    n = len(frame)
+    when = pd.to_datetime(_column(frame, "captured_at"), utc=True)
+    if when.isna().any():
+        raise ValueError("a row has no captured_at: FOCUS needs a charge period for every charge")
+    when = when.astype("datetime64[us, UTC]")
+    models = [m or r for m, r in zip(_texts(frame, "model"), _texts(frame, "requested_model"), strict=True)]
+    teams, projects = _texts(frame, "team"), _texts(frame, "project")
+    cache: dict[tuple[Any, ...], str] = {}
+    tags: list[str | None] = []
+    for raw, team, project in zip(_column(frame, "tags").tolist(), teams, projects, strict=True):
+        key = (raw if isinstance(raw, str) else None, team, project)
+        text = cache.get(key)
+        if text is None:
+            text = cache[key] = _tags_json({"tags": key[0], "team": team, "project": project})
+        tags.append(text)
+    dims: dict[str, list[Any]] = {
+        "cost_known": [c is not None for c in costs],
+        "model": models,
+        "location": _texts(frame, "location"),
+        "provider_id": _texts(frame, "provider_id"),
+        "paid_with": _texts(frame, "billing_paid_with"),
+        "team": teams,
+        "project": projects,
+        "tags": tags,
+    }
+    if granularity == "request":
+        # [start, end) widened to whole seconds: the DateTime format of FOCUS is to the second
+        # (Attributes > Date/Time Format), and the end stays later than the start (Columns >
+        # Charge Period End: exclusive bound), also for a request with no or zero latency.
+        start_at = (when - pd.to_timedelta(_numbers(frame, "latency_ms"), unit="ms")).dt.floor("s")
+        end_at = when.dt.ceil("s")
+        end_at = end_at.where(end_at > start_at, start_at + timedelta(seconds=1))
+        gid = np.arange(n)
+    else:
+        start_at = when.dt.floor("h" if granularity == "hour" else "D")
+        end_at = start_at + (timedelta(hours=1) if granularity == "hour" else timedelta(days=1))
+        keys = pd.DataFrame({"start": start_at.to_numpy(), **dims})
+        gid = keys.groupby(list(keys.columns), dropna=False, sort=False).ngroup().to_numpy()
+    count = int(gid.max()) + 1
+    first = np.full(count, n, dtype=np.int64)
+    np.minimum.at(first, gid, np.arange(n))
+    # Python datetimes only for the groups' first rows: converting every row is slow.
+    group_starts = start_at.iloc[first].dt.to_pydatetime().tolist()
+    group_ends = end_at.iloc[first].dt.to_pydatetime().tolist()
+
+    def total(values: Any) -> Any:
+        return np.bincount(gid, weights=values, minlength=count)
+
+    status = _numbers(frame, "status_code")
+    errors = np.array([bool(v) for v in _texts(frame, "error_code")]) | (status >= 400)
+    reported = np.array([v is True or v == 1 for v in _column(frame, "impact_reported").tolist()])
+    sums = {
+        "requests": np.bincount(gid, minlength=count),
+        "errors": total(errors.astype(float)),
+        "impact_reported": total(reported.astype(float)),
+        "input_tokens": total(np.floor(_numbers(frame, "input_tokens"))),
+        "output_tokens": total(np.floor(_numbers(frame, "output_tokens"))),
+        "energy_kwh": total(_numbers(frame, "energy_kwh")),
+        "carbon_g_co2": total(_numbers(frame, "carbon_g_co2")),
+        "water_liters": total(_numbers(frame, "water_liters")),
+    }
+    money = {name: [ZERO] * count for name in ("cost", "billing_energy", "billing_credits")}
+    energy_units = _column(frame, "billing_energy").tolist()
+    credit_units = _column(frame, "billing_credits").tolist()
+    add = MONEY.add  # a wide context: 28 significant digits could round 18-decimal sums
+    for g, cost, energy, credit in zip(gid.tolist(), costs, energy_units, credit_units, strict=True):
+        if cost is not None:  # a group is all known or all unknown (cost_known is a key)
+            money["cost"][g] = add(money["cost"][g], cost)
+        if energy is not None:
+            money["billing_energy"][g] = add(money["billing_energy"][g], _decimal(energy) or ZERO)
+        if credit is not None:
+            money["billing_credits"][g] = add(money["billing_credits"][g], _decimal(credit) or ZERO)
+    endpoints: dict[int, set[str]] = {}
+    for g, endpoint in set(zip(gid.tolist(), _texts(frame, "endpoint"), strict=True)):
+        if endpoint:
+            endpoints.setdefault(g, set()).add(endpoint)
+    request_ids = _texts(frame, "request_id")
+    groups = []
+    for g in range(count):
+        i = int(first[g])
+        known, model, location, provider_id, paid_with, team, project, tag_text = (dims[k][i] for k in dims)
+        group = Group(
+            group_starts[g],
+            group_ends[g],
+            model,
+            location,
+            provider_id,
+            paid_with,
+            team,
+            project,
+            tag_text or "{}",
+        )
+        group.request_id = request_ids[i] if granularity == "request" else None
+        group.cost, group.billing_energy, group.billing_credits = (
+            money["cost"][g] if known else None,
+            money["billing_energy"][g],
+            money["billing_credits"][g],
+        )
+        group.requests = int(sums["requests"][g])
+        group.errors = int(sums["errors"][g])
+        group.impact_reported = int(sums["impact_reported"][g])
+        group.input_tokens = int(sums["input_tokens"][g])
+        group.output_tokens = int(sums["output_tokens"][g])
+        group.energy_kwh = float(sums["energy_kwh"][g])
+        group.carbon_g_co2 = float(sums["carbon_g_co2"][g])
+        group.water_liters = float(sums["water_liters"][g])
+        group.endpoints = endpoints.get(g, set())
+        groups.append(group)
+    return groups
+
+
+def reference_to_focus(
+    source: Any, *, granularity: str = "day", unknown_cost: str = "omit", **kw: Any
+) -> Any:
+    """``to_focus`` as it was: rows to pandas, then :func:`reference_charges`."""
+    import pandas as pd
+
+    from melious_impact.export import focus
+    from melious_impact.export._rows import to_frame
+    from melious_impact.export.focus_prices import price_list_from_mapping
+    from melious_impact.export.focus_spec import FOCUS_COLUMN_NAMES, FOCUS_VERSION
+
+    rate = Decimal(str(kw.pop("eur_per_energy_unit", "0.0001")))
+    prices = kw.pop("prices", None)
+    price_list = price_list_from_mapping(prices) if prices else {}
+    account = focus._Account(
+        kw.pop("billing_account_id", "melious"),
+        kw.pop("billing_account_name", None),
+        kw.pop("billing_currency", "EUR"),
+        kw.pop("service_name", "Melious Inference API"),
+        kw.pop("provider_name", "Melious"),
+        dict(kw.pop("invoice_ids", None) or {}),
+    )
+    assert not kw, kw
+    frame = to_frame(source)
+    costs = reference_row_costs(frame, rate) if len(frame) else []
+    unknown = sum(c is None for c in costs)
+    if unknown and unknown_cost == "omit":
+        keep = [c is not None for c in costs]
+        frame = frame[keep].reset_index(drop=True)
+        costs = [c for c in costs if c is not None]
+    groups = reference_charges(frame, costs, granularity) if len(frame) else []
+    records = [row for g in groups for row in focus._focus_rows(g, account, price_list)]
+    out = focus._typed(pd.DataFrame(records, columns=list(FOCUS_COLUMN_NAMES)))
+    out.attrs["focus_version"] = FOCUS_VERSION
+    out.attrs["unknown_cost_requests"] = unknown if unknown_cost == "omit" else 0
+    return out

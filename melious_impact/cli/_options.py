@@ -1,11 +1,34 @@
-"""The ``--start``/``--end`` options (``--from``/``--to`` spell the same) of every command
-that reads a period: one spelling, one help text, checked by :mod:`melious_impact.periods`."""
+"""The options several commands share, each with one spelling and one help text: the store
+(``--store``), the period (``--start``/``--end``, ``--from``/``--to`` spell the same, checked by
+:mod:`melious_impact.periods`) and the euro value of an energy unit (``--eur-per-energy-unit``,
+default :data:`melious_impact.billing.EUR_PER_ENERGY_UNIT`)."""
 
 from __future__ import annotations
 
 import argparse
 
+from melious_impact.billing import EUR_PER_ENERGY_UNIT
 from melious_impact.periods import parse_bound
+from melious_impact.store.paths import ENV_HOME
+
+
+def add_store_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--store`` (a folder or an object-store URI; default: the default store)."""
+    parser.add_argument(
+        "--store",
+        metavar="DIR",
+        default=None,
+        help=f"store folder or URI (s3://bucket/prefix); default: ${ENV_HOME} or the per-user data folder",
+    )
+
+
+def add_rate_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--eur-per-energy-unit``: the euro value of one energy unit, as text (exact)."""
+    parser.add_argument(
+        "--eur-per-energy-unit",
+        default=str(EUR_PER_ENERGY_UNIT),
+        help="euro value of one Melious energy unit, for rows paid with energy (default: %(default)s)",
+    )
 
 
 def _bound(text: str) -> str:

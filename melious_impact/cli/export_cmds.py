@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from melious_impact.billing import EUR_PER_ENERGY_UNIT
-from melious_impact.cli._period_args import add_period_arguments
-from melious_impact.store.paths import ENV_HOME
+from melious_impact.cli._options import add_period_arguments, add_rate_argument, add_store_argument
 
 
 def register(subparsers: Any) -> None:
@@ -19,12 +17,7 @@ def register(subparsers: Any) -> None:
             "ResourceId, Tags, ...) per hour or day, or one per request, with exact euro costs."
         ),
     )
-    p.add_argument(
-        "--store",
-        metavar="DIR",
-        default=None,
-        help=f"store folder or URI; default: ${ENV_HOME} or the data folder",
-    )
+    add_store_argument(p)
     p.add_argument("output", metavar="FILE", help="file to write: .csv or .parquet")
     p.add_argument(
         "--granularity",
@@ -32,11 +25,7 @@ def register(subparsers: Any) -> None:
         default="day",
         help="charge period (default: day)",
     )
-    p.add_argument(
-        "--eur-per-energy-unit",
-        default=str(EUR_PER_ENERGY_UNIT),
-        help=f"euro value of one Melious energy unit, for rows paid with energy (default {EUR_PER_ENERGY_UNIT})",
-    )
+    add_rate_argument(p)
     add_period_arguments(p)
     p.add_argument(
         "--prices",

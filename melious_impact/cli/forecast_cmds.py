@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from melious_impact.cli._options import add_rate_argument, add_store_argument
 from melious_impact.forecast.daily import METRICS
 
 
@@ -69,17 +70,11 @@ def register(subparsers: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--store", default=None, help="store folder (default: $MELIOUS_IMPACT_HOME or the user data folder)"
-    )
+    add_store_argument(parser)
     parser.add_argument(
         "--tz", default="UTC", help="time zone of the calendar days, IANA name (default: %(default)s)"
     )
-    parser.add_argument(
-        "--eur-per-energy-unit",
-        default=None,
-        help="euros per Melious energy unit for energy-paid requests (default: 0.0001)",
-    )
+    add_rate_argument(parser)
 
 
 def _load(store: str | None) -> Any:
@@ -87,12 +82,6 @@ def _load(store: str | None) -> Any:
 
     # the store itself: forecasts and budgets sum its rows per day in DuckDB
     return open_existing(store)
-
-
-def _rate(args: argparse.Namespace) -> Any:
-    from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT
-
-    return DEFAULT_EUR_PER_ENERGY_UNIT if args.eur_per_energy_unit is None else args.eur_per_energy_unit
 
 
 def print_table(frame: Any, columns: list[tuple[str, str]], metric: str | None = None) -> None:
@@ -133,7 +122,7 @@ def run_forecast(args: argparse.Namespace) -> int:
         level=args.level,
         tz=args.tz,
         method=args.method,
-        eur_per_energy_unit=_rate(args),
+        eur_per_energy_unit=args.eur_per_energy_unit,
     )
     if len(fc) == 0:
         print("no request rows in the store: nothing to forecast")
@@ -187,7 +176,7 @@ def run_budgets(args: argparse.Namespace) -> int:
         as_of=args.as_of,
         tz=args.tz,
         level=args.level,
-        eur_per_energy_unit=_rate(args),
+        eur_per_energy_unit=args.eur_per_energy_unit,
     )
     from melious_impact.units import when
 

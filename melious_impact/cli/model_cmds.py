@@ -8,7 +8,7 @@ import math
 import sys
 from typing import Any
 
-_STORE_HELP = "store folder or URI (default: $MELIOUS_IMPACT_HOME or the per-user data folder)"
+from melious_impact.cli._options import add_period_arguments, add_store_argument
 
 
 def register(subparsers: Any) -> None:
@@ -20,7 +20,7 @@ def register(subparsers: Any) -> None:
             "store's reported requests and print one row per (model, provider_id, location)."
         ),
     )
-    p.add_argument("--store", metavar="DIR", default=None, help=_STORE_HELP)
+    add_store_argument(p)
     p.add_argument("--csv", action="store_true", help="print CSV instead of an aligned text table")
     p.add_argument(
         "--min-requests",
@@ -41,8 +41,6 @@ def register(subparsers: Any) -> None:
 
 
 def _register_scenario(subparsers: Any) -> None:
-    from melious_impact.cli._period_args import add_period_arguments
-
     p = subparsers.add_parser(
         "scenario",
         help="compare the workload as it ran with a changed one: energy, carbon, water and cost",
@@ -53,7 +51,7 @@ def _register_scenario(subparsers: Any) -> None:
             "request is missing and the totals over the covered requests are printed with their share."
         ),
     )
-    p.add_argument("--store", metavar="DIR", default=None, help=_STORE_HELP)
+    add_store_argument(p)
     add_period_arguments(p)
     p.add_argument("--provider", metavar="ID", help="move the work to this provider_id")
     p.add_argument("--location", metavar="WHERE", help="move the work to this location (FR, FRA, France)")

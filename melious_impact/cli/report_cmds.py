@@ -6,15 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from melious_impact.cli._period_args import add_period_arguments
+from melious_impact.cli._options import add_period_arguments, add_store_argument
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--store",
-        metavar="DIR",
-        help="store folder (default: $MELIOUS_IMPACT_HOME or the per-user data folder)",
-    )
+    add_store_argument(p)
     add_period_arguments(p)
     p.add_argument(
         "--budgets",

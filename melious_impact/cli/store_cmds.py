@@ -7,14 +7,12 @@ import json
 import sys
 from typing import Any
 
-from melious_impact.cli._period_args import add_period_arguments
+from melious_impact.cli._options import add_period_arguments, add_store_argument
 from melious_impact.store.paths import ENV_HOME, default_store_path
-
-_STORE_HELP = f"store folder or URI (s3://bucket/prefix); default: ${ENV_HOME} or the per-user data folder"
 
 
 def _add_store(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", metavar="DIR", default=None, help=_STORE_HELP)
+    add_store_argument(p)
     p.add_argument(
         "--storage-option",
         metavar="KEY=VALUE",

@@ -15,6 +15,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from melious_impact.billing import EUR_PER_ENERGY_UNIT
 from melious_impact.emulator import physics
 from melious_impact.emulator.catalogue import (
     CATALOGUE_VERSION,
@@ -385,7 +386,7 @@ def _add_billing(
             energy.append(None)
             continue
         c = Decimal(s).scaleb(-12)
-        e = Decimal(s).scaleb(-8)  # credits / 0.0001
+        e = c / EUR_PER_ENERGY_UNIT  # exact: c has 12 decimal places, the rate 4
         credits.append(c if (paid_with == "credits" or both_nonzero) else zero)
         energy.append(e if (paid_with == "energy" or both_nonzero) else zero)
     df["billing_energy"] = pd.Series(energy, dtype=object, index=df.index)

@@ -217,9 +217,10 @@ def _route(m: IntensityModel, scen: pd.DataFrame, move: np.ndarray, flavor: str,
             elif flavor == "price":
                 p_in = float(c.eur_per_million_input) if c.eur_per_million_input is not None else np.inf
                 p_out = float(c.eur_per_million_output) if c.eur_per_million_output is not None else np.inf
-                s = xin[rows] * np.nan_to_num(p_in, nan=np.inf) + xout[rows] * np.nan_to_num(
-                    p_out, nan=np.inf
-                )
+                with np.errstate(over="ignore", invalid="ignore"):  # unpriced: an infinite score
+                    s = xin[rows] * np.nan_to_num(p_in, nan=np.inf) + xout[rows] * np.nan_to_num(
+                        p_out, nan=np.inf
+                    )
             else:
                 s = np.full(len(rows), c.ms_per_token if np.isfinite(c.ms_per_token) else np.inf)
             score[:, j] = np.nan_to_num(s, nan=np.inf)

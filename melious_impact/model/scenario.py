@@ -30,16 +30,15 @@ from melious_impact.model.frames import (
 )
 from melious_impact.model.locations import resolve_location
 from melious_impact.model.prices import EUR_PER_ENERGY_UNIT
-from melious_impact.model.priors import Z90
-from melious_impact.model.warnings import MESSAGES, ImpactWarning, summarise
+from melious_impact.model.scenario_totals import QUANTITIES, UNITS, Groups, row_sums, table
+from melious_impact.model.warnings import summarise
 
 if TYPE_CHECKING:  # pragma: no cover
     from melious_impact.model.fit import IntensityModel
 
 FLAVORS = ("eco", "price", "speed")
-UNITS = {"energy_kwh": "kWh", "carbon_g_co2": "g CO2e", "water_liters": "L", "cost_eur": "EUR"}
+__all__ = ["FLAVORS", "UNITS", "scenario"]
 _KEY = ["model", "provider_id", "location"]
-_PER_MILLION = Decimal(1_000_000)
 _READ = (
     *_KEY,
     "n_requests",
@@ -127,34 +126,9 @@ def scenario(
     if shift_to_clean_hours:
         _shift(m, scen, move)
         notes.append("shifted to the cleanest hour of each day")
-    pb = m.predict(base, errors="coerce", interval="mean")
-    ps = m.predict(scen, errors="coerce", interval="mean")
-    keys = JointKeys.of(base, scen)
-    # a request the scenario leaves as it was (same key, same time) adds exactly nothing to
-    # a delta, even where its own value is unknown
-    changed = keys.base != keys.scen
-    if "captured_at" in base.columns:
-        tb, ts = utc_times(base), utc_times(scen)
-        if tb is not None and ts is not None:
-            changed |= ~((tb == ts) | (tb.isna() & ts.isna())).to_numpy(dtype=bool)
-    rows = [_metric(q, pb, ps, keys, src, changed) for q in ("energy_kwh", "carbon_g_co2", "water_liters")]
-    cost_row, cost_warnings = _cost(m, base, scen, keys, src, changed)
-    rows.append(cost_row)
-    out = pd.DataFrame(rows)
-    out["factor_version"] = m.factor_version
-    out.attrs["description"] = "; ".join(notes) or "no change"
-    codes = pd.concat([pb["warnings"], ps["warnings"]], ignore_index=True)
-    quantities = ("energy_kwh", "carbon_g_co2", "water_liters")
-    unknown = np.zeros(len(base), dtype=bool)
-    for q in quantities:
-        unknown |= ~np.isfinite(pb[q].to_numpy(dtype=np.float64)) | ~np.isfinite(
-            ps[q].to_numpy(dtype=np.float64)
-        )
-    extra: tuple[ImpactWarning, ...] = ()
-    if unknown.any():
-        extra = (ImpactWarning("scenario_incomplete", MESSAGES["scenario_incomplete"], int(unknown.sum())),)
-    out.attrs["impact_warnings"] = summarise(codes) + cost_warnings + extra
-    return out
+    g = frame_groups(src, base, scen, m)
+    g.notes = notes
+    return table(m, g)
 
 
 def _target_site(m: IntensityModel, provider_id: str | None, location: str | None) -> tuple[str, str]:
@@ -282,26 +256,6 @@ class JointKeys:
         return cls(inverse[:n], inverse[n:], labels)
 
 
-#: Columns of the figures over the requests estimated (priced, for cost) on both sides.
-COVERED_COLUMNS = (
-    "baseline_covered",
-    "baseline_covered_low",
-    "baseline_covered_high",
-    "scenario_covered",
-    "scenario_covered_low",
-    "scenario_covered_high",
-    "delta_covered",
-    "delta_covered_low",
-    "delta_covered_high",
-    "delta_covered_pct",
-    "covered_share",
-    "covered_requests",
-    "requests",
-)
-
-SIMULATIONS = 4000  # draws of the per-key errors for the intervals of totals and deltas
-
-
 def _weights(src: pd.DataFrame) -> Array:
     """Requests each row stands for: ``n_requests`` where given (a pre-summed row), else 1."""
     if "n_requests" in src.columns:
@@ -310,283 +264,65 @@ def _weights(src: pd.DataFrame) -> Array:
     return np.ones(len(src), dtype=np.float64)
 
 
-def _share(mask: NDArray[np.bool_], w: Array) -> float:
-    total = float(w.sum())
-    return float(w[mask].sum()) / total if total > 0 else 1.0
+def warning_counts(codes: pd.Series) -> dict[str, int]:
+    """Rows per warning code in a column of comma-joined codes (as :func:`.warnings.summarise`)."""
+    return {w.code: w.rows for w in summarise(codes)}
 
 
-def _metric(
-    q: str, pb: pd.DataFrame, ps: pd.DataFrame, keys: JointKeys, src: pd.DataFrame, changed: NDArray[np.bool_]
-) -> dict[str, Any]:
-    """Totals of one quantity on both sides, their delta and 90% intervals.
-
-    A side with any request it cannot estimate (an unknown location, a country without grid
-    data, a model of unknown size) has a missing total, never the smaller sum of what it
-    could estimate; ``*_coverage`` says which share of requests was estimated. The delta is
-    missing when a request the scenario changes is unknown on either side; requests it
-    leaves as they were add nothing to it, known or not.
-
-    Beside them, ``baseline_covered``, ``scenario_covered`` and ``delta_covered`` (with
-    ``_low``/``_high``) are the same figures over the requests estimated on *both* sides,
-    whose share is ``covered_share``: one set of requests for all three, so they compare.
-    With nothing missing they equal the full figures.
-
-    Intervals are built on the log scale, where the per-request spreads live: every
-    (model, provider_id, location) key's coefficient error is one lognormal factor shared
-    by all its requests and by both sides (a request that stays in its key cancels out of
-    the delta), keys are independent, and totals and deltas are simulated from those
-    factors. A total's interval therefore never goes below zero.
-    """
-    k = len(keys.labels)
-    vb = pb[q].to_numpy(dtype=np.float64)
-    vs = ps[q].to_numpy(dtype=np.float64)
-    both = np.isfinite(vb) & np.isfinite(vs)
-    w = _weights(src)
-
-    def per_key(
-        p: pd.DataFrame, codes: NDArray[np.intp], keep: NDArray[np.bool_] | None = None
-    ) -> tuple[Array, Array]:
-        value = p[q].to_numpy(dtype=np.float64)
-        known = np.isfinite(value) if keep is None else keep
-        mean = np.where(known, value, 0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s = np.log(p[f"{q}_high"].to_numpy(dtype=np.float64) / mean) / Z90
-        s = np.where(known, np.nan_to_num(s, nan=0.0, posinf=0.0), 0.0)
-        total = np.bincount(codes, weights=mean, minlength=k).astype(np.float64)
-        spread = np.bincount(codes, weights=mean * s, minlength=k)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_sd = np.where(total > 0, spread / total, 0.0)
-        return total, log_sd
-
-    z = np.random.default_rng(0).standard_normal((SIMULATIONS, k))
-
-    def interval(point: float, draws: Array) -> tuple[float, float]:
-        low, high = np.quantile(draws, [0.05, 0.95])
-        return min(float(low), point), max(float(high), point)
-
-    def sides(keep_b: NDArray[np.bool_] | None, keep_s: NDArray[np.bool_] | None) -> list[float]:
-        """Both totals and the delta, each with its interval, over the rows kept."""
-        t_b, sd_b = per_key(pb, keys.base, keep_b)
-        t_s, sd_s = per_key(ps, keys.scen, keep_s)
-        draw_b = (t_b * np.exp(sd_b * z)).sum(axis=1)
-        draw_s = (t_s * np.exp(sd_s * z)).sum(axis=1)
-        sb, ss = float(t_b.sum()), float(t_s.sum())
-        delta = ss - sb
-        return [
-            sb,
-            *interval(sb, draw_b),
-            ss,
-            *interval(ss, draw_s),
-            delta,
-            *interval(delta, draw_s - draw_b),
-        ]
-
-    sb, b_low, b_high, ss, s_low, s_high, delta, d_low, d_high = sides(None, None)
-    cov_b, cov_s = _share(np.isfinite(vb), w), _share(np.isfinite(vs), w)
-    covered = (
-        sides(both, both) if not both.all() else [sb, b_low, b_high, ss, s_low, s_high, delta, d_low, d_high]
-    )
-    if not both.any():
-        covered = [np.nan] * 9
-    nan = float("nan")
-    if cov_b < 1.0:
-        sb, b_low, b_high = nan, nan, nan
-    if cov_s < 1.0:
-        ss, s_low, s_high = nan, nan, nan
-    if (~both & changed).any():
-        delta, d_low, d_high = nan, nan, nan
-    rep = reported_mask(src)
-    # what was reported: a reported row without this figure leaves the total unknown
-    observed = float(np.sum(floats(src, q)[rep])) if rep.any() else np.nan
-    cb = covered[0]
-    return {
-        "metric": q,
-        "unit": UNITS[q],
-        "observed": observed,
-        "baseline": sb,
-        "baseline_low": b_low,
-        "baseline_high": b_high,
-        "scenario": ss,
-        "scenario_low": s_low,
-        "scenario_high": s_high,
-        "delta": delta,
-        "delta_low": d_low,
-        "delta_high": d_high,
-        "delta_pct": 100.0 * delta / sb if sb else np.nan,
-        "baseline_coverage": cov_b,
-        "scenario_coverage": cov_s,
-        **dict(zip(COVERED_COLUMNS[:9], covered, strict=True)),
-        "delta_covered_pct": 100.0 * covered[6] / cb if cb and np.isfinite(cb) else np.nan,
-        "covered_share": _share(both, w),
-        "covered_requests": round(float(w[both].sum())),
-        "requests": round(float(w.sum())),
-    }
-
-
-def _cost(
-    m: IntensityModel,
-    base: pd.DataFrame,
-    scen: pd.DataFrame,
-    keys: JointKeys,
+def frame_groups(
     src: pd.DataFrame,
-    changed: NDArray[np.bool_],
-) -> tuple[dict[str, Any], tuple[ImpactWarning, ...]]:
-    """Exact decimal costs from observed prices per token (model median where unseen)."""
-    prices = {
-        (r.model, r.provider_id, r.location): (r.eur_per_million_input, r.eur_per_million_output)
-        for r in m.prices.itertuples()
-    }
-    fallback = {
-        model: (_median_decimal(g["eur_per_million_input"]), _median_decimal(g["eur_per_million_output"]))
-        for model, g in m.prices.groupby("model")
-    }
-    k = len(keys.labels)
-    unpriced = 0
-    no_price = np.zeros(k, dtype=bool)
-
-    def total(frame: pd.DataFrame, codes: NDArray[np.intp]) -> tuple[Decimal | None, float]:
-        """Exact total and the share of requests priced; None when some are not (a sum
-        without them would be a smaller number, not the cost)."""
-        nonlocal unpriced
-        # token sums are exact in float64 up to 2**53 tokens
-        tin = np.bincount(codes, weights=np.nan_to_num(floats(frame, "input_tokens")), minlength=k)
-        tout = np.bincount(codes, weights=np.nan_to_num(floats(frame, "output_tokens")), minlength=k)
-        n = np.bincount(codes, minlength=k)
-        acc = Decimal(0)
-        missing = 0
-        for i, label in enumerate(keys.labels):
-            if tin[i] == 0 and tout[i] == 0:
-                continue
-            cost = _key_cost(tin[i], tout[i], prices.get(label) or fallback.get(label[0], (None, None)))
-            if cost is None:
-                unpriced += int(tin[i] + tout[i])
-                missing += int(n[i])
-                no_price[i] = True
-                continue
-            acc += cost
-        share = 1.0 - missing / len(codes) if len(codes) else 1.0
-        return (acc.normalize() if not missing else None), share
-
-    (b, cov_b), (s, cov_s) = total(base, keys.base), total(scen, keys.scen)
-    w = _weights(src)
-    cov_b = _share(~no_price[keys.base], w)
-    cov_s = _share(~no_price[keys.scen], w)
-    # unpriced requests the scenario leaves as they were cost the same on both sides
-    unpriced_either = no_price[keys.base] | no_price[keys.scen]
-    lost = unpriced_either & changed
-    if b is not None and s is not None:
-        delta: Decimal | None = (s - b).normalize()
-    elif not lost.any():
-        delta = _priced_delta(keys, base, scen, prices, fallback, changed)
-    else:
-        delta = None
-    both = ~unpriced_either
-    if not both.any():
-        b_cov: Decimal | None = None
-        s_cov: Decimal | None = None
-    elif both.all():
-        b_cov, s_cov = b, s
-    else:  # exact euros of the requests priced on both sides
-        b_cov = _priced_total(keys, base, keys.base, both, prices, fallback).normalize()
-        s_cov = _priced_total(keys, scen, keys.scen, both, prices, fallback).normalize()
-    d_cov = (s_cov - b_cov).normalize() if b_cov is not None and s_cov is not None else None
-    row = {
-        "metric": "cost_eur",
-        "unit": "EUR",
-        "observed": _observed_cost(src),
-        "baseline": b,
-        "baseline_low": b,
-        "baseline_high": b,
-        "scenario": s,
-        "scenario_low": s,
-        "scenario_high": s,
-        "delta": delta,
-        "delta_low": delta,
-        "delta_high": delta,
-        "delta_pct": float(100 * delta / b) if b and delta is not None else np.nan,
-        "baseline_coverage": cov_b,
-        "scenario_coverage": cov_s,
-        "baseline_covered": b_cov,
-        "baseline_covered_low": b_cov,
-        "baseline_covered_high": b_cov,
-        "scenario_covered": s_cov,
-        "scenario_covered_low": s_cov,
-        "scenario_covered_high": s_cov,
-        "delta_covered": d_cov,
-        "delta_covered_low": d_cov,
-        "delta_covered_high": d_cov,
-        "delta_covered_pct": float(100 * d_cov / b_cov) if b_cov and d_cov is not None else np.nan,
-        "covered_share": _share(both, w),
-        "covered_requests": round(float(w[both].sum())),
-        "requests": round(float(w.sum())),
-    }
-    warnings: tuple[ImpactWarning, ...] = ()
-    if unpriced:
-        warnings = (
-            ImpactWarning(
-                "cost_unpriced",
-                "tokens at cells and models with no observed price: that side's cost is missing",
-                unpriced,
-            ),
-        )
-    return row, warnings
-
-
-def _key_cost(tin: float, tout: float, price: tuple[Any, Any]) -> Decimal | None:
-    """Exact euros of a key's tokens; None when a side with tokens has no price (a side
-    without tokens needs none: embeddings have no output price)."""
-    p_in, p_out = price
-    if (tin > 0 and p_in is None) or (tout > 0 and p_out is None):
-        return None
-    acc = Decimal(0)
-    if tin > 0:
-        acc += Decimal(int(tin)) * p_in
-    if tout > 0:
-        acc += Decimal(int(tout)) * p_out
-    return acc / _PER_MILLION
-
-
-def _priced_total(
-    keys: JointKeys,
-    frame: pd.DataFrame,
-    codes: NDArray[np.intp],
-    mask: NDArray[np.bool_],
-    prices: dict[tuple[Any, Any, Any], tuple[Any, Any]],
-    fallback: dict[Any, tuple[Any, Any]],
-) -> Decimal:
-    """Exact euros of the requests in ``mask`` (an unpriced key adds nothing: callers mask it out)."""
-    k = len(keys.labels)
-    tin = np.bincount(
-        codes, weights=np.where(mask, np.nan_to_num(floats(frame, "input_tokens")), 0), minlength=k
-    )
-    tout = np.bincount(
-        codes, weights=np.where(mask, np.nan_to_num(floats(frame, "output_tokens")), 0), minlength=k
-    )
-    acc = Decimal(0)
-    for i, label in enumerate(keys.labels):
-        if tin[i] == 0 and tout[i] == 0:
-            continue
-        cost = _key_cost(tin[i], tout[i], prices.get(label) or fallback.get(label[0], (None, None)))
-        acc += cost if cost is not None else Decimal(0)
-    return acc
-
-
-def _priced_delta(
-    keys: JointKeys,
     base: pd.DataFrame,
     scen: pd.DataFrame,
-    prices: dict[tuple[Any, Any, Any], tuple[Any, Any]],
-    fallback: dict[Any, tuple[Any, Any]],
-    changed: NDArray[np.bool_],
-) -> Decimal:
-    """Exact cost delta of the changed requests (all priced on both sides)."""
-    scen_total = _priced_total(keys, scen, keys.scen, changed, prices, fallback)
-    return (scen_total - _priced_total(keys, base, keys.base, changed, prices, fallback)).normalize()
+    m: IntensityModel,
+) -> Groups:
+    """Predict both sides of a frame's rows and sum them by (base key, scenario key, changed)."""
+    pb = m.predict(base, errors="coerce", interval="mean")
+    ps = m.predict(scen, errors="coerce", interval="mean")
+    keys = JointKeys.of(base, scen)
+    # a request the scenario leaves as it was (same key, same time) adds exactly nothing to
+    # a delta, even where its own value is unknown
+    changed = keys.base != keys.scen
+    if "captured_at" in base.columns:
+        tb, ts = utc_times(base), utc_times(scen)
+        if tb is not None and ts is not None:
+            changed |= ~((tb == ts) | (tb.isna() & ts.isna())).to_numpy(dtype=bool)
+    k = len(keys.labels)
+    combined = (keys.base.astype(np.int64) * max(k, 1) + keys.scen) * 2 + changed
+    uniq, group = dense_codes(combined, max(k, 1) * max(k, 1) * 2)
+    ng = len(uniq)
+    w = _weights(src)
 
+    def total(v: Array) -> Array:
+        return np.bincount(group, weights=v, minlength=ng).astype(np.float64)
 
-def _median_decimal(s: pd.Series) -> Decimal | None:
-    vals = sorted(v for v in s if v is not None)
-    return vals[len(vals) // 2] if vals else None
+    sums: dict[str, Array] = {}
+    unknown = np.zeros(len(base), dtype=bool)
+    for q in QUANTITIES:
+        vb, vs = pb[q].to_numpy(dtype=np.float64), ps[q].to_numpy(dtype=np.float64)
+        unknown |= ~np.isfinite(vb) | ~np.isfinite(vs)
+        terms = row_sums(
+            q, vb, pb[f"{q}_high"].to_numpy(dtype=np.float64), vs, ps[f"{q}_high"].to_numpy(dtype=np.float64)
+        )
+        for name, (v, mask) in terms.items():
+            sums[name] = total(np.where(mask, w, 0.0) if mask is not None else v)
+    rep = reported_mask(src)
+    counts = warning_counts(pd.concat([pb["warnings"], ps["warnings"]], ignore_index=True))
+    return Groups(
+        labels=keys.labels,
+        kb=(uniq // (2 * max(k, 1))).astype(np.intp),
+        ks=((uniq // 2) % max(k, 1)).astype(np.intp),
+        changed=(uniq % 2).astype(bool),
+        n=total(np.ones(len(base))),
+        w=total(w),
+        tin=total(np.nan_to_num(floats(base, "input_tokens"))),
+        tout=total(np.nan_to_num(floats(base, "output_tokens"))),
+        sums=sums,
+        # what was reported: a reported row without this figure leaves the total unknown
+        observed={q: float(np.sum(floats(src, q)[rep])) if rep.any() else np.nan for q in QUANTITIES},
+        observed_cost=_observed_cost(src),
+        warnings=counts,
+        unknown_rows=int(unknown.sum()),
+    )
 
 
 def _observed_cost(src: pd.DataFrame) -> Decimal | None:

@@ -31,7 +31,9 @@ from melious_impact.model.frames import (
 from melious_impact.model.locations import resolve_location
 from melious_impact.model.prices import EUR_PER_ENERGY_UNIT
 from melious_impact.model.scenario_totals import QUANTITIES, UNITS, Groups, row_sums, table
+from melious_impact.model.source import is_store
 from melious_impact.model.warnings import summarise
+from melious_impact.periods import DateLike, period
 
 if TYPE_CHECKING:  # pragma: no cover
     from melious_impact.model.fit import IntensityModel
@@ -67,8 +69,11 @@ def scenario(
     flavor: str | None = None,
     shift_to_clean_hours: bool = False,
     models: list[str] | None = None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
 ) -> pd.DataFrame:
-    """Compare the workload of ``df`` as it ran with a changed version of it.
+    """Compare the workload of ``df`` (a frame or an ``ImpactStore``) as it ran with a
+    changed version of it.
 
     - ``provider_id`` / ``location``: move the work there (one given: the other is the
       site observed for it).
@@ -95,14 +100,83 @@ def scenario(
 
     A row may stand for several requests (a pre-summed workload): an ``n_requests``
     column then weighs the shares by requests instead of rows.
+
+    ``start``/``end``: only requests captured in ``[start, end)`` (:mod:`melious_impact.periods`).
+    Over a store, moves and shifts are summed in DuckDB (:mod:`.sql_scenario`: the rows
+    never reach pandas, only those spread over a model's traffic mix); a ``flavor`` picks a
+    cell per request and reads the rows' needed columns as a frame.
     """
     if flavor is not None and flavor not in FLAVORS:
         raise ValueError(
             f"flavor must be one of {', '.join(FLAVORS)} (balanced/batch routing is not modelled)"
         )
-    src = as_frame(df)
+    target = (
+        _target_site(m, provider_id, location) if provider_id is not None or location is not None else None
+    )
+    notes: list[str] = []
+    if target is not None:
+        notes.append(f"moved to {target[0]} in {target[1]}")
+    if flavor is not None:
+        notes.append(f"routed with flavor {flavor!r}")
+    if shift_to_clean_hours:
+        notes.append("shifted to the cleanest hour of each day")
+
+    def prepare(frame: pd.DataFrame) -> tuple[Groups, NDArray[np.intp], pd.DataFrame]:
+        src, base, scen = _sides(frame, m, target, flavor, shift_to_clean_hours, models)
+        g, group = frame_groups(src, base, scen, m)
+        return g, group, frame
+
+    if is_store(df) and flavor is None:
+        from melious_impact.model.sql_scenario import store_groups
+
+        g = store_groups(
+            df,
+            m,
+            target=target,
+            shift=shift_to_clean_hours,
+            models=models,
+            start=start,
+            end=end,
+            prepare=prepare,
+        )
+    else:
+        if is_store(df):  # routing picks a cell per request: the rows it reads, as a frame
+            frame = df.to_pandas(start=start, end=end, columns=[c for c in _READ if c != "n_requests"])
+        else:
+            frame = _in_period(as_frame(df), start, end)
+        g = prepare(frame)[0]
+    g.notes = notes
+    return table(m, g)
+
+
+def _in_period(df: pd.DataFrame, start: DateLike | None, end: DateLike | None) -> pd.DataFrame:
+    """Rows of a frame captured in ``[start, end)`` (all of them without bounds)."""
+    span = period(start, end)
+    if span.start is None and span.end is None:
+        return df
+    if "captured_at" not in df.columns:
+        raise ValueError("start/end select rows by captured_at: the data has no captured_at column")
+    ts = pd.to_datetime(df["captured_at"], utc=True)
+    keep = pd.Series(True, index=df.index)
+    if span.start is not None:
+        keep &= ts >= pd.Timestamp(span.start)
+    if span.end is not None:
+        keep &= ts < pd.Timestamp(span.end)
+    return df[keep.to_numpy()]
+
+
+def _sides(
+    df: pd.DataFrame,
+    m: IntensityModel,
+    target: tuple[str, str] | None,
+    flavor: str | None,
+    shift_to_clean_hours: bool,
+    models: list[str] | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The usable rows (only the columns a scenario reads), the workload as it ran and as
+    the scenario changes it."""
     # only the columns a scenario reads: filtering a wide frame row-wise copies every column
-    src = src[[c for c in _READ if c in src.columns]].reset_index(drop=True)
+    src = df[[c for c in _READ if c in df.columns]].reset_index(drop=True)
     require_columns(src, ("model", "input_tokens", "output_tokens"), "scenario")
     tin, tout = floats(src, "input_tokens"), floats(src, "output_tokens")
     usable = src["model"].notna().to_numpy() & np.isfinite(tin) & np.isfinite(tout)
@@ -114,21 +188,14 @@ def scenario(
             base[c] = None
     scen = base.copy()
     move = scen["model"].isin(models).to_numpy() if models is not None else np.ones(len(scen), dtype=bool)
-    notes: list[str] = []
-    if provider_id is not None or location is not None:
-        p, loc = _target_site(m, provider_id, location)
-        scen.loc[move, "provider_id"] = p
-        scen.loc[move, "location"] = loc
-        notes.append(f"moved to {p} in {loc}")
+    if target is not None:
+        scen.loc[move, "provider_id"] = target[0]
+        scen.loc[move, "location"] = target[1]
     if flavor is not None:
         _route(m, scen, move, flavor, src)
-        notes.append(f"routed with flavor {flavor!r}")
     if shift_to_clean_hours:
         _shift(m, scen, move)
-        notes.append("shifted to the cleanest hour of each day")
-    g = frame_groups(src, base, scen, m)
-    g.notes = notes
-    return table(m, g)
+    return src, base, scen
 
 
 def _target_site(m: IntensityModel, provider_id: str | None, location: str | None) -> tuple[str, str]:
@@ -274,8 +341,9 @@ def frame_groups(
     base: pd.DataFrame,
     scen: pd.DataFrame,
     m: IntensityModel,
-) -> Groups:
-    """Predict both sides of a frame's rows and sum them by (base key, scenario key, changed)."""
+) -> tuple[Groups, NDArray[np.intp]]:
+    """Predict both sides of a frame's rows and sum them by (base key, scenario key,
+    changed); the groups and each row's group."""
     pb = m.predict(base, errors="coerce", interval="mean")
     ps = m.predict(scen, errors="coerce", interval="mean")
     keys = JointKeys.of(base, scen)
@@ -307,7 +375,7 @@ def frame_groups(
             sums[name] = total(np.where(mask, w, 0.0) if mask is not None else v)
     rep = reported_mask(src)
     counts = warning_counts(pd.concat([pb["warnings"], ps["warnings"]], ignore_index=True))
-    return Groups(
+    groups = Groups(
         labels=keys.labels,
         kb=(uniq // (2 * max(k, 1))).astype(np.intp),
         ks=((uniq // 2) % max(k, 1)).astype(np.intp),
@@ -323,6 +391,7 @@ def frame_groups(
         warnings=counts,
         unknown_rows=int(unknown.sum()),
     )
+    return groups, group
 
 
 def _observed_cost(src: pd.DataFrame) -> Decimal | None:

@@ -1,0 +1,210 @@
+"""Predictions of rows in DuckDB: the per-row arithmetic of :func:`.predict.predict_keys` as SQL.
+
+What a key resolves to (a cell, the model's pooled fit, public priors; PUE, water, grid
+source) is decided in Python once per distinct (model, provider_id, location) key by the
+same functions as a frame's prediction (:func:`.predict._resolve`, :func:`.predict._grid_params`),
+and registered as a small table (:func:`register_keys`); the grid profile is a second one.
+Each row then takes its value and log spread from :func:`side_sql`, a few expressions
+evaluated by DuckDB next to the scan, so the rows never reach pandas. Rows whose provider or
+location is missing for a measured model (spread over the model's traffic mix) are not
+handled here: callers predict them as a frame (:func:`needs_mix` says which keys).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from melious_impact.model.predict import BASES, GRID_CODES, _grid_params, _location_sd, _resolve
+from melious_impact.model.priors import Z90
+
+if TYPE_CHECKING:  # pragma: no cover
+    from melious_impact.model.fit import IntensityModel
+
+_D = "::DOUBLE"
+_PRIOR_GRID = GRID_CODES.index("prior_grid")
+
+
+def needs_mix(m: IntensityModel, model: Any, provider: Any, location: Any) -> bool:
+    """Whether :func:`.predict.predict` spreads a row of this key over the model's traffic mix."""
+    return (
+        isinstance(model, str) and (provider is None or location is None) and model in set(m.cells["model"])
+    )
+
+
+def _nz(x: float) -> float:
+    return float(np.nan_to_num(x))
+
+
+def key_table(
+    m: IntensityModel, keys: list[tuple[Any, Any, Any]], interval: str
+) -> tuple[pd.DataFrame, list[list[str]]]:
+    """One row per key (``kid`` = its position in ``keys``) with what its rows need, and the
+    warning codes of each key (energy, PUE and water parts; the grid code is per row)."""
+    rows = []
+    codes = []
+    for kid, (model, provider, location) in enumerate(keys):
+        r = _resolve(m, model, provider, location)
+        gi, gval, gsd, gcode = _grid_params(m, location)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sd_in = (
+                math.sqrt(_nz(r.var_a)) / _nz(r.a) if _nz(r.a) else (math.inf if _nz(r.var_a) else math.nan)
+            )
+            sd_out = (
+                math.sqrt(_nz(r.var_b)) / _nz(r.b) if _nz(r.b) else (math.inf if _nz(r.var_b) else math.nan)
+            )
+        extra = r.pue_log_sd**2 + (r.noise_sd**2 if interval == "request" else 0.0)
+        rows.append(
+            {
+                "kid": kid,
+                "a0": _nz(r.a),
+                "b0": _nz(r.b),
+                "a_nan": not math.isfinite(r.a),
+                "b_nan": not math.isfinite(r.b),
+                "va": _nz(r.var_a),
+                "vb": _nz(r.var_b),
+                "cv": _nz(r.cov),
+                "pue": r.pue,
+                "extra": extra,
+                "prior": r.basis == "prior",
+                "sd_in": sd_in,
+                "sd_out": sd_out,
+                "water": r.water,
+                "wsd2": r.water_log_sd**2,
+                "gi": gi,
+                "ann": m.grid.annual_mean[gi] if gi >= 0 else math.nan,
+                "lsd": _location_sd(m)[gi] if gi >= 0 else math.nan,
+                "gpv": [float(v) for v in gval],
+                "gps": [float(v) for v in gsd],
+                "gcode": gcode,
+                "basis": BASES.index(r.basis),
+                "err": bool(r.error),
+            }
+        )
+        codes.append(r.codes)
+    return pd.DataFrame(rows), codes
+
+
+def register_keys(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    m: IntensityModel,
+    keys: list[tuple[Any, Any, Any]],
+    interval: str,
+) -> list[list[str]]:
+    """Register :func:`key_table` as the temporary table ``name`` and the grid profile as
+    ``_pgrid`` (gi, mo, hr -> mean, log sd, filled); the keys' warning codes."""
+    t, codes = key_table(m, keys, interval)
+    if not len(t):
+        t = pd.DataFrame({"kid": pd.Series(dtype=np.int64)})
+    con.register(f"{name}_df", t)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_df")
+    con.unregister(f"{name}_df")
+    prof = m.grid
+    nl = len(prof.locations)
+    gi, mo, hr = np.meshgrid(np.arange(nl), np.arange(12), np.arange(24), indexing="ij")
+    con.register(
+        "_pgrid_df",
+        pd.DataFrame(
+            {
+                "gi": gi.ravel().astype(np.int64),
+                "mo": mo.ravel().astype(np.int64),
+                "hr": hr.ravel().astype(np.int64),
+                "g_mean": prof.mean.ravel().astype(np.float64),
+                "g_sd": prof.log_sd.ravel().astype(np.float64),
+                "filled": (prof.n.ravel() == 0),
+            }
+        ),
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE _pgrid AS SELECT * FROM _pgrid_df")
+    con.unregister("_pgrid_df")
+    return codes
+
+
+def _fin(x: str) -> str:
+    return f"coalesce(isfinite({x}), false)"
+
+
+def _nzs(x: str) -> str:
+    """numpy's nan_to_num in SQL: NaN and NULL to 0, infinities to the largest doubles."""
+    return (
+        f"(CASE WHEN {x} IS NULL OR isnan({x}) THEN 0.0{_D} WHEN {x} = 'inf'{_D} THEN 1.7976931348623157e308{_D} "
+        f"WHEN {x} = '-inf'{_D} THEN -1.7976931348623157e308{_D} ELSE {x} END)"
+    )
+
+
+def side_sql(k: str, g: str, xin: str, xout: str, mo: str, known: str, interval: str, p: str) -> list[str]:
+    """Select expressions of one side's prediction for a row, named ``{p}_<what>``.
+
+    ``k``: alias of the joined key table row, ``g``: alias of the joined ``_pgrid`` row (at
+    the row's location, month and hour; NULL when the row has no time or the location no
+    profile), ``xin``/``xout``: thousands of tokens, ``mo``: the month (0-11), ``known``:
+    whether the row has a time. Gives ``{p}_e``, ``{p}_c``, ``{p}_w`` (NaN where unknown),
+    their log spreads ``{p}_se``, ``{p}_sc``, ``{p}_sw``, ``{p}_unknown`` and ``{p}_gcode``.
+    Two layers: the caller wraps ``inner`` in a SELECT that computes ``outer`` over it."""
+    unknown = f"(({xout}) > 0 AND {k}.b_nan) OR (({xin}) > 0 AND {k}.a_nan)"
+    mu = f"({k}.a0 * {xin} + {k}.b0 * {xout})"
+    var = f"({xin} * {xin} * {k}.va + {xout} * {xout} * {k}.vb + 2 * {xin} * {xout} * {k}.cv)"
+    rel_sd = f"(sqrt(greatest({var}, 0.0{_D})) / {mu})"
+    share_in = f"(CASE WHEN {mu} > 0 THEN {k}.a0 * {xin} / {mu} ELSE 0.0{_D} END)"
+    prior_sd = f"({_nzs(f'{share_in} * {k}.sd_in')} + {_nzs(f'(1.0{_D} - {share_in}) * {k}.sd_out')})"
+    coef = (
+        f"(CASE WHEN {k}.prior THEN {prior_sd} ELSE ln(1.0{_D} + {Z90!r}{_D} * {rel_sd}) / {Z90!r}{_D} END)"
+    )
+    rel2 = f"({coef} * {coef} + {k}.extra)"
+    gcode = (
+        f"(CASE WHEN {k}.gi >= 0 THEN (CASE WHEN NOT {known} THEN 2 WHEN {g}.filled THEN 1 ELSE 0 END) "
+        f"ELSE {k}.gcode END)"
+    )
+    slot = f"(CASE WHEN {known} THEN {mo} + 2 ELSE 1 END)"
+    gval = (
+        f"(CASE WHEN {k}.gi >= 0 THEN (CASE WHEN {known} THEN {g}.g_mean ELSE {k}.ann END) "
+        f"ELSE {k}.gpv[{slot}] END)"
+    )
+    gsd = (
+        f"(CASE WHEN {k}.gi >= 0 THEN (CASE WHEN {known} THEN {g}.g_sd ELSE {k}.lsd END) "
+        f"ELSE {k}.gps[{slot}] END)"
+    )
+    if interval == "mean":  # slot spread is per-request weather; priors stay uncertain
+        gsd = f"(CASE WHEN {gcode} = {_PRIOR_GRID} THEN {gsd} ELSE 0.0{_D} END)"
+    return [
+        f"{unknown} AS {p}_unknown",
+        f"CASE WHEN {unknown} THEN 'nan'{_D} ELSE {mu} * {k}.pue END AS {p}_e",
+        f"CASE WHEN {_fin(rel2)} THEN {rel2} ELSE 0.0{_D} END AS {p}_rel2",
+        f"{gval} AS {p}_g",
+        f"{gsd} AS {p}_gsd",
+        f"{k}.water AS {p}_water",
+        f"{k}.wsd2 AS {p}_wsd2",
+        f"{gcode} AS {p}_gcode",
+    ]
+
+
+def side_outer(p: str) -> list[str]:
+    """Values and spreads over the columns of :func:`side_sql`: ``{p}_v{q}`` and the log
+    spread of its 90% bound ``{p}_s{q}`` (``ln(high / value) / z``, 0 where unknown), for
+    q in e (energy), c (carbon), w (water)."""
+    sds = {
+        "e": f"sqrt({p}_rel2)",
+        "c": f"sqrt({p}_rel2 + {p}_gsd * {p}_gsd)",
+        "w": f"sqrt({p}_rel2 + {p}_wsd2)",
+    }
+    vals = {"e": f"{p}_e", "c": f"{p}_e * {p}_g", "w": f"{p}_e * {p}_water"}
+    out = []
+    for q in ("e", "c", "w"):
+        v, sd = vals[q], sds[q]
+        s = f"ln(({v}) * exp({Z90!r}{_D} * {sd}) / ({v})) / {Z90!r}{_D}"
+        out.append(f"{v} AS {p}_v{q}")
+        out.append(
+            f"CASE WHEN {_fin(v)} THEN (CASE WHEN {_fin(s)} THEN {s} ELSE 0.0{_D} END) ELSE 0.0{_D} END AS {p}_s{q}"
+        )
+    return out
+
+
+def warning_text(codes: list[str], gcode: int, unknown: bool, error: bool) -> str:
+    """The ``warnings`` text of a row, as :func:`.predict.predict_keys` writes it."""
+    parts = [*codes, GRID_CODES[gcode], "coefficient_unknown" if unknown and not error else ""]
+    return ",".join(p for p in parts if p)

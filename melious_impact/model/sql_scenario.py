@@ -1,0 +1,362 @@
+"""A scenario over a store, summed in DuckDB: the rows never reach pandas.
+
+One scan lists the store's distinct (model, provider_id, location) keys as written. Each
+key's scenario key (moved to the target site or not), whether its requests shift to the
+cleanest hour, and the prediction parameters of every key on either side are decided in
+Python (:mod:`.sql_predict`), then one ``GROUP BY`` over the rows computes both sides'
+predictions per row and sums them by (base key, scenario key, changed, warning codes):
+the :class:`.scenario_totals.Groups` a frame gives, with the same rules past that point.
+Reported totals and billed euros (exact ``DECIMAL`` sums) come from the same scan.
+
+Rows that a prediction spreads over a model's traffic mix (a measured model without
+provider or location) are read as a frame (only those rows and columns) and take the frame
+path; their groups join the others'. Keys are numbered in the order a frame of the store
+(``store.to_pandas()``: captured_at, record_id) would number them, so each key draws the
+same simulated errors as on the frame.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, localcontext
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from melious_impact.model.locations import canonical_locations
+from melious_impact.model.prices import EUR_PER_ENERGY_UNIT
+from melious_impact.model.scenario_totals import QUANTITIES, SUMS, Groups
+from melious_impact.model.sql_predict import needs_mix, register_keys, side_outer, side_sql, warning_text
+from melious_impact.periods import DateLike, period
+from melious_impact.store.query import quote_ident, to_pandas
+
+if TYPE_CHECKING:  # pragma: no cover
+    from melious_impact.model.fit import IntensityModel
+
+_D = "::DOUBLE"
+_Q = {"energy_kwh": "e", "carbon_g_co2": "c", "water_liters": "w"}
+_DAY_US = 86_400_000_000
+_HOUR_US = 3_600_000_000
+Key = tuple[Any, Any, Any]
+
+
+def _canon(raw: list[Any]) -> dict[Any, Any]:
+    names = [v for v in raw if isinstance(v, str)]
+    return {**dict(zip(names, canonical_locations(names), strict=True)), None: None}
+
+
+def _none(v: Any) -> Any:
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) else v
+
+
+def store_groups(
+    store: Any,
+    m: IntensityModel,
+    *,
+    target: tuple[str, str] | None,
+    shift: bool,
+    models: list[str] | None,
+    start: DateLike | None,
+    end: DateLike | None,
+    prepare: Any,
+) -> Groups:
+    """The groups of :func:`melious_impact.model.scenario.scenario` over a store's rows in
+    ``[start, end)``. ``prepare(frame)``: the frame path (base, scenario, groups) for the
+    rows spread over a traffic mix."""
+    span = period(start, end)
+
+    def usable(t: str) -> str:
+        where = [f"{t}model IS NOT NULL", f"{t}input_tokens IS NOT NULL", f"{t}output_tokens IS NOT NULL"]
+        return " AND ".join(where + span.sql_literal(f"{t}captured_at"))
+
+    cond, qcond = usable(""), usable("q.")
+    con = store.connect()
+    try:
+        raw = con.sql(
+            f"SELECT model, provider_id, location FROM requests WHERE {cond} GROUP BY ALL"
+        ).fetchall()
+        canon = _canon([r[2] for r in raw])
+        best = m.grid.mean.argmin(axis=2) if len(m.grid.locations) else np.zeros((0, 12), dtype=np.int64)
+        joint: dict[Key, int] = {}
+
+        def kid(key: Key) -> int:
+            return joint.setdefault(key, len(joint))
+
+        rk = []
+        for model, provider, loc in raw:
+            base: Key = (model, _none(provider), canon.get(loc, loc))
+            moved = models is None or model in models
+            scen = (model, *target) if target is not None and moved else base
+            li = m._grid_lookup.get(scen[2], -1)
+            mix = needs_mix(m, *base) or needs_mix(m, *scen)
+            rk.append(
+                {
+                    "model": model,
+                    "provider_id": provider,
+                    "location": loc,
+                    "kb": kid(base) if not mix else -1,
+                    "ks": kid(scen) if not mix else -1,
+                    "shift": bool(shift and moved and li >= 0),
+                    "best": [int(h) for h in best[li]] if li >= 0 else [0] * 12,
+                    "mix": mix,
+                }
+            )
+        labels = list(joint)
+        codes = register_keys(con, "_pk", m, labels, "mean")
+        err = (
+            [bool(e) for e in con.sql("SELECT err FROM _pk ORDER BY kid").fetchnumpy()["err"]]
+            if labels
+            else []
+        )
+        table = (
+            pd.DataFrame(rk) if rk else pd.DataFrame(columns=["model", "provider_id", "location", "kb", "ks"])
+        )
+        con.register("_rk_df", table)
+        con.execute("CREATE OR REPLACE TEMP TABLE _rk AS SELECT * FROM _rk_df")
+        con.unregister("_rk_df")
+        sql_groups = to_pandas(con.sql(_groups_sql(qcond)).to_arrow_table()) if rk else pd.DataFrame()
+        other_cost = _other_cost(con, cond)
+        mix_part = None
+        if any(r["mix"] for r in rk):
+            frame = to_pandas(
+                con.sql(
+                    f"SELECT {', '.join('q.' + quote_ident(c) for c in _MIX_COLUMNS)} FROM requests q "
+                    "JOIN _rk k ON q.model IS NOT DISTINCT FROM k.model AND q.provider_id IS NOT DISTINCT FROM "
+                    f"k.provider_id AND q.location IS NOT DISTINCT FROM k.location WHERE k.mix AND {qcond} "
+                    "ORDER BY q.captured_at, q.record_id"
+                ).to_arrow_table()
+            )
+            mix_part = prepare(frame)
+    finally:
+        con.close()
+    return _merge(sql_groups, labels, codes, err, mix_part, other_cost)
+
+
+_MIX_COLUMNS = (
+    "model",
+    "provider_id",
+    "location",
+    "input_tokens",
+    "output_tokens",
+    "captured_at",
+    "record_id",
+)
+
+
+def _groups_sql(cond: str) -> str:
+    slot = "month(make_timestamp(epoch_us(q.captured_at))) - 1 AS mo, hour(make_timestamp(epoch_us(q.captured_at))) AS hr"
+    rows = (
+        "SELECT k.kb, k.ks, k.mix, k.shift, k.best, CAST(q.input_tokens AS DOUBLE) AS tin, "
+        "CAST(q.output_tokens AS DOUBLE) AS tout, q.captured_at IS NOT NULL AS known, "
+        f"epoch_us(q.captured_at) AS us, q.record_id, {slot}, coalesce(q.impact_reported, false) AS rep, "
+        "q.energy_kwh, q.carbon_g_co2, q.water_liters, q.billing_paid_with, q.billing_credits, q.billing_energy "
+        "FROM requests q JOIN _rk k ON q.model IS NOT DISTINCT FROM k.model "
+        "AND q.provider_id IS NOT DISTINCT FROM k.provider_id AND q.location IS NOT DISTINCT FROM k.location "
+        f"WHERE {cond}"
+    )
+    moved_hr = "CASE WHEN shift AND known THEN best[mo + 1] ELSE hr END"
+    new_us = f"(us - ((us % {_DAY_US}) + {_DAY_US}) % {_DAY_US} + ({moved_hr}) * {_HOUR_US}::BIGINT)"
+    shifted = (
+        f"SELECT *, {moved_hr} AS shr, (kb <> ks) OR coalesce(shift AND known AND {new_us} <> us, false) AS changed, "
+        f"tin / 1000.0{_D} AS xin, tout / 1000.0{_D} AS xout FROM ({rows})"
+    )
+    inner = [
+        *side_sql("b", "gb", "r.xin", "r.xout", "r.mo", "r.known", "mean", "pb"),
+        *side_sql("s", "gs", "r.xin", "r.xout", "r.mo", "r.known", "mean", "ps"),
+    ]
+    joined = (
+        f"SELECT r.*, {', '.join(inner)} FROM ({shifted}) r "
+        "LEFT JOIN _pk b ON b.kid = r.kb LEFT JOIN _pk s ON s.kid = r.ks "
+        "LEFT JOIN _pgrid gb ON gb.gi = b.gi AND gb.mo = r.mo AND gb.hr = r.hr "
+        "LEFT JOIN _pgrid gs ON gs.gi = s.gi AND gs.mo = r.mo AND gs.hr = r.shr"
+    )
+    outer = f"SELECT *, {', '.join([*side_outer('pb'), *side_outer('ps')])} FROM ({joined})"
+    aggs = ["count(*) AS n", "sum(tin) AS tin", "sum(tout) AS tout"]
+    all_known = []
+    for q, c in _Q.items():
+        fb, fs = f"coalesce(isfinite(pb_v{c}), false)", f"coalesce(isfinite(ps_v{c}), false)"
+        all_known += [fb, fs]
+        both = f"({fb} AND {fs})"
+        vb, vs = f"pb_v{c}", f"ps_v{c}"
+        terms = {
+            "tb": (fb, vb),
+            "sb": (fb, f"{vb} * pb_s{c}"),
+            "ts": (fs, vs),
+            "ss": (fs, f"{vs} * ps_s{c}"),
+            "tbb": (both, vb),
+            "sbb": (both, f"{vb} * pb_s{c}"),
+            "tsb": (both, vs),
+            "ssb": (both, f"{vs} * ps_s{c}"),
+            "wb": (fb, f"1.0{_D}"),
+            "ws": (fs, f"1.0{_D}"),
+            "wbb": (both, f"1.0{_D}"),
+            "nbad": (f"NOT {both}", f"1.0{_D}"),
+        }
+        assert tuple(terms) == SUMS
+        for name, (mask, val) in terms.items():
+            aggs.append(
+                f'coalesce(sum(CASE WHEN {mask} THEN {val} ELSE 0.0{_D} END), 0.0{_D}) AS "{q}:{name}"'
+            )
+        # reported figures: count the reported rows and those with the figure, sum it
+        aggs.append(f'coalesce(sum({q}) FILTER (WHERE rep), 0.0{_D}) AS "obs:{q}"')
+        aggs.append(f'count({q}) FILTER (WHERE rep) AS "obs_n:{q}"')
+    aggs += [
+        "count(*) FILTER (WHERE rep) AS obs_rep",
+        f"count(*) FILTER (WHERE NOT ({' AND '.join(all_known)})) AS unknown_rows",
+        "sum(billing_credits) FILTER (WHERE billing_paid_with = 'credits') AS paid_credits",
+        "sum(billing_energy) FILTER (WHERE billing_paid_with = 'energy') AS paid_energy",
+        "min(struct_pack(z := NOT known, u := us, r := record_id)) AS first",
+    ]
+    keys = "kb, ks, changed, mix, pb_gcode, pb_unknown, ps_gcode, ps_unknown"
+    return f"SELECT {keys}, {', '.join(aggs)} FROM ({outer}) GROUP BY {keys}"
+
+
+def _other_cost(con: Any, cond: str) -> Decimal:
+    """Exact euros of billed rows paid other than by 'credits' or 'energy' (rare: read as
+    rows and costed by :func:`melious_impact.forecast.costs.add_cost_eur`, the one rule)."""
+    rows = to_pandas(
+        con.sql(
+            "SELECT billing_paid_with, billing_credits, billing_energy FROM requests "
+            f"WHERE {cond} AND billing_paid_with IS DISTINCT FROM 'credits' "
+            "AND billing_paid_with IS DISTINCT FROM 'energy' "
+            "AND (billing_credits IS NOT NULL OR billing_energy IS NOT NULL)"
+        ).to_arrow_table()
+    )
+    if not len(rows):
+        return Decimal(0)
+    from melious_impact.forecast.costs import add_cost_eur, sum_decimal
+
+    return sum_decimal(add_cost_eur(rows)["cost_eur"])
+
+
+def _first_key(first: Any) -> tuple[bool, int, str]:
+    if isinstance(first, dict):
+        return (bool(first["z"]), int(first["u"]) if first["u"] is not None else 0, str(first["r"]))
+    return (True, 0, "")
+
+
+def _merge(
+    r: pd.DataFrame,
+    labels: list[Key],
+    codes: list[list[str]],
+    err: list[bool],
+    mix_part: tuple[Groups, NDArray[np.intp], pd.DataFrame] | None,
+    other_cost: Decimal,
+) -> Groups:
+    """SQL groups and the traffic-mix rows' groups as one :class:`Groups`, keys numbered as a
+    frame of the store would number them."""
+    direct = r[~r["mix"].astype(bool)] if len(r) else r
+    # group label pairs, first appearance, the sums
+    pairs: list[tuple[Key, Key]] = [
+        (labels[int(b)], labels[int(s)])
+        for b, s in zip(direct.get("kb", []), direct.get("ks", []), strict=True)
+    ]
+    firsts = [_first_key(f) for f in direct.get("first", [])]
+    arrays: dict[str, list[NDArray[np.float64]]] = {"n": [], "w": [], "tin": [], "tout": []}
+    sums: dict[str, list[NDArray[np.float64]]] = {f"{q}:{s}": [] for q in QUANTITIES for s in SUMS}
+    changed = [np.asarray(direct.get("changed", []), dtype=bool)]
+
+    def f64(col: str, frame: pd.DataFrame) -> NDArray[np.float64]:
+        return np.asarray(pd.to_numeric(frame[col]).to_numpy(dtype=np.float64), dtype=np.float64)
+
+    warnings: dict[str, int] = {}
+    if len(direct):
+        n = f64("n", direct)
+        arrays["n"].append(n)
+        arrays["w"].append(n)
+        arrays["tin"].append(f64("tin", direct))
+        arrays["tout"].append(f64("tout", direct))
+        for name in sums:
+            sums[name].append(f64(name, direct))
+        for side in ("pb", "ps"):
+            k = "kb" if side == "pb" else "ks"
+            for kk, gc, unk, cnt in zip(
+                direct[k], direct[f"{side}_gcode"], direct[f"{side}_unknown"], n, strict=True
+            ):
+                text = warning_text(codes[int(kk)], int(gc), bool(unk), err[int(kk)])
+                for code in filter(None, text.split(",")):
+                    warnings[code] = warnings.get(code, 0) + int(cnt)
+    unknown_rows = int(direct["unknown_rows"].sum()) if len(direct) else 0
+    if mix_part is not None:
+        g, group_of_row, frame = mix_part
+        pairs += [(g.labels[int(b)], g.labels[int(s)]) for b, s in zip(g.kb, g.ks, strict=True)]
+        order = pd.DataFrame(
+            {
+                "g": group_of_row,
+                "z": frame["captured_at"].isna().to_numpy(),
+                "u": pd.to_datetime(frame["captured_at"], utc=True)
+                .dt.as_unit("us")
+                .astype("int64")
+                .to_numpy(),
+                "r": frame["record_id"].astype(str).to_numpy(),
+            }
+        )
+        order.loc[order["z"], "u"] = 0
+        mins = order.sort_values(["z", "u", "r"]).groupby("g").first()
+        firsts += [
+            (bool(mins.loc[i, "z"]), int(mins.loc[i, "u"]), str(mins.loc[i, "r"])) for i in range(len(g.kb))
+        ]
+        changed.append(g.changed)
+        for name in ("n", "w", "tin", "tout"):
+            arrays[name].append(getattr(g, name))
+        for name in sums:
+            sums[name].append(g.sums[name])
+        for code, cnt in g.warnings.items():
+            warnings[code] = warnings.get(code, 0) + cnt
+        unknown_rows += g.unknown_rows
+    # number keys as JointKeys does on a frame: each column's values by first appearance
+    # among base rows, then among scenario rows; missing values first
+    rank: list[dict[Any, tuple[int, tuple[bool, int, str]]]] = [{}, {}, {}]
+    for half in (0, 1):
+        for (pb, ps), first in zip(pairs, firsts, strict=True):
+            key = pb if half == 0 else ps
+            for c in range(3):
+                v = key[c]
+                if v is None:
+                    continue
+                cur = rank[c].get(v)
+                cand = (half, first)
+                if cur is None or (cur[0] == half and first < cur[1]):
+                    rank[c][v] = cand
+    order_of = [{v: i for i, v in enumerate(sorted(rc, key=lambda v: rc[v]))} for rc in rank]
+    used = sorted(
+        {k for pair in pairs for k in pair},
+        key=lambda k: tuple(-1 if k[c] is None else order_of[c][k[c]] for c in range(3)),
+    )
+    index = {k: i for i, k in enumerate(used)}
+
+    def cat(parts: list[NDArray[Any]]) -> NDArray[np.float64]:
+        return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
+
+    observed = {}
+    for q in QUANTITIES:
+        if len(r) and int(r["obs_rep"].sum()) > 0:
+            complete = int(r[f"obs_n:{q}"].sum()) == int(r["obs_rep"].sum())
+            observed[q] = float(f64(f"obs:{q}", r).sum()) if complete else float("nan")
+        else:
+            observed[q] = float("nan")
+    with localcontext() as ctx:
+        ctx.prec = 80
+        credits = sum((Decimal(v) for v in r.get("paid_credits", []) if _present(v)), Decimal(0))
+        energy = sum((Decimal(v) for v in r.get("paid_energy", []) if _present(v)), Decimal(0))
+        cost = (credits + energy * EUR_PER_ENERGY_UNIT + other_cost).normalize()
+    return Groups(
+        labels=used,
+        kb=np.array([index[b] for b, _ in pairs], dtype=np.intp),
+        ks=np.array([index[s] for _, s in pairs], dtype=np.intp),
+        changed=np.concatenate(changed).astype(bool) if changed else np.zeros(0, dtype=bool),
+        n=cat(arrays["n"]),
+        w=cat(arrays["w"]),
+        tin=cat(arrays["tin"]),
+        tout=cat(arrays["tout"]),
+        sums={name: cat(parts) for name, parts in sums.items()},
+        observed=observed,
+        observed_cost=cost,
+        warnings=warnings,
+        unknown_rows=unknown_rows,
+    )
+
+
+def _present(v: Any) -> bool:
+    return v is not None and not (isinstance(v, float) and np.isnan(v))

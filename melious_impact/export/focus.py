@@ -32,8 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from melious_impact.export._focus_groups import MONEY, Group, charges, month_bounds, row_costs
-from melious_impact.export._rows import to_frame
+from melious_impact.export._focus_groups import MONEY, Group, charges, month_bounds
 from melious_impact.export.focus_prices import (
     PRICING_UNIT,
     TOKENS_PER_PRICING_UNIT,
@@ -50,6 +49,7 @@ from melious_impact.export.focus_spec import (
     SUPPORTED_FOCUS_VERSIONS,
 )
 from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT
+from melious_impact.periods import DateLike, period
 from melious_impact.records import DECIMAL_PRECISION, DECIMAL_SCALE
 
 GRANULARITIES = ("hour", "day", "request")
@@ -202,6 +202,8 @@ def to_focus(
     service_name: str = "Melious Inference API",
     provider_name: str = "Melious",
     focus_version: str = FOCUS_VERSION,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
 ) -> Any:
     """A FOCUS 1.2 cost and usage table (pandas DataFrame) from rows, a frame or an ImpactStore.
 
@@ -216,6 +218,11 @@ def to_focus(
     ``unknown_cost``: ``"omit"`` (default, the table stays within FOCUS) or ``"null"``.
     ``invoice_ids``: InvoiceId per billing month (``{"2026-03": "INV-..."}``); null otherwise,
     as for charges drawn from prepaid balances that are on no invoice.
+    ``start``/``end``: only the requests captured in that period (:mod:`melious_impact.periods`:
+    ``[start, end)``, a date ``end`` counts its whole day); a store reads only its partitions.
+
+    The charges are one DuckDB ``GROUP BY`` over the rows (a store's Parquet files, or the
+    frame registered with DuckDB): memory grows with the charges, not with the requests.
     """
     import pandas as pd
 
@@ -241,14 +248,9 @@ def to_focus(
         dict(invoice_ids or {}),
     )
 
-    frame = to_frame(source)
-    costs = row_costs(frame, rate) if len(frame) else []
-    unknown = sum(c is None for c in costs)
-    if unknown and unknown_cost == "omit":
-        keep = [c is not None for c in costs]
-        frame = frame[keep].reset_index(drop=True)
-        costs = [c for c in costs if c is not None]
-    groups = charges(frame, costs, granularity) if len(frame) else []
+    groups, unknown = charges(
+        source, granularity, rate, period(start, end), keep_unknown=unknown_cost == "null"
+    )
     records = [row for g in groups for row in _focus_rows(g, account, price_list)]
     out = _typed(pd.DataFrame(records, columns=list(FOCUS_COLUMN_NAMES)))
     out.attrs["focus_version"] = focus_version

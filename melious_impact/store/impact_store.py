@@ -296,22 +296,34 @@ class ImpactStore:
                 con.close()
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
+    def connect(
+        self, start: DateLike | None = None, end: DateLike | None = None
+    ) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with a ``requests`` view over the files as they are now.
+
+        ``start``/``end``: the view holds only the rows captured in that period (the
+        half-open UTC ``[start, end)`` of :mod:`melious_impact.periods`: a date ``end``
+        counts its whole day, naive times are UTC), and reads only the date partitions
+        that can hold them: the files of other days are not listed, opened or scanned.
+        Rows that dead processes left in their journals are converted first, as for every
+        read.
 
         The view is a snapshot: call ``connect()`` again to see rows flushed later. Files
         merged away by a compaction disappear when it ends; a long-lived connection may then
         fail with a missing file: reconnect (``sql()`` and ``to_pandas()`` do that for you).
         """
+        span = period(start, end)
+        self._before_read()
         for attempt in range(_QUERY_ATTEMPTS):
             con = new_connection()
             try:
                 define_requests(
                     con,
-                    self._catalog.snapshot(),
+                    self._catalog.snapshot(span.first_day, span.last_day),
                     self._backend,
                     self._catalog.signature,
                     self._catalog.may_have_dedup_keys,
+                    span.sql_literal("captured_at"),
                 )
                 return con
             except _FILE_ERRORS:  # a file vanished between listing and binding: list again

@@ -99,22 +99,31 @@ def define_requests(
     backend: Backend,
     signature: Callable[[DataFile], str | None] | None = None,
     may_have_keys: Callable[[DataFile], bool] | None = None,
+    where: Sequence[str] = (),
 ) -> None:
-    """(Re)define the ``requests`` view on ``con`` over ``files``."""
+    """(Re)define the ``requests`` view on ``con`` over ``files``.
+
+    ``where``: SQL conditions (with their values written in: a view takes no parameters)
+    that every row of the view meets, applied after deduplication, as a query over the
+    unfiltered view would apply them (``Period.sql_literal`` gives a period's).
+    """
     _raw_relation(con, files, backend, signature)
+    view = "_requests_all" if where else "requests"
     if may_have_keys is not None and not any(may_have_keys(f) for f in files):
         # No file has a dedup_key (known from footer statistics): nothing to deduplicate.
-        con.execute("CREATE OR REPLACE VIEW requests AS SELECT * FROM _requests_raw")
-        return
-    con.execute(
-        """
-        CREATE OR REPLACE VIEW requests AS
-        SELECT * FROM _requests_raw WHERE dedup_key IS NULL
-        UNION ALL
-        SELECT * FROM _requests_raw WHERE dedup_key IS NOT NULL
-        QUALIFY row_number() OVER (PARTITION BY dedup_key ORDER BY captured_at, record_id) = 1
-        """
-    )
+        con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM _requests_raw")
+    else:
+        con.execute(
+            f"""
+            CREATE OR REPLACE VIEW {view} AS
+            SELECT * FROM _requests_raw WHERE dedup_key IS NULL
+            UNION ALL
+            SELECT * FROM _requests_raw WHERE dedup_key IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY dedup_key ORDER BY captured_at, record_id) = 1
+            """
+        )
+    if where:
+        con.execute(f"CREATE OR REPLACE VIEW requests AS SELECT * FROM {view} WHERE {' AND '.join(where)}")
 
 
 def _types_mapper(t: pa.DataType) -> pd.api.extensions.ExtensionDtype | None:

@@ -76,7 +76,3 @@ def _run(argv: Sequence[str] | None) -> int:
         # line, not a traceback; anything else is a bug and keeps its traceback.
         print(f"melious-impact: error: {exc}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

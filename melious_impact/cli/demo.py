@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from melious_impact.cli._text import print_aligned
+
 DEFAULT_STORE = Path("impact-data")
 DEFAULT_REQUESTS_PER_DAY = 36.0
 
@@ -407,7 +409,7 @@ def _print_table(df: Any, cols: list[str], headers: list[str], shown: dict[str, 
         from rich.console import Console
         from rich.table import Table
     except ImportError:
-        _plain_table(headers, rows)
+        print_aligned(headers, rows)
         return
     table = Table(title="Per team")
     for i, h in enumerate(headers):
@@ -604,15 +606,7 @@ def _round_budget(value: float) -> float:
 
 
 def _print_rows(df: Any, cols: list[str], headers: list[str]) -> None:
-    _plain_table(headers, [[_cell(r[c]) for c in cols] for _, r in df.iterrows()], indent="  ")
-
-
-def _plain_table(headers: list[str], rows: list[list[str]], indent: str = "") -> None:
-    """Left-aligned text columns: the demo's tables without rich, and its model/budget tables."""
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    print(indent + "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
-    for r in rows:
-        print(indent + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+    print_aligned(headers, [[_cell(r[c]) for c in cols] for _, r in df.iterrows()], indent="  ")
 
 
 def _cell(value: Any) -> str:

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from melious_impact.cli._options import add_rate_argument, add_store_argument
+from melious_impact.cli._text import print_aligned
 from melious_impact.forecast.daily import METRICS
 
 
@@ -105,10 +106,7 @@ def print_table(frame: Any, columns: list[tuple[str, str]], metric: str | None =
     for _, row in frame.iterrows():
         m = str(row["metric"]) if metrics is not None else metric
         cells.append([units.show(row[c], kind, per_metric.get(m or ""), m) for c, kind in columns])
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    for r in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    print_aligned(headers, cells)
 
 
 def run_forecast(args: argparse.Namespace) -> int:

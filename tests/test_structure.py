@@ -6,7 +6,7 @@ and under ``TYPE_CHECKING`` count: they are dependencies all the same):
 - **Layers.** A concern (a subpackage, or a top-level module such as ``records``) imports only
   concerns of a lower layer (``LAYERS``), the readers (model, forecast, charts, report,
   export) never import capture or parse, and no import cycle spans two concerns.
-- **Private stays private.** No concern imports another's private module (``charts._source``)
+- **Private stays private.** No concern imports another's private module (``emulator._wire``)
   or private name (``_is_store``), nor reads one off an imported module.
 - **No module tricks.** No package module is made callable (``sys.modules[__name__].__class__``)
   and nothing reads the top-level ``_EXPORTS`` table.
@@ -61,16 +61,9 @@ KNOWN: dict[str, str] = {
     ),
     "cycle: melious_impact <-> report": "report._sections imports the top-level package (below)",
     "layers: report._sections -> melious_impact": "to read its _EXPORTS table (below)",
-    "private: report._aggregate -> charts._source": "charts._source is being made public",
-    "private: report._boundary_sections -> charts._source": "charts._source is being made public",
-    "private: report._figures -> charts._source": "charts._source is being made public",
-    "private: report.dashboard -> charts._source": "charts._source is being made public",
-    "private: report.report -> charts._source": "charts._source is being made public",
-    "private: report.rows -> charts._source": "charts._source is being made public",
     "exports table: report._sections reads melious_impact._EXPORTS": (
         "the report cites the module of each public name from the table of lazy exports"
     ),
-    "private: report.rows -> charts._source._is_store": "charts._source is being made public",
     "callable module: forecast": (
         "mi.forecast, the function, shares its name with the subpackage: a rename ends it"
     ),
@@ -308,7 +301,7 @@ def test_the_graph_is_read() -> None:
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ("from melious_impact.charts._source import query\n", "private: model.x -> charts._source"),
+        ("from melious_impact.emulator._wire import dumps\n", "private: model.x -> emulator._wire"),
         ("from melious_impact.capture import recorder\n", "readers: model.x -> capture.recorder"),
         ("from melious_impact.report import report\n", "layers: model.x -> report.report"),
         (

@@ -81,22 +81,28 @@ def _open_store(path: str | None) -> Any:
     return open_existing(path or None)
 
 
+def _page_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options the report and the dashboard share (``_common`` and ``_market``)."""
+    return {
+        "start": args.start,
+        "end": args.end,
+        "budgets": args.budgets,
+        "render": "static" if args.static else "interactive",
+        "market_factors": args.market,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     from melious_impact.report.boundary import METHOD_NAME
     from melious_impact.report.report import report
 
-    store = _open_store(args.store)
     out = report(
-        store,
+        _open_store(args.store),
         Path(args.out),
-        start=args.start,
-        end=args.end,
         pdf=args.pdf,
-        budgets=args.budgets,
         title=args.title,
-        render="static" if args.static else "interactive",
         lines=args.lines,
-        market_factors=args.market,
+        **_page_options(args),
     )
     print(out)
     print(
@@ -110,15 +116,6 @@ def run(args: argparse.Namespace) -> int:
 def run_dashboard(args: argparse.Namespace) -> int:
     from melious_impact.report.dashboard import dashboard
 
-    store = _open_store(args.store)
-    index = dashboard(
-        store,
-        Path(args.out),
-        start=args.start,
-        end=args.end,
-        budgets=args.budgets,
-        render="static" if args.static else "interactive",
-        market_factors=args.market,
-    )
+    index = dashboard(_open_store(args.store), Path(args.out), **_page_options(args))
     print(index)
     return 0

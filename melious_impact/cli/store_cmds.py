@@ -22,31 +22,40 @@ def _add_store(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _command(
+    subparsers: Any, name: str, help: str, description: str, *, store: bool = True
+) -> argparse.ArgumentParser:
+    """The parser of one store command: its help, ``--store`` and ``--storage-option``."""
+    p: argparse.ArgumentParser = subparsers.add_parser(name, help=help, description=description)
+    if store:
+        _add_store(p)
+    p.set_defaults(func=run, store_cmd=name)
+    return p
+
+
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
+    _command(
+        subparsers,
         "path",
-        help="print the default store folder",
-        description=(
-            f"Print the folder the store uses by default (${ENV_HOME}, else the per-user data folder)."
-        ),
+        "print the default store folder",
+        f"Print the folder the store uses by default (${ENV_HOME}, else the per-user data folder).",
+        store=False,
     )
-    p.set_defaults(func=run, store_cmd="path")
 
-    p = subparsers.add_parser(
+    p = _command(
+        subparsers,
         "info",
-        help="summarise a store: rows, files, dates, dropped rows",
-        description="Rows, files, bytes, date range, pending journal and dropped counts.",
+        "summarise a store: rows, files, dates, dropped rows",
+        "Rows, files, bytes, date range, pending journal and dropped counts.",
     )
-    _add_store(p)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    p.set_defaults(func=run, store_cmd="info")
 
-    p = subparsers.add_parser(
+    p = _command(
+        subparsers,
         "import",
-        help="import rows from Parquet, CSV or JSONL (twice counts once)",
-        description="Import rows; a file imported twice is stored once.",
+        "import rows from Parquet, CSV or JSONL (twice counts once)",
+        "Import rows; a file imported twice is stored once.",
     )
-    _add_store(p)
     p.add_argument("files", nargs="+", metavar="FILE", help="files to import")
     p.add_argument(
         "--format", choices=("parquet", "csv", "jsonl"), help="file format (default: from the suffix)"
@@ -57,28 +66,26 @@ def register(subparsers: Any) -> None:
         help="the files are Melious batch output JSONL (one response a line)",
     )
     p.add_argument("--batch-id", help="batch id recorded on rows imported with --batch-output")
-    p.set_defaults(func=run, store_cmd="import")
 
-    p = subparsers.add_parser(
+    p = _command(
+        subparsers,
         "export",
-        help="export rows to Parquet, CSV or JSONL",
-        description="Write the requests table (optionally filtered) to a file.",
+        "export rows to Parquet, CSV or JSONL",
+        "Write the requests table (optionally filtered) to a file.",
     )
-    _add_store(p)
     p.add_argument("output", metavar="FILE", help="file to write")
     p.add_argument(
         "--format", choices=("parquet", "csv", "jsonl"), help="file format (default: from the suffix)"
     )
     add_period_arguments(p)
     p.add_argument("--team", action="append", dest="teams", help="only this team; repeatable")
-    p.set_defaults(func=run, store_cmd="export")
 
-    p = subparsers.add_parser(
+    p = _command(
+        subparsers,
         "compact",
-        help="merge each partition's small files into one",
-        description="Merge small files; safe while writers and readers work.",
+        "merge each partition's small files into one",
+        "Merge small files; safe while writers and readers work.",
     )
-    _add_store(p)
     p.add_argument(
         "--min-files", type=int, default=2, help="compact partitions with at least this many files"
     )
@@ -88,38 +95,34 @@ def register(subparsers: Any) -> None:
         default=0.0,
         help="keep merged-away files this long for open connections (default 0)",
     )
-    p.set_defaults(func=run, store_cmd="compact")
 
-    p = subparsers.add_parser(
+    p = _command(
+        subparsers,
         "rebuild",
-        help="parse stored rows again from the verbatim impact and billing objects",
-        description=(
+        "parse stored rows again from the verbatim impact and billing objects",
+        (
             "Parse the environment_impact and billing_cost objects kept verbatim with each row "
             "again, and write back the impact and billing columns and parse_warnings of every row "
             "that changes (after an upgrade whose parsing improved). Atomic per date partition; "
             "running it twice changes nothing more."
         ),
     )
-    _add_store(p)
     p.add_argument("--quiet", action="store_true", help="no progress line")
-    p.set_defaults(func=run, store_cmd="rebuild")
 
-    p = subparsers.add_parser(
+    p = _command(
+        subparsers,
         "retention",
-        help="delete partitions older than N days",
-        description="Drop whole date partitions older than --max-age-days (UTC).",
+        "delete partitions older than N days",
+        "Drop whole date partitions older than --max-age-days (UTC).",
     )
-    _add_store(p)
     p.add_argument("--max-age-days", type=int, required=True, help="keep this many days before today")
-    p.set_defaults(func=run, store_cmd="retention")
 
-    p = subparsers.add_parser(
+    _command(
+        subparsers,
         "recover",
-        help="convert journals left by dead processes to Parquet",
-        description="Done on every open too; useful after a crash, before a copy.",
+        "convert journals left by dead processes to Parquet",
+        "Done on every open too; useful after a crash, before a copy.",
     )
-    _add_store(p)
-    p.set_defaults(func=run, store_cmd="recover")
 
 
 def _open(args: argparse.Namespace) -> Any:

@@ -282,6 +282,15 @@ def percent(value_percent: Any) -> str:
     return f"{f:.0f}%"
 
 
+def covered_share(share: Any) -> str:
+    """The share (0-1) of the whole a figure covers, as ``98.6%``: one decimal, rounded down,
+    so a share short of the whole never reads 100%."""
+    f = _float(share)
+    if f is None:
+        return MISSING
+    return f"{math.floor(1000.0 * f) / 10:.1f}%"
+
+
 def probability(p: Any) -> str:
     """A probability (0-1) as a percentage: ``0.873`` -> ``87%``."""
     f = _float(p)

@@ -269,3 +269,22 @@ def test_a_share_prints_as_its_bounds_only_when_it_is_one(share: float) -> None:
     text = units.percent(share)
     assert (text == "100%") == (share == 100)
     assert (text == "0%") == (share == 0)
+
+
+@given(st.integers(min_value=1, max_value=10**7).flatmap(lambda t: st.tuples(st.integers(0, t), st.just(t))))
+def test_a_covered_share_is_its_count_ratio_rounded_down(pair: tuple[int, int]) -> None:
+    covered, total = pair
+    text = units.covered_share(covered / total)
+    permille = 1000 * covered // total  # exact, in integers
+    assert text == f"{permille // 10}.{permille % 10}%"
+    assert (text == "100.0%") == (covered == total)
+
+
+def test_covered_share_golden() -> None:
+    assert [units.covered_share(s) for s in (0.986, 0.9999, 1, 0, None)] == [
+        "98.6%",
+        "99.9%",
+        "100.0%",
+        "0.0%",
+        "–",
+    ]

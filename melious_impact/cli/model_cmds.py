@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from typing import Any
 
@@ -109,8 +108,9 @@ def _known(value: Any) -> bool:
 
 
 def _share(covered: int, total: int) -> str:
-    """``98.6%``: one decimal, rounded down, so a share short of all never reads 100%."""
-    return f"{math.floor(1000.0 * covered / total) / 10:.1f}%" if total else "no requests"
+    from melious_impact import units
+
+    return units.covered_share(covered / total) if total else "no requests"
 
 
 def _cell(row: Any, side: str, metric: str, over: str) -> str:

@@ -4,7 +4,7 @@ What a key resolves to (a cell, the model's pooled fit, public priors; PUE, wate
 source) is decided in Python once per distinct (model, provider_id, location) key by the
 same functions as a frame's prediction (:func:`.predict._resolve`, :func:`.predict._grid_params`),
 and registered as a small table (:func:`register_keys`); the grid profile is a second one.
-Each row then takes its value and log spread from :func:`side_sql`, a few expressions
+Each row then takes its value and log spread from :func:`side_layers`, a few expressions
 evaluated by DuckDB next to the scan, so the rows never reach pandas. Rows whose provider or
 location is missing for a measured model (spread over the model's traffic mix) are not
 handled here: callers predict them as a frame (:func:`needs_mix` says which keys).
@@ -137,71 +137,79 @@ def _nzs(x: str) -> str:
     )
 
 
-def side_sql(k: str, g: str, xin: str, xout: str, mo: str, known: str, interval: str, p: str) -> list[str]:
-    """Select expressions of one side's prediction for a row, named ``{p}_<what>``.
+KEY_COLUMNS = (
+    *("a0", "b0", "a_nan", "b_nan", "va", "vb", "cv", "pue", "extra", "prior", "sd_in", "sd_out"),
+    *("water", "wsd2", "gi", "ann", "lsd", "gpv", "gps", "gcode"),
+)
 
-    ``k``: alias of the joined key table row, ``g``: alias of the joined ``_pgrid`` row (at
-    the row's location, month and hour; NULL when the row has no time or the location no
-    profile), ``xin``/``xout``: thousands of tokens, ``mo``: the month (0-11), ``known``:
-    whether the row has a time. Gives ``{p}_e``, ``{p}_c``, ``{p}_w`` (NaN where unknown),
-    their log spreads ``{p}_se``, ``{p}_sc``, ``{p}_sw``, ``{p}_unknown`` and ``{p}_gcode``.
-    Two layers: the caller wraps ``inner`` in a SELECT that computes ``outer`` over it."""
-    unknown = f"(({xout}) > 0 AND {k}.b_nan) OR (({xin}) > 0 AND {k}.a_nan)"
-    mu = f"({k}.a0 * {xin} + {k}.b0 * {xout})"
-    var = f"({xin} * {xin} * {k}.va + {xout} * {xout} * {k}.vb + 2 * {xin} * {xout} * {k}.cv)"
-    rel_sd = f"(sqrt(greatest({var}, 0.0{_D})) / {mu})"
-    share_in = f"(CASE WHEN {mu} > 0 THEN {k}.a0 * {xin} / {mu} ELSE 0.0{_D} END)"
-    prior_sd = f"({_nzs(f'{share_in} * {k}.sd_in')} + {_nzs(f'(1.0{_D} - {share_in}) * {k}.sd_out')})"
-    coef = (
-        f"(CASE WHEN {k}.prior THEN {prior_sd} ELSE ln(1.0{_D} + {Z90!r}{_D} * {rel_sd}) / {Z90!r}{_D} END)"
-    )
-    rel2 = f"({coef} * {coef} + {k}.extra)"
-    gcode = (
-        f"(CASE WHEN {k}.gi >= 0 THEN (CASE WHEN NOT {known} THEN 2 WHEN {g}.filled THEN 1 ELSE 0 END) "
-        f"ELSE {k}.gcode END)"
-    )
-    slot = f"(CASE WHEN {known} THEN {mo} + 2 ELSE 1 END)"
-    gval = (
-        f"(CASE WHEN {k}.gi >= 0 THEN (CASE WHEN {known} THEN {g}.g_mean ELSE {k}.ann END) "
-        f"ELSE {k}.gpv[{slot}] END)"
-    )
+
+def side_layers(k: str, g: str, known: str, mo: str, interval: str, p: str) -> list[list[str]]:
+    """Select expressions of one side's prediction for a row, as successive layers (each
+    layer's names are columns of the next): ``{p}_v{q}`` (NaN or NULL where unknown) and
+    ``{p}_s{q}`` (the log spread of its 90% bound, ``ln(high / value) / z``, 0 where
+    unknown) for q in e (energy), c (carbon), w (water), with ``{p}_unknown`` (a side of
+    the tokens without a coefficient) and ``{p}_gcode`` (:data:`.predict.GRID_CODES`).
+
+    ``k``: alias of the joined key table row (:func:`register_keys`), ``g``: of the joined
+    ``_pgrid`` row at the row's location, month and hour (NULL without a time or profile);
+    the row has ``xin``/``xout`` (thousands of tokens); ``known``: it has a time; ``mo``:
+    its month (0-11)."""
+    c = {name: f"{p}_k{name}" for name in KEY_COLUMNS}  # the key's parameters
+    first = [f"{k}.{name} AS {c[name]}" for name in KEY_COLUMNS]
+    first += [f"{g}.g_mean AS {p}_gm", f"{g}.g_sd AS {p}_gs", f"{g}.filled AS {p}_filled"]
+    first += [f"{known} AS {p}_known", f"{mo} AS {p}_mo"]
+    second = [
+        f"((xout > 0 AND {c['b_nan']}) OR (xin > 0 AND {c['a_nan']})) AS {p}_unknown",
+        f"{c['a0']} * xin + {c['b0']} * xout AS {p}_mu",
+        f"xin * xin * {c['va']} + xout * xout * {c['vb']} + 2 * xin * xout * {c['cv']} AS {p}_var",
+        f"(CASE WHEN {c['gi']} >= 0 THEN (CASE WHEN NOT {p}_known THEN 2 WHEN {p}_filled THEN 1 ELSE 0 END) "
+        f"ELSE {c['gcode']} END) AS {p}_gcode",
+        f"(CASE WHEN {p}_known THEN {p}_mo + 2 ELSE 1 END) AS {p}_slot",
+    ]
+    share = f"(CASE WHEN {p}_mu > 0 THEN {c['a0']} * xin / {p}_mu ELSE 0.0{_D} END)"
+    part_in = _nzs(f"{share} * {c['sd_in']}")
+    part_out = _nzs(f"(1.0{_D} - {share}) * {c['sd_out']}")
+    prior_sd = f"({part_in} + {part_out})"
+    rel_sd = f"(sqrt(greatest({p}_var, 0.0{_D})) / {p}_mu)"
+    coef = f"(CASE WHEN {c['prior']} THEN {prior_sd} ELSE ln(1.0{_D} + {Z90!r}{_D} * {rel_sd}) / {Z90!r}{_D} END)"
     gsd = (
-        f"(CASE WHEN {k}.gi >= 0 THEN (CASE WHEN {known} THEN {g}.g_sd ELSE {k}.lsd END) "
-        f"ELSE {k}.gps[{slot}] END)"
+        f"(CASE WHEN {c['gi']} >= 0 THEN (CASE WHEN {p}_known THEN {p}_gs ELSE {c['lsd']} END) "
+        f"ELSE {c['gps']}[{p}_slot] END)"
     )
     if interval == "mean":  # slot spread is per-request weather; priors stay uncertain
-        gsd = f"(CASE WHEN {gcode} = {_PRIOR_GRID} THEN {gsd} ELSE 0.0{_D} END)"
-    return [
-        f"{unknown} AS {p}_unknown",
-        f"CASE WHEN {unknown} THEN 'nan'{_D} ELSE {mu} * {k}.pue END AS {p}_e",
-        f"CASE WHEN {_fin(rel2)} THEN {rel2} ELSE 0.0{_D} END AS {p}_rel2",
-        f"{gval} AS {p}_g",
+        gsd = f"(CASE WHEN {p}_gcode = {_PRIOR_GRID} THEN {gsd} ELSE 0.0{_D} END)"
+    third = [
+        f"{coef} AS {p}_coef",
+        f"CASE WHEN {p}_unknown THEN 'nan'{_D} ELSE {p}_mu * {c['pue']} END AS {p}_e",
+        f"(CASE WHEN {c['gi']} >= 0 THEN (CASE WHEN {p}_known THEN {p}_gm ELSE {c['ann']} END) "
+        f"ELSE {c['gpv']}[{p}_slot] END) AS {p}_g",
         f"{gsd} AS {p}_gsd",
-        f"{k}.water AS {p}_water",
-        f"{k}.wsd2 AS {p}_wsd2",
-        f"{gcode} AS {p}_gcode",
     ]
-
-
-def side_outer(p: str) -> list[str]:
-    """Values and spreads over the columns of :func:`side_sql`: ``{p}_v{q}`` and the log
-    spread of its 90% bound ``{p}_s{q}`` (``ln(high / value) / z``, 0 where unknown), for
-    q in e (energy), c (carbon), w (water)."""
+    rel2 = f"({p}_coef * {p}_coef + {c['extra']})"
+    fourth = [f"CASE WHEN {_fin(rel2)} THEN {rel2} ELSE 0.0{_D} END AS {p}_rel2"]
     sds = {
         "e": f"sqrt({p}_rel2)",
         "c": f"sqrt({p}_rel2 + {p}_gsd * {p}_gsd)",
-        "w": f"sqrt({p}_rel2 + {p}_wsd2)",
+        "w": f"sqrt({p}_rel2 + {c['wsd2']})",
     }
-    vals = {"e": f"{p}_e", "c": f"{p}_e * {p}_g", "w": f"{p}_e * {p}_water"}
-    out = []
+    vals = {"e": f"{p}_e", "c": f"{p}_e * {p}_g", "w": f"{p}_e * {c['water']}"}
+    fifth = [f"{vals[q]} AS {p}_v{q}" for q in ("e", "c", "w")]
+    fifth += [f"{sds[q]} AS {p}_sd{q}" for q in ("e", "c", "w")]
+    sixth = []
     for q in ("e", "c", "w"):
-        v, sd = vals[q], sds[q]
-        s = f"ln(({v}) * exp({Z90!r}{_D} * {sd}) / ({v})) / {Z90!r}{_D}"
-        out.append(f"{v} AS {p}_v{q}")
-        out.append(
-            f"CASE WHEN {_fin(v)} THEN (CASE WHEN {_fin(s)} THEN {s} ELSE 0.0{_D} END) ELSE 0.0{_D} END AS {p}_s{q}"
-        )
-    return out
+        v, sd = f"{p}_v{q}", f"{p}_sd{q}"
+        spread = f"ln(({v}) * exp({Z90!r}{_D} * {sd}) / ({v})) / {Z90!r}{_D}"
+        sixth.append(f"CASE WHEN {_fin(v)} AND {_fin(spread)} THEN {spread} ELSE 0.0{_D} END AS {p}_s{q}")
+    return [first, second, third, fourth, fifth, sixth]
+
+
+def layered(source: str, keep: str, layers: list[list[str]]) -> str:
+    """``source`` (a FROM clause; ``keep``: what of it to select, e.g. ``r.*``) with each
+    layer of expressions added over the previous."""
+    sql = f"SELECT {keep}, {', '.join(layers[0])} FROM {source}"
+    for layer in layers[1:]:
+        sql = f"SELECT *, {', '.join(layer)} FROM ({sql})"
+    return sql
 
 
 def warning_text(codes: list[str], gcode: int, unknown: bool, error: bool) -> str:

@@ -17,8 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from test_model_sql_fit import messy_requests
 
 import melious_impact as mi

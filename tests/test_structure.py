@@ -253,7 +253,7 @@ def _private_violations(modules: dict[str, Module], edges: list[Edge]) -> Iterat
             if isinstance(node, ast.Attribute) and _private(node.attr) and node.attr != "_EXPORTS":
                 owner = node.value
                 if isinstance(owner, ast.Name) and owner.id in bound:
-                    yield f"private: {module.short} -> {bound[owner.id]}.{node.attr}"
+                    yield f"private: {module.short} -> {_short(bound[owner.id])}.{node.attr}"
 
 
 def _trick_violations(modules: dict[str, Module]) -> Iterator[str]:
@@ -299,21 +299,42 @@ def test_the_graph_is_read() -> None:
 
 
 @pytest.mark.parametrize(
-    ("source", "expected"),
+    ("fakes", "expected"),
     [
-        ("from melious_impact.emulator._wire import dumps\n", "private: model.x -> emulator._wire"),
-        ("from melious_impact.capture import recorder\n", "readers: model.x -> capture.recorder"),
-        ("from melious_impact.report import report\n", "layers: model.x -> report.report"),
         (
-            "import melious_impact\nmelious_impact._EXPORTS\n",
+            {"model.x": "from melious_impact.emulator._wire import dumps"},
+            "private: model.x -> emulator._wire",
+        ),
+        ({"model.x": "from melious_impact.records import _x"}, "private: model.x -> records._x"),
+        (
+            {"model.x": "from melious_impact.charts import source\nsource._x"},
+            "private: model.x -> charts.source._x",
+        ),
+        ({"model.x": "from melious_impact.capture import recorder"}, "readers: model.x -> capture.recorder"),
+        ({"model.x": "from melious_impact.report import report"}, "layers: model.x -> report.report"),
+        (
+            {
+                "model.x": "from melious_impact.forecast import y",
+                "forecast.y": "from melious_impact.model import x",
+            },
+            "cycle: forecast <-> model",
+        ),
+        (
+            {"model.x": "import melious_impact\nmelious_impact._EXPORTS"},
             "exports table: model.x reads melious_impact._EXPORTS",
         ),
-        ("import sys\nsys.modules[__name__].__class__ = object\n", "callable module: model.x"),
+        ({"model.x": "import sys\nsys.modules[__name__].__class__ = object"}, "callable module: model.x"),
     ],
 )
-def test_each_rule_catches_its_violation(source: str, expected: str) -> None:
-    fake = Module("melious_impact.model.x", PACKAGE / "model" / "x.py", ast.parse(source))
-    assert expected in _violations({**MODULES, fake.name: fake}) - VIOLATIONS
+def test_each_rule_catches_its_violation(fakes: dict[str, str], expected: str) -> None:
+    """Each rule, shown a module that breaks it, reports it (a rule that cannot fail is no rule)."""
+    added = {
+        f"{ROOT}.{name}": Module(
+            f"{ROOT}.{name}", PACKAGE / f"{name.replace('.', '/')}.py", ast.parse(source)
+        )
+        for name, source in fakes.items()
+    }
+    assert expected in _violations({**MODULES, **added}) - VIOLATIONS
 
 
 def test_no_new_violation() -> None:

@@ -1,12 +1,9 @@
 """The ``melious-impact`` command: thin subcommands over the library.
 
-Each subcommand lives in its own module of this package and exposes two functions:
-
-``register(subparsers)``
-    adds its ``argparse`` parser (with help text: a test checks every command has it)
-    and sets ``func`` on it via ``parser.set_defaults(func=run)``;
-``run(args) -> int``
-    does the work and returns the process exit code.
+Each group of subcommands lives in its own module of this package, whose
+``register(subparsers)`` adds their ``argparse`` parsers (with help text: a test checks every
+command has it) and sets ``func`` on each (``parser.set_defaults(func=run)``): the function
+that does the work and returns the process exit code.
 
 Modules are listed in :data:`COMMAND_MODULES`; a module whose optional dependencies
 are missing still registers, and fails with a clear message only when run.

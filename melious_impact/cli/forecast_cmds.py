@@ -10,11 +10,6 @@ from melious_impact.cli._text import print_aligned
 from melious_impact.forecast.daily import METRICS
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the subcommand chosen on the command line (``forecast`` or ``budgets``)."""
-    return int(args.func(args))
-
-
 def register(subparsers: Any) -> None:
     fc = subparsers.add_parser(
         "forecast",

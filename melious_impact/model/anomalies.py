@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from melious_impact.model.frames import canonical_location_column, floats, reported_mask, utc_times
+from melious_impact.periods import DateLike
 
 if TYPE_CHECKING:  # pragma: no cover
     from melious_impact.model.fit import IntensityModel
@@ -49,9 +50,16 @@ def empty_result(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def find_anomalies(m: IntensityModel, data: Any, *, threshold: float = 5.0) -> pd.DataFrame:
+def find_anomalies(
+    m: IntensityModel,
+    data: Any,
+    *,
+    threshold: float = 5.0,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
+) -> pd.DataFrame:
     """See :meth:`IntensityModel.anomalies`: scored in DuckDB (:mod:`.sql_anomalies`) over a
-    store or a frame."""
+    store or a frame, rows captured in ``[start, end)``."""
     from melious_impact.frames import as_frame
     from melious_impact.model.source import is_store
     from melious_impact.model.sql_anomalies import find_anomalies_sql
@@ -60,10 +68,12 @@ def find_anomalies(m: IntensityModel, data: Any, *, threshold: float = 5.0) -> p
         raise ValueError("threshold must be positive (uncertainty units, e.g. 4)")
     if not is_store(data):
         df = as_frame(data).reset_index(drop=True)
+        if (start is not None or end is not None) and "captured_at" not in df.columns:
+            raise ValueError("start/end select rows by captured_at: the data has no captured_at column")
         if len(df) == 0 or not {"model", "provider_id", "location"} <= set(df.columns):
             return empty_result(df)
         data = df
-    return find_anomalies_sql(m, data, threshold=threshold)
+    return find_anomalies_sql(m, data, threshold=threshold, start=start, end=end)
 
 
 def find_anomalies_rows(m: IntensityModel, df: pd.DataFrame, *, threshold: float = 5.0) -> pd.DataFrame:

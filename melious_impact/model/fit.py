@@ -145,16 +145,26 @@ class IntensityModel:
         out["saving_vs_mean_pct"] = 100.0 * (1 - out["grid_g_per_kwh"] / out["location"].map(mean))
         return out
 
-    def anomalies(self, df: Any, *, threshold: float = 5.0) -> pd.DataFrame:
+    def anomalies(
+        self,
+        df: Any,
+        *,
+        threshold: float = 5.0,
+        start: DateLike | None = None,
+        end: DateLike | None = None,
+    ) -> pd.DataFrame:
         """Reported rows that disagree with the model beyond its uncertainty.
 
+        ``df``: a frame or an ``ImpactStore`` (scored in DuckDB; only the hits are loaded).
+        ``start``/``end``: only rows captured in ``[start, end)`` (:mod:`melious_impact.periods`:
+        a date end counts its day); a store skips row groups outside the period.
         Returns those rows with ``reason`` (pue_change, grid_intensity_outlier,
         energy_per_token_drift), ``score`` (how many uncertainty units off) and the
         expected vs observed figure.
         """
         from melious_impact.model.anomalies import find_anomalies
 
-        return find_anomalies(self, df, threshold=threshold)
+        return find_anomalies(self, df, threshold=threshold, start=start, end=end)
 
 
 def fit_intensity(

@@ -24,6 +24,7 @@ from melious_impact.model.anomalies import (
     empty_result,
 )
 from melious_impact.model.source import open_source
+from melious_impact.periods import DateLike
 
 if TYPE_CHECKING:  # pragma: no cover
     from melious_impact.model.fit import IntensityModel
@@ -119,18 +120,25 @@ def scores_sql(threshold: float) -> str:
     )
 
 
-def find_anomalies_sql(m: IntensityModel, data: Any, *, threshold: float) -> pd.DataFrame:
-    """See :meth:`IntensityModel.anomalies` (a store or a frame)."""
+def find_anomalies_sql(
+    m: IntensityModel,
+    data: Any,
+    *,
+    threshold: float,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
+) -> pd.DataFrame:
+    """See :meth:`IntensityModel.anomalies` (a store or a frame, rows in ``[start, end)``)."""
     from melious_impact.model.source import is_store
 
-    with open_source(data) as src:
+    with open_source(data, start, end) as src:
         _register_model(src.con, m)
         cols = "_pos" if src.frame is not None else "record_id"
         hits = src.con.sql(
             f"SELECT {cols}, top, score, expected, observed FROM ({scores_sql(threshold)})"
         ).df()
         if src.frame is not None:
-            df = src.frame.reset_index(drop=True)
+            df = src.frame  # rows keep their labels (positions in the caller's frame)
             if not len(hits):
                 return empty_result(df)
             out = df.iloc[hits["_pos"].to_numpy(dtype=np.intp)].copy()

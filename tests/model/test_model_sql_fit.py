@@ -211,3 +211,31 @@ def test_anomalies_frame_without_times_or_keys(messy: pd.DataFrame) -> None:
     untimed = messy.drop(columns=["captured_at", "record_id"]).reset_index(drop=True)
     assert_same_anomalies(m.anomalies(untimed, threshold=3.0), find_anomalies_rows(m, untimed, threshold=3.0))
     assert m.anomalies(messy.drop(columns="location")).empty
+
+
+def test_anomalies_in_a_period_same_as_the_filtered_rows(messy: pd.DataFrame, tmp_path: Path) -> None:
+    m = mi.fit_intensity(messy)
+    store = mi.ImpactStore(tmp_path / "s")
+    store.append(messy)
+    store.flush()
+    # a date end counts its day; a datetime end is exclusive
+    for start, end in (
+        ("2025-04-01", "2025-06-30"),
+        ("2025-05-01T12:00", "2025-07-01T00:00Z"),
+        (None, "2025-05-01"),
+    ):
+        part = store.to_pandas(start=start, end=end)
+        ref = find_anomalies_rows(m, part, threshold=3.0)
+        assert 0 < len(ref) < len(find_anomalies_rows(m, messy, threshold=3.0))
+        assert_same_anomalies(m.anomalies(store, threshold=3.0, start=start, end=end), ref)
+        framed = m.anomalies(messy, threshold=3.0, start=start, end=end)
+        assert sorted(framed["record_id"]) == sorted(ref["record_id"])
+        assert_same_anomalies(framed, ref)
+    ts = pd.to_datetime(messy["captured_at"], utc=True)
+    day = m.anomalies(messy, threshold=3.0, start="2025-05-01", end="2025-05-01")
+    assert (
+        (ts[day.index] >= pd.Timestamp("2025-05-01", tz="UTC"))
+        & (ts[day.index] < pd.Timestamp("2025-05-02", tz="UTC"))
+    ).all()
+    with pytest.raises(ValueError, match="captured_at"):
+        m.anomalies(messy.drop(columns="captured_at"), start="2025-05-01")

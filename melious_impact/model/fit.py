@@ -13,6 +13,7 @@ for the public priors used where nothing was measured.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -104,8 +105,20 @@ class IntensityModel:
         *,
         errors: Literal["raise", "coerce"] = "raise",
         interval: Literal["request", "mean"] = "request",
+        by: str | Sequence[str] | None = None,
+        start: DateLike | None = None,
+        end: DateLike | None = None,
     ) -> pd.DataFrame:
         """Estimate impact for rows of ``model``, ``input_tokens``, ``output_tokens``.
+
+        ``workload``: a frame or an ``ImpactStore``. ``start``/``end``: only rows captured in
+        ``[start, end)`` (:mod:`melious_impact.periods`). ``by``: totals instead of rows,
+        one row per value of these columns (``[]``: one total), computed in DuckDB over a
+        store (:mod:`melious_impact.model.predict_totals`): ``n_requests`` and, per
+        quantity, the total of expected values with its 90% interval (each
+        (model, provider_id, location) key's error one shared factor), NaN when a request
+        of the group has no estimate, and ``*_covered``/``*_coverage``: the total over the
+        requests estimated and their share.
 
         Optional columns: ``provider_id``, ``location`` (missing: the model's observed
         traffic mix), ``captured_at`` (the grid intensity of that month and UTC hour).
@@ -117,8 +130,23 @@ class IntensityModel:
         with basis ``unknown``). ``interval='mean'`` gives the interval of the expected value
         (no per-request scatter): what sums over many requests need.
         """
+        if errors not in ("raise", "coerce"):
+            raise ValueError("errors must be 'raise' or 'coerce'")
+        if by is not None:
+            from melious_impact.model.predict_totals import predict_totals
+
+            return predict_totals(
+                self, workload, [by] if isinstance(by, str) else list(by), errors=errors, start=start, end=end
+            )
         from melious_impact.model.predict import predict
 
+        if is_store(workload):  # one row per request: the columns a prediction reads
+            read = ["model", "provider_id", "location", "input_tokens", "output_tokens", "captured_at"]
+            workload = workload.to_pandas(start=start, end=end, columns=read)
+        elif start is not None or end is not None:
+            from melious_impact.model.scenario import _in_period
+
+            workload = _in_period(as_frame(workload), start, end)
         return predict(self, workload, errors=errors, interval=interval)
 
     def grid_profile(self) -> pd.DataFrame:

@@ -159,7 +159,7 @@ def side_layers(k: str, g: str, known: str, mo: str, interval: str, p: str) -> l
     first += [f"{g}.g_mean AS {p}_gm", f"{g}.g_sd AS {p}_gs", f"{g}.filled AS {p}_filled"]
     first += [f"{known} AS {p}_known", f"{mo} AS {p}_mo"]
     second = [
-        f"((xout > 0 AND {c['b_nan']}) OR (xin > 0 AND {c['a_nan']})) AS {p}_unknown",
+        f"coalesce((xout > 0 AND {c['b_nan']}) OR (xin > 0 AND {c['a_nan']}), false) AS {p}_unknown",
         f"{c['a0']} * xin + {c['b0']} * xout AS {p}_mu",
         f"xin * xin * {c['va']} + xout * xout * {c['vb']} + 2 * xin * xout * {c['cv']} AS {p}_var",
         f"(CASE WHEN {c['gi']} >= 0 THEN (CASE WHEN NOT {p}_known THEN 2 WHEN {p}_filled THEN 1 ELSE 0 END) "

@@ -52,7 +52,13 @@ import pandas as pd
 from melious_impact.errors import ForecastError
 from melious_impact.forecast.backtest import choose
 from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT, sum_decimal, to_decimal
-from melious_impact.forecast.daily import METRICS, daily_totals, local_dates, series_matrix
+from melious_impact.forecast.daily import (
+    COUNTED_METRICS,
+    METRICS,
+    daily_totals,
+    local_dates,
+    series_matrix,
+)
 from melious_impact.forecast.forecast import check_level
 
 #: Periods accepted by :func:`budget_status` and their pandas period codes.
@@ -76,10 +82,6 @@ BUDGET_COLUMNS = [
     "spent_exact",
     "spent_covered_percent",
 ]
-
-#: Metrics whose figure a request may lack (no impact reported, no billing block): the
-#: status says what share of the period's requests its ``spent`` covers.
-COVERED_METRICS = ("energy_kwh", "carbon_g_co2", "water_liters", "cost_eur")
 
 #: Columns of :attr:`BudgetOutlook.paths`: one row per (team, metric, day of the period up
 #: to its end); ``kind`` is ``actual`` (spent, running total) or ``forecast`` (expected
@@ -342,7 +344,7 @@ def _covered_percent(
 ) -> float:
     """Share (percent, rounded down to one decimal) of the team's requests in ``[start, day]``
     that carry ``metric``; 100 for a metric every request has; NaN when not known."""
-    if metric not in COVERED_METRICS:
+    if metric not in COUNTED_METRICS:  # a figure a request may lack (no impact, no billing)
         return 100.0
     if counts is None or f"n_{metric}" not in counts.columns:
         return float("nan")

@@ -20,28 +20,18 @@ import decimal
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import duckdb
+import numpy as np
 
 from melious_impact.periods import Period
 
 ZERO = Decimal(0)
 #: A wide context: 28 significant digits could round 18-decimal sums.
 MONEY = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.InvalidOperation])
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        dec = value if isinstance(value, Decimal) else Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return dec if dec.is_finite() else None
 
 
 def month_bounds(when: datetime) -> tuple[datetime, datetime]:
@@ -69,34 +59,6 @@ def _tags_json(row: Mapping[str, Any]) -> str:
         if row.get(key):
             tags[key] = row[key]
     return json.dumps(tags, sort_keys=True, ensure_ascii=False)
-
-
-@dataclass
-class Group:
-    """Running sums of one charge (one or two FOCUS rows)."""
-
-    period_start: datetime
-    period_end: datetime
-    model: str | None
-    location: str | None
-    provider_id: str | None
-    paid_with: str | None
-    team: str | None
-    project: str | None
-    tags: str
-    request_id: str | None = None
-    cost: Decimal | None = ZERO  # None: unknown (no billing block)
-    billing_energy: Decimal = ZERO
-    billing_credits: Decimal = ZERO
-    requests: int = 0
-    errors: int = 0
-    impact_reported: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    energy_kwh: float = 0.0
-    carbon_g_co2: float = 0.0
-    water_liters: float = 0.0
-    endpoints: set[str] = field(default_factory=set)
 
 
 # -- the rows as DuckDB reads them ---------------------------------------------------------
@@ -200,48 +162,85 @@ def _positive(column: str) -> str:
 def _money_sums(column: str, wide: bool) -> list[str]:
     if not wide:
         return [f"sum({column})"]
-    # beyond 38 digits: the integer parts as HUGEINT, the fractions as DECIMAL(38, 18)
+    # past 38 digits: the integer parts as HUGEINT, the fractions as DECIMAL(38, 18)
     return [f"sum(CAST(trunc({column}) AS HUGEINT))", f"sum({column} - trunc({column}))"]
 
 
-def charges_sql(relation: str, granularity: str, *, ordered_by_pos: bool, wide: bool = False) -> str:
-    """The GROUP BY of the charges over ``relation`` (the ``requests`` columns)."""
-    if granularity == "request":
-        period = ["captured_at", _positive("latency_ms"), _text("request_id"), "_row"]
-    else:
-        period = [f"date_trunc('{granularity}', captured_at)"]
-    keys = [
-        *period,
-        f"coalesce({_text('model')}, {_text('requested_model')})",
-        _text("location"),
-        _text("provider_id"),
-        _text("billing_paid_with"),
-        _text("team"),
-        _text("project"),
-        "tags",
-        # the cost class: which line of the cost rule prices the rows
-        "CASE WHEN billing_credits IS NULL THEN 0 WHEN billing_credits = 0 THEN 1 ELSE 2 END",
-        "billing_energy IS NOT NULL",
-    ]
-    first = "min(_pos)" if ordered_by_pos else "min({'t': captured_at, 'r': record_id})"
-    values = [
-        "count(*)",
-        f"count(*) FILTER (WHERE {_text('error_code')} IS NOT NULL OR status_code >= 400)",
-        "count(*) FILTER (WHERE impact_reported)",
-        *(f"sum(CAST(floor({_positive(c)}) AS HUGEINT))" for c in ("input_tokens", "output_tokens")),
-        *(f"fsum({_positive(c)})" for c in ("energy_kwh", "carbon_g_co2", "water_liters")),
-        *_money_sums("billing_credits", wide),
-        *_money_sums("billing_energy", wide),
-        f"list(DISTINCT {_text('endpoint')}) FILTER (WHERE {_text('endpoint')} IS NOT NULL)",
-        first,
-    ]
-    source = relation
+_DIMS = ("model", "location", "provider_id", "paid_with", "team", "project")
+
+
+def _rows_sql(relation: str, granularity: str, *, ordered_by_pos: bool, wide: bool) -> str:
+    """Stage 1, over the rows: sums per charge key x raw tags x endpoint x cost class."""
     if granularity == "request":  # one charge per row
-        source = f"(SELECT *, row_number() OVER () AS _row FROM {relation})"
-    names = ", ".join(f"k{i}" for i in range(len(keys)))
+        period = {
+            "p_start": "captured_at",
+            "p_latency": _positive("latency_ms"),
+            "p_request_id": _text("request_id"),
+            "p_row": "_row",
+        }
+        relation = f"(SELECT *, row_number() OVER () AS _row FROM {relation})"
+    else:
+        period = {"p_start": f"date_trunc('{granularity}', captured_at)"}
+    keys = {
+        **period,
+        "model": f"coalesce({_text('model')}, {_text('requested_model')})",
+        "location": _text("location"),
+        "provider_id": _text("provider_id"),
+        "paid_with": _text("billing_paid_with"),
+        "team": _text("team"),
+        "project": _text("project"),
+        "raw_tags": "tags",
+        "endpoint": _text("endpoint"),
+        # the cost class: which line of the cost rule prices the rows
+        "credits_state": "CASE WHEN billing_credits IS NULL THEN 0 WHEN billing_credits = 0 THEN 1 ELSE 2 END",
+        "energy_present": "billing_energy IS NOT NULL",
+    }
+    values = {
+        "requests": "count(*)",
+        "errors": f"count(*) FILTER (WHERE {_text('error_code')} IS NOT NULL OR status_code >= 400)",
+        "impact_reported": "count(*) FILTER (WHERE impact_reported)",
+        **{c: f"sum(CAST(floor({_positive(c)}) AS HUGEINT))" for c in ("input_tokens", "output_tokens")},
+        **{c: f"fsum({_positive(c)})" for c in ("energy_kwh", "carbon_g_co2", "water_liters")},
+        **{f"credits_{i}": v for i, v in enumerate(_money_sums("billing_credits", wide))},
+        **{f"energy_{i}": v for i, v in enumerate(_money_sums("billing_energy", wide))},
+        "first_row": "min(_pos)" if ordered_by_pos else "min({'t': captured_at, 'r': record_id})",
+    }
     return (
-        f"SELECT {', '.join(f'{k} AS k{i}' for i, k in enumerate(keys))}, {', '.join(values)} "
-        f"FROM {source} GROUP BY {names}"
+        "SELECT "
+        + ", ".join(f"{v} AS {k}" for k, v in {**keys, **values}.items())
+        + f" FROM {relation} GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))}"
+    )
+
+
+def _charges_sql(granularity: str, wide: bool, *, keep_unknown: bool) -> str:
+    """Stage 2, over stage 1's sums: one row per charge, the cost class priced and the tags
+    read (``_classes``, ``_tag_texts``), in the order of the charges' first rows."""
+    period = ["p_start", "p_latency", "p_request_id", "p_row"] if granularity == "request" else ["p_start"]
+    parts = range(2 if wide else 1)
+    keys = [*(f"g.{p}" for p in period), "c.kind IS NOT NULL AS known", *(f"g.{d}" for d in _DIMS), "t.tags"]
+    values = [
+        *(f"sum(g.credits_{i}) FILTER (WHERE c.kind = 'credits') AS cost_credits_{i}" for i in parts),
+        *(f"sum(g.energy_{i}) FILTER (WHERE c.kind = 'energy') AS cost_energy_{i}" for i in parts),
+        *(f"sum(g.credits_{i}) AS credits_{i}" for i in parts),
+        *(f"sum(g.energy_{i}) AS energy_{i}" for i in parts),
+        *(
+            f"CAST(sum(g.{c}) AS BIGINT) AS {c}"
+            for c in ("requests", "errors", "impact_reported", "input_tokens", "output_tokens")
+        ),
+        *(f"fsum(g.{c}) AS {c}" for c in ("energy_kwh", "carbon_g_co2", "water_liters")),
+        # sorted as Python sorts text (by code point: UTF-8 bytes sort the same)
+        "array_to_string(list_sort(list(DISTINCT g.endpoint) FILTER (WHERE g.endpoint IS NOT NULL)), ', ')"
+        " AS endpoints",
+    ]
+    same = " AND ".join
+    return (
+        f"SELECT {', '.join(keys + values)} FROM _charge_sums g "
+        "JOIN _classes c ON "
+        + same(f"g.{k} IS NOT DISTINCT FROM c.{k}" for k in ("paid_with", "credits_state", "energy_present"))
+        + " JOIN _tag_texts t ON "
+        + same(f"g.{k} IS NOT DISTINCT FROM t.{k}" for k in ("raw_tags", "team", "project"))
+        + ("" if keep_unknown else " WHERE c.kind IS NOT NULL")
+        + " GROUP BY ALL ORDER BY min(g.first_row)"
     )
 
 
@@ -272,9 +271,6 @@ def rows_connection(source: Any, span: Period) -> Iterator[tuple[duckdb.DuckDBPy
         con.close()
 
 
-# -- from the GROUP BY to charges ----------------------------------------------------------
-
-
 def _rule_amount(paid_with: str | None, credits_state: int, energy_present: bool) -> str | None:
     """Which amount the cost rule takes for a class of rows: ``credits``, ``energy`` or None.
 
@@ -290,121 +286,130 @@ def _rule_amount(paid_with: str | None, credits_state: int, energy_present: bool
     return "energy" if value == 2 else "credits"
 
 
-def _money_value(parts: tuple[Any, ...]) -> Decimal:
-    total = ZERO
-    for part in parts:
-        if part is not None:
-            total = MONEY.add(total, Decimal(part))
-    return total
+def _lookups(con: duckdb.DuckDBPyConnection) -> None:
+    """Register the cost class and Tags JSON of each distinct key of stage 1 (few of them)."""
+    import pyarrow as pa
+
+    classes = con.sql("SELECT DISTINCT paid_with, credits_state, energy_present FROM _charge_sums").fetchall()
+    con.register(
+        "_classes",
+        pa.table(
+            {
+                "paid_with": pa.array([c[0] for c in classes], pa.string()),
+                "credits_state": pa.array([c[1] for c in classes], pa.int32()),
+                "energy_present": pa.array([c[2] for c in classes], pa.bool_()),
+                "kind": pa.array([_rule_amount(*c) for c in classes], pa.string()),
+            }
+        ),
+    )
+    tags = con.sql("SELECT DISTINCT raw_tags, team, project FROM _charge_sums").fetchall()
+    con.register(
+        "_tag_texts",
+        pa.table(
+            {
+                "raw_tags": pa.array([t[0] for t in tags], pa.string()),
+                "team": pa.array([t[1] for t in tags], pa.string()),
+                "project": pa.array([t[2] for t in tags], pa.string()),
+                "tags": pa.array(
+                    [_tags_json({"tags": t[0], "team": t[1], "project": t[2]}) for t in tags], pa.string()
+                ),
+            }
+        ),
+    )
 
 
-def _request_periods(times: list[datetime], latencies: list[float]) -> tuple[list[datetime], list[datetime]]:
+def _exact(table: Any, name: str, wide: bool) -> list[Decimal | None]:
+    """A money column of stage 2 as exact decimals (its two parts added when ``wide``)."""
+    values: list[Decimal | None] = table.column(f"{name}_0").to_pylist()
+    if not wide:
+        return values
+    fractions = table.column(f"{name}_1").to_pylist()
+    return [
+        None if whole is None else MONEY.add(Decimal(whole), fraction)
+        for whole, fraction in zip(values, fractions, strict=True)
+    ]
+
+
+def _request_periods(times: Any, latencies: Any) -> tuple[Any, Any]:
     """[captured_at - latency, captured_at] widened to whole seconds, never empty.
 
     FOCUS DateTimes are to the second (Attributes > Date/Time Format) and a charge period
     ends after it starts (Columns > Charge Period End: exclusive bound), also for a request
     with no or zero latency.
     """
-    import numpy as np
     import pandas as pd
 
     when = pd.Series(pd.to_datetime(times, utc=True)).astype("datetime64[us, UTC]")
     start_at = (when - pd.to_timedelta(np.asarray(latencies, dtype="float64"), unit="ms")).dt.floor("s")
     end_at = when.dt.ceil("s")
     end_at = end_at.where(end_at > start_at, start_at + timedelta(seconds=1))
-    return start_at.dt.to_pydatetime().tolist(), end_at.dt.to_pydatetime().tolist()
+    return _utc_us(start_at), _utc_us(end_at)
+
+
+def _utc_us(times: Any) -> Any:
+    """UTC instants as a numpy ``datetime64[us]`` array (no time zone: UTC by convention)."""
+    import pandas as pd
+
+    return pd.Series(times).dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]").to_numpy()
 
 
 def charges(
     source: Any, granularity: str, rate: Decimal, span: Period, *, keep_unknown: bool
-) -> tuple[list[Group], int]:
-    """The charges of ``source`` (a store or rows) in ``span``, in the order of their first
-    rows, and the number of requests whose cost is unknown (left out unless ``keep_unknown``)."""
+) -> tuple[dict[str, Any], int]:
+    """The charges of ``source`` (a store or rows) in ``span`` as columns (one entry per
+    charge, in the order of their first rows), and the number of requests whose cost is
+    unknown (their charges are left out unless ``keep_unknown``).
+
+    Columns (lists, or numpy arrays for times and numbers): ``start``, ``end`` (UTC,
+    ``datetime64[us]``), ``model``, ``location``, ``provider_id``, ``paid_with``, ``team``,
+    ``project``, ``tags`` (FOCUS Tags JSON), ``request_id``, ``cost`` (exact, None when
+    unknown), ``billing_credits``, ``billing_energy``, the counts ``requests``, ``errors``,
+    ``impact_reported``, ``input_tokens``, ``output_tokens``, the float sums
+    ``energy_kwh``, ``carbon_g_co2``, ``water_liters`` and ``endpoints`` (text).
+    """
+    classes = " AND ".join(
+        f"g.{k} IS NOT DISTINCT FROM c.{k}" for k in ("paid_with", "credits_state", "energy_present")
+    )
     with rows_connection(source, span) as (con, relation, by_pos):
-        try:
-            found = con.sql(charges_sql(relation, granularity, ordered_by_pos=by_pos)).fetchall()
-            wide = False
-        except duckdb.OutOfRangeException:  # a sum past 38 digits: add the parts apart
-            found = con.sql(charges_sql(relation, granularity, ordered_by_pos=by_pos, wide=True)).fetchall()
-            wide = True
-    n_period = 4 if granularity == "request" else 1
-    money_width = 2 if wide else 1
-    tag_texts: dict[tuple[Any, ...], str] = {}
-    merged: dict[Any, tuple[Any, Group]] = {}
-    unknown = 0
-    latencies: dict[int, float] = {}
-    for record in found:
-        period, dims, values = record[:n_period], record[n_period : n_period + 9], record[n_period + 9 :]
-        model, location, provider_id, paid_with, team, project, raw_tags, credits_state, energy_present = dims
-        n, errors, reported, tokens_in, tokens_out, kwh, co2, water = values[:8]
-        credit_sum = _money_value(values[8 : 8 + money_width])
-        energy_sum = _money_value(values[8 + money_width : 8 + 2 * money_width])
-        endpoints, first = values[8 + 2 * money_width :]
-        if period[0] is None:
-            raise ValueError("a row has no captured_at: FOCUS needs a charge period for every charge")
-        amount = _rule_amount(paid_with, credits_state, energy_present)
-        if amount is None:
-            unknown += n
-            if not keep_unknown:
-                continue
-        order = (first,) if by_pos else (first["t"], first["r"] is None, first["r"] or "")
-        tag_key = (raw_tags, team, project)
-        tags = tag_texts.get(tag_key)
-        if tags is None:
-            tags = tag_texts[tag_key] = _tags_json({"tags": raw_tags, "team": team, "project": project})
-        if granularity == "request":
-            key: Any = period[3]
-            latencies[key] = float(period[1])
-            start, end = period[0], period[0]
-        else:
-            key = (
-                period[0],
-                amount is not None,
-                model,
-                location,
-                provider_id,
-                paid_with,
-                team,
-                project,
-                tags,
-            )
-            start = period[0]
-            end = start + (timedelta(hours=1) if granularity == "hour" else timedelta(days=1))
-        cost = None
-        if amount == "credits":
-            cost = credit_sum
-        elif amount == "energy":
-            cost = MONEY.multiply(energy_sum, rate)
-        held = merged.get(key)
-        if held is None:
-            group = Group(start, end, model, location, provider_id, paid_with, team, project, tags or "{}")
-            group.request_id = period[2] if granularity == "request" else None
-            group.cost = cost
-            merged[key] = (order, group)
-        else:
-            group = held[1]
-            if cost is not None and group.cost is not None:
-                group.cost = MONEY.add(group.cost, cost)
-            if order < held[0]:
-                merged[key] = (order, group)
-        group.billing_credits = MONEY.add(group.billing_credits, credit_sum)
-        group.billing_energy = MONEY.add(group.billing_energy, energy_sum)
-        group.requests += int(n)
-        group.errors += int(errors)
-        group.impact_reported += int(reported)
-        group.input_tokens += int(tokens_in)
-        group.output_tokens += int(tokens_out)
-        group.energy_kwh += float(kwh)
-        group.carbon_g_co2 += float(co2)
-        group.water_liters += float(water)
-        group.endpoints.update(endpoints or ())
-    ordered = [(order, key, group) for key, (order, group) in merged.items()]
-    ordered.sort(key=lambda item: item[0])
-    groups = [group for _, _, group in ordered]
-    if granularity == "request" and groups:
-        starts, ends = _request_periods(
-            [g.period_start for g in groups], [latencies[key] for _, key, _ in ordered]
-        )
-        for group, start, end in zip(groups, starts, ends, strict=True):
-            group.period_start, group.period_end = start, end
-    return groups, unknown
+        for wide in (False, True):
+            try:
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE _charge_sums AS "
+                    + _rows_sql(relation, granularity, ordered_by_pos=by_pos, wide=wide)
+                )
+                _lookups(con)
+                table = con.sql(_charges_sql(granularity, wide, keep_unknown=keep_unknown)).to_arrow_table()
+                break
+            except duckdb.OutOfRangeException:  # a sum past 38 digits: add the parts apart
+                if wide:
+                    raise
+        unknown = con.sql(
+            f"SELECT coalesce(sum(g.requests), 0) FROM _charge_sums g JOIN _classes c ON {classes} "
+            "WHERE c.kind IS NULL"
+        ).fetchall()[0][0]
+    if table.num_rows and table.column("p_start").null_count:
+        raise ValueError("a row has no captured_at: FOCUS needs a charge period for every charge")
+    cols: dict[str, Any] = {d: table.column(d).to_pylist() for d in (*_DIMS, "tags", "endpoints")}
+    cols["tags"] = [t or "{}" for t in cols["tags"]]
+    starts = _utc_us(table.column("p_start").to_pandas())
+    if granularity == "request":
+        cols["start"], cols["end"] = _request_periods(starts, table.column("p_latency").to_numpy())
+        cols["request_id"] = table.column("p_request_id").to_pylist()
+    else:
+        step = 1 if granularity == "hour" else 24
+        cols["start"], cols["end"] = starts, starts + np.timedelta64(step, "h")
+        cols["request_id"] = [None] * table.num_rows
+    cost_credits = _exact(table, "cost_credits", wide)
+    cost_energy = _exact(table, "cost_energy", wide)
+    add, multiply = MONEY.add, MONEY.multiply
+    cols["cost"] = [
+        None if not k else add(c or ZERO, multiply(e, rate) if e is not None else ZERO)
+        for k, c, e in zip(table.column("known").to_pylist(), cost_credits, cost_energy, strict=True)
+    ]
+    cols["billing_credits"] = [ZERO if v is None else v for v in _exact(table, "credits", wide)]
+    cols["billing_energy"] = [ZERO if v is None else v for v in _exact(table, "energy", wide)]
+    for name in ("requests", "errors", "impact_reported", "input_tokens", "output_tokens"):
+        cols[name] = table.column(name).to_numpy().astype("int64")
+    for name in ("energy_kwh", "carbon_g_co2", "water_liters"):
+        cols[name] = table.column(name).to_numpy().astype("float64")
+    return cols, int(unknown)

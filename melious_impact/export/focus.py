@@ -32,7 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from melious_impact.export._focus_groups import MONEY, Group, charges, month_bounds
+from melious_impact.export._focus_groups import MONEY, charges
 from melious_impact.export.focus_prices import (
     PRICING_UNIT,
     TOKENS_PER_PRICING_UNIT,
@@ -83,109 +83,154 @@ def _per_unit(tokens: int) -> Decimal:
     return MONEY.divide(Decimal(tokens), Decimal(TOKENS_PER_PRICING_UNIT))
 
 
-def _parts(group: Group, price: UnitPrices | None) -> list[_Part]:
+def _parts(
+    input_tokens: int, output_tokens: int, cost: Decimal | None, price: UnitPrices | None
+) -> list[_Part]:
     """The rows of a charge: Input and Output with their SKU prices, or one row without a price."""
     if price is None:
-        return [_Part(None, group.input_tokens + group.output_tokens, None, group.cost, None)]
-    typed = [("Input", group.input_tokens, price.eur_per_million_input)]
-    if group.output_tokens > 0:
-        typed.append(("Output", group.output_tokens, price.eur_per_million_output))
-    if len(typed) == 1 or group.cost is None:
-        return [_Part(t, n, p, group.cost if i == 0 else None, None) for i, (t, n, p) in enumerate(typed)]
+        return [_Part(None, input_tokens + output_tokens, None, cost, None)]
+    typed = [("Input", input_tokens, price.eur_per_million_input)]
+    if output_tokens > 0:
+        typed.append(("Output", output_tokens, price.eur_per_million_output))
+    if len(typed) == 1 or cost is None:
+        return [_Part(t, n, p, cost if i == 0 else None, None) for i, (t, n, p) in enumerate(typed)]
     lists = [MONEY.multiply(p, _per_unit(n)) for _, n, p in typed]
     total = MONEY.add(lists[0], lists[1])
     if total == 0:
-        first = group.cost
+        first = cost
     else:  # the input row's share, rounded to the store's scale; output takes the exact rest
-        first = MONEY.divide(MONEY.multiply(group.cost, lists[0]), total).quantize(
+        first = MONEY.divide(MONEY.multiply(cost, lists[0]), total).quantize(
             _ALLOCATION_QUANTUM, context=MONEY
         )
-    shares = [first, MONEY.subtract(group.cost, first)]
+    shares = [first, MONEY.subtract(cost, first)]
     return [_Part(t, n, p, share, "list-cost share") for (t, n, p), share in zip(typed, shares, strict=True)]
 
 
-def _focus_rows(group: Group, account: _Account, prices: PriceList) -> list[dict[str, Any]]:
-    billing_start, billing_end = month_bounds(group.period_start)
-    model = group.model
-    price = prices.get(model) if model else None
-    endpoints = ", ".join(sorted(group.endpoints)) or "inference"
-    paid = f", paid with {group.paid_with}" if group.paid_with else ""
-    rows = []
-    for index, part in enumerate(_parts(group, price)):
-        quantity = Decimal(part.tokens)
-        kind = f"{part.token_type.lower()} " if part.token_type else ""
-        list_cost: Decimal | None
-        if part.unit_price is not None:
-            list_cost = MONEY.multiply(part.unit_price, _per_unit(part.tokens))
-        else:  # no unit price: List and Contracted cost match the billed cost (their sections)
-            list_cost = part.billed
-        row = {
-            "BilledCost": part.billed,
-            "BillingAccountId": account.billing_account_id,
-            "BillingAccountName": account.billing_account_name,
-            "BillingCurrency": account.currency,
-            "BillingPeriodEnd": billing_end,
-            "BillingPeriodStart": billing_start,
-            "ChargeCategory": "Usage",
-            "ChargeClass": None,
-            "ChargeDescription": (
-                f"{model or 'unknown model'} {kind}tokens on {account.provider_name} {endpoints}{paid}"
-            ),
-            "ChargeFrequency": "Usage-Based",
-            "ChargePeriodEnd": group.period_end,
-            "ChargePeriodStart": group.period_start,
-            "ConsumedQuantity": quantity,
-            "ConsumedUnit": "Tokens",
-            "ContractedCost": list_cost,
-            "ContractedUnitPrice": part.unit_price,  # no negotiated prices: the list price
-            "EffectiveCost": part.billed,  # nothing amortised: what was billed
-            "InvoiceId": account.invoice_ids.get(billing_start.strftime("%Y-%m")),
-            "InvoiceIssuerName": account.provider_name,
-            "ListCost": list_cost,
-            "ListUnitPrice": part.unit_price,
-            "PricingCategory": "Standard",
-            "PricingCurrency": account.currency,
-            "PricingQuantity": _per_unit(part.tokens),
-            "PricingUnit": PRICING_UNIT,
-            "ProviderName": account.provider_name,
-            "PublisherName": account.provider_name,
-            "RegionId": group.location,
-            "RegionName": group.location,
-            "ResourceId": model,
-            "ResourceName": model,  # the catalogue's display name of a model is its id
-            "ResourceType": "Model" if model else None,
-            "ServiceCategory": "AI and Machine Learning",
-            "ServiceName": account.service_name,
-            "ServiceSubcategory": "Generative AI",
-            "SkuId": model,
-            "SkuMeter": f"{part.token_type} Tokens" if part.token_type else ("Tokens" if model else None),
-            "SkuPriceId": (f"{model}:{part.token_type.lower()}" if part.token_type else model),
-            "Tags": group.tags,
-            "x_TokenType": part.token_type,
-            "x_CostUnknown": group.cost is None,
-            "x_CostAllocation": part.allocation,
-            "x_BillingPaidWith": group.paid_with,
-            "x_ProviderId": group.provider_id,
-            "x_Team": group.team,
-            "x_Project": group.project,
-            "x_RequestId": group.request_id,
-        }
-        request_level: dict[str, Any] = {
-            "x_Requests": group.requests,
-            "x_ErrorRequests": group.errors,
-            "x_ImpactReportedRequests": group.impact_reported,
-            "x_InputTokens": group.input_tokens,
-            "x_OutputTokens": group.output_tokens,
-            "x_EnergyKwh": group.energy_kwh,
-            "x_CarbonGCo2": group.carbon_g_co2,
-            "x_WaterLiters": group.water_liters,
-            "x_BillingEnergyUnits": group.billing_energy,
-            "x_BillingCredits": group.billing_credits,
-        }
-        for name in REQUEST_LEVEL_COLUMNS:
-            row[name] = request_level[name] if index == 0 else None
-        rows.append(row)
-    return rows
+#: Request-level columns: on a charge's first row, null on its second (see focus_spec).
+_REQUEST_LEVEL = {
+    "x_Requests": "requests",
+    "x_ErrorRequests": "errors",
+    "x_ImpactReportedRequests": "impact_reported",
+    "x_InputTokens": "input_tokens",
+    "x_OutputTokens": "output_tokens",
+    "x_EnergyKwh": "energy_kwh",
+    "x_CarbonGCo2": "carbon_g_co2",
+    "x_WaterLiters": "water_liters",
+    "x_BillingEnergyUnits": "billing_energy",
+    "x_BillingCredits": "billing_credits",
+}
+
+
+def _focus_columns(charges: Mapping[str, Any], account: _Account, prices: PriceList) -> dict[str, Any]:
+    """The FOCUS columns of the charges (one or two rows each), column by column."""
+    import numpy as np
+    import pandas as pd
+
+    models = charges["model"]
+    input_tokens, output_tokens = charges["input_tokens"].tolist(), charges["output_tokens"].tolist()
+    costs = charges["cost"]
+    # the rows: which charge each comes from, and its part (token type, quantity, price, share)
+    of: list[int] = []
+    parts: list[_Part] = []
+    for g, model in enumerate(models):
+        price = prices.get(model) if model and prices else None
+        if price is None:
+            of.append(g)
+            parts.append(_Part(None, input_tokens[g] + output_tokens[g], None, costs[g], None))
+            continue
+        for part in _parts(input_tokens[g], output_tokens[g], costs[g], price):
+            of.append(g)
+            parts.append(part)
+    index = np.asarray(of, dtype=np.int64)
+    first = np.ones(len(of), dtype=bool)
+    first[1:] = index[1:] != index[:-1]  # a charge's second row repeats its index
+    months = charges["start"].astype("datetime64[M]")
+    month_list, month_of = np.unique(months, return_inverse=True)
+    invoices = [account.invoice_ids.get(m) for m in month_list.astype(str).tolist()]  # "2026-03"
+    provider = account.provider_name
+    # "<model> <input |output |>tokens on <provider> <endpoints>[, paid with <balance>]"
+    heads = [f"{m or 'unknown model'} " for m in models]
+    tails = [
+        f"tokens on {provider} {e or 'inference'}" + (f", paid with {p}" if p else "")
+        for e, p in zip(charges["endpoints"], charges["paid_with"], strict=True)
+    ]
+    quantities = [_per_unit(p.tokens) for p in parts]
+    list_costs = [
+        p.billed if p.unit_price is None else MONEY.multiply(p.unit_price, q)
+        for p, q in zip(parts, quantities, strict=True)
+    ]
+    row_models = [models[g] for g in of]
+    token_types = [p.token_type for p in parts]
+    n = len(parts)
+
+    def per_row(name: str) -> list[Any]:
+        values = charges[name]
+        return [values[g] for g in of]
+
+    columns: dict[str, Any] = {
+        "BilledCost": [p.billed for p in parts],
+        "BillingAccountId": [account.billing_account_id] * n,
+        "BillingAccountName": [account.billing_account_name] * n,
+        "BillingCurrency": [account.currency] * n,
+        "BillingPeriodEnd": (months + 1).astype("datetime64[us]")[index],
+        "BillingPeriodStart": months.astype("datetime64[us]")[index],
+        "ChargeCategory": ["Usage"] * n,
+        "ChargeClass": [None] * n,
+        "ChargeDescription": [
+            heads[g] + (f"{t.lower()} " if t else "") + tails[g] for g, t in zip(of, token_types, strict=True)
+        ],
+        "ChargeFrequency": ["Usage-Based"] * n,
+        "ChargePeriodEnd": charges["end"][index],
+        "ChargePeriodStart": charges["start"][index],
+        "ConsumedQuantity": [Decimal(p.tokens) for p in parts],
+        "ConsumedUnit": ["Tokens"] * n,
+        # no unit price: List and Contracted cost match the billed cost (their sections)
+        "ContractedCost": list_costs,
+        "ContractedUnitPrice": [p.unit_price for p in parts],  # no negotiated prices: the list price
+        "EffectiveCost": [p.billed for p in parts],  # nothing amortised: what was billed
+        "InvoiceId": [invoices[m] for m in month_of[index].tolist()],
+        "InvoiceIssuerName": [provider] * n,
+        "ListCost": list_costs,
+        "ListUnitPrice": [p.unit_price for p in parts],
+        "PricingCategory": ["Standard"] * n,
+        "PricingCurrency": [account.currency] * n,
+        "PricingQuantity": quantities,
+        "PricingUnit": [PRICING_UNIT] * n,
+        "ProviderName": [provider] * n,
+        "PublisherName": [provider] * n,
+        "RegionId": per_row("location"),
+        "RegionName": per_row("location"),
+        "ResourceId": row_models,
+        "ResourceName": row_models,  # the catalogue's display name of a model is its id
+        "ResourceType": ["Model" if m else None for m in row_models],
+        "ServiceCategory": ["AI and Machine Learning"] * n,
+        "ServiceName": [account.service_name] * n,
+        "ServiceSubcategory": ["Generative AI"] * n,
+        "SkuId": row_models,
+        "SkuMeter": [
+            f"{t} Tokens" if t else ("Tokens" if m else None)
+            for t, m in zip(token_types, row_models, strict=True)
+        ],
+        "SkuPriceId": [f"{m}:{t.lower()}" if t else m for t, m in zip(token_types, row_models, strict=True)],
+        "Tags": per_row("tags"),
+        "x_TokenType": token_types,
+        "x_CostUnknown": [costs[g] is None for g in of],
+        "x_CostAllocation": [p.allocation for p in parts],
+        "x_BillingPaidWith": per_row("paid_with"),
+        "x_ProviderId": per_row("provider_id"),
+        "x_Team": per_row("team"),
+        "x_Project": per_row("project"),
+        "x_RequestId": per_row("request_id"),
+    }
+    for name in REQUEST_LEVEL_COLUMNS:  # on a charge's first row only
+        values = charges[_REQUEST_LEVEL[name]]
+        if isinstance(values, list):  # exact decimals
+            columns[name] = [values[g] if f else None for g, f in zip(of, first.tolist(), strict=True)]
+        elif values.dtype.kind == "f":
+            columns[name] = np.where(first, values[index], np.nan)
+        else:
+            columns[name] = pd.arrays.IntegerArray(values[index].astype("int64"), ~first)
+    return columns
 
 
 def to_focus(
@@ -224,7 +269,6 @@ def to_focus(
     The charges are one DuckDB ``GROUP BY`` over the rows (a store's Parquet files, or the
     frame registered with DuckDB): memory grows with the charges, not with the requests.
     """
-    import pandas as pd
 
     if focus_version not in SUPPORTED_FOCUS_VERSIONS:
         raise ValueError(
@@ -251,32 +295,31 @@ def to_focus(
     groups, unknown = charges(
         source, granularity, rate, period(start, end), keep_unknown=unknown_cost == "null"
     )
-    records = [row for g in groups for row in _focus_rows(g, account, price_list)]
-    out = _typed(pd.DataFrame(records, columns=list(FOCUS_COLUMN_NAMES)))
+    out = _frame(_focus_columns(groups, account, price_list))
     out.attrs["focus_version"] = focus_version
     out.attrs["unknown_cost_requests"] = unknown if unknown_cost == "omit" else 0
     return out
 
 
-def _typed(frame: Any) -> Any:
-    """Give each column the dtype its FOCUS data type asks for (decimals stay Decimal objects)."""
+def _frame(columns: Mapping[str, list[Any]]) -> Any:
+    """The FOCUS table: each column with the dtype its FOCUS data type asks for (decimals
+    stay Decimal objects, texts are Python strings or None)."""
     import pandas as pd
 
+    data = {}
     for column in FOCUS_COLUMNS:
-        name = column.name
+        values = columns[column.name]
         if column.data_type == "DateTime":
-            frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[us, UTC]")
+            data[column.name] = pd.Series(pd.to_datetime(values, utc=True), dtype="datetime64[us, UTC]")
         elif column.data_type == "Integer":
-            frame[name] = frame[name].astype("Int64")  # null on a charge's second row
+            data[column.name] = pd.Series(values, dtype="Int64")  # null on a charge's second row
         elif column.data_type == "Float":
-            frame[name] = frame[name].astype("float64")
+            data[column.name] = pd.Series(values, dtype="float64")
         elif column.data_type == "Boolean":
-            frame[name] = frame[name].astype("bool")
-        elif column.data_type == "Decimal":
-            frame[name] = frame[name].astype(object)
-        else:
-            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
-    return frame
+            data[column.name] = pd.Series(values, dtype="bool")
+        else:  # Decimal, String, JSON: Python objects, None for null
+            data[column.name] = pd.Series(values, dtype=object)
+    return pd.DataFrame(data, columns=list(FOCUS_COLUMN_NAMES))
 
 
 def focus_arrow_schema(*, unknown_costs: bool = False) -> Any:

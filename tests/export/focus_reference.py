@@ -6,11 +6,238 @@ exact sums in Python), so the in-database path can be compared with it on the sa
 
 from __future__ import annotations
 
-from datetime import timedelta
-from decimal import Decimal
+import decimal
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from melious_impact.export._focus_groups import MONEY, ZERO, Group, _decimal, _tags_json
+from melious_impact.export.focus_prices import PRICING_UNIT, TOKENS_PER_PRICING_UNIT, PriceList, UnitPrices
+from melious_impact.export.focus_spec import FOCUS_COLUMNS, REQUEST_LEVEL_COLUMNS
+from melious_impact.records import DECIMAL_SCALE
+
+ZERO = Decimal(0)
+MONEY = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.InvalidOperation])
+_ALLOCATION_QUANTUM = Decimal(1).scaleb(-DECIMAL_SCALE)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        dec = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return dec if dec.is_finite() else None
+
+
+def month_bounds(when: datetime) -> tuple[datetime, datetime]:
+    start = when.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
+    return start, end
+
+
+def _tags_json(row: Mapping[str, Any]) -> str:
+    """FOCUS Tags: the row's tags plus team and project, as a JSON object with sorted keys."""
+    tags: dict[str, Any] = {}
+    raw = row.get("tags")
+    if raw:
+        try:
+            parsed = json.loads(raw) if isinstance(raw, str) else dict(raw)
+            if isinstance(parsed, dict):
+                tags.update({str(k): v for k, v in parsed.items()})
+        except (ValueError, TypeError):
+            pass
+    for key in ("team", "project"):
+        if row.get(key):
+            tags[key] = row[key]
+    return json.dumps(tags, sort_keys=True, ensure_ascii=False)
+
+
+@dataclass
+class Group:
+    """Running sums of one charge (one or two FOCUS rows)."""
+
+    period_start: datetime
+    period_end: datetime
+    model: str | None
+    location: str | None
+    provider_id: str | None
+    paid_with: str | None
+    team: str | None
+    project: str | None
+    tags: str
+    request_id: str | None = None
+    cost: Decimal | None = ZERO  # None: unknown (no billing block)
+    billing_energy: Decimal = ZERO
+    billing_credits: Decimal = ZERO
+    requests: int = 0
+    errors: int = 0
+    impact_reported: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    energy_kwh: float = 0.0
+    carbon_g_co2: float = 0.0
+    water_liters: float = 0.0
+    endpoints: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class _Account:
+    billing_account_id: str
+    billing_account_name: str | None
+    currency: str
+    service_name: str
+    provider_name: str
+    invoice_ids: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One FOCUS row of a charge: a token type with its quantity, price and share of the cost."""
+
+    token_type: str | None  # "Input", "Output", or None for one row of both
+    tokens: int
+    unit_price: Decimal | None
+    billed: Decimal | None
+    allocation: str | None
+
+
+def _per_unit(tokens: int) -> Decimal:
+    """Tokens in the price list's unit (millions of tokens), exactly."""
+    return MONEY.divide(Decimal(tokens), Decimal(TOKENS_PER_PRICING_UNIT))
+
+
+def _parts(group: Group, price: UnitPrices | None) -> list[_Part]:
+    """The rows of a charge: Input and Output with their SKU prices, or one row without a price."""
+    if price is None:
+        return [_Part(None, group.input_tokens + group.output_tokens, None, group.cost, None)]
+    typed = [("Input", group.input_tokens, price.eur_per_million_input)]
+    if group.output_tokens > 0:
+        typed.append(("Output", group.output_tokens, price.eur_per_million_output))
+    if len(typed) == 1 or group.cost is None:
+        return [_Part(t, n, p, group.cost if i == 0 else None, None) for i, (t, n, p) in enumerate(typed)]
+    lists = [MONEY.multiply(p, _per_unit(n)) for _, n, p in typed]
+    total = MONEY.add(lists[0], lists[1])
+    if total == 0:
+        first = group.cost
+    else:  # the input row's share, rounded to the store's scale; output takes the exact rest
+        first = MONEY.divide(MONEY.multiply(group.cost, lists[0]), total).quantize(
+            _ALLOCATION_QUANTUM, context=MONEY
+        )
+    shares = [first, MONEY.subtract(group.cost, first)]
+    return [_Part(t, n, p, share, "list-cost share") for (t, n, p), share in zip(typed, shares, strict=True)]
+
+
+def _focus_rows(group: Group, account: _Account, prices: PriceList) -> list[dict[str, Any]]:
+    billing_start, billing_end = month_bounds(group.period_start)
+    model = group.model
+    price = prices.get(model) if model else None
+    endpoints = ", ".join(sorted(group.endpoints)) or "inference"
+    paid = f", paid with {group.paid_with}" if group.paid_with else ""
+    rows = []
+    for index, part in enumerate(_parts(group, price)):
+        quantity = Decimal(part.tokens)
+        kind = f"{part.token_type.lower()} " if part.token_type else ""
+        list_cost: Decimal | None
+        if part.unit_price is not None:
+            list_cost = MONEY.multiply(part.unit_price, _per_unit(part.tokens))
+        else:  # no unit price: List and Contracted cost match the billed cost (their sections)
+            list_cost = part.billed
+        row = {
+            "BilledCost": part.billed,
+            "BillingAccountId": account.billing_account_id,
+            "BillingAccountName": account.billing_account_name,
+            "BillingCurrency": account.currency,
+            "BillingPeriodEnd": billing_end,
+            "BillingPeriodStart": billing_start,
+            "ChargeCategory": "Usage",
+            "ChargeClass": None,
+            "ChargeDescription": (
+                f"{model or 'unknown model'} {kind}tokens on {account.provider_name} {endpoints}{paid}"
+            ),
+            "ChargeFrequency": "Usage-Based",
+            "ChargePeriodEnd": group.period_end,
+            "ChargePeriodStart": group.period_start,
+            "ConsumedQuantity": quantity,
+            "ConsumedUnit": "Tokens",
+            "ContractedCost": list_cost,
+            "ContractedUnitPrice": part.unit_price,  # no negotiated prices: the list price
+            "EffectiveCost": part.billed,  # nothing amortised: what was billed
+            "InvoiceId": account.invoice_ids.get(billing_start.strftime("%Y-%m")),
+            "InvoiceIssuerName": account.provider_name,
+            "ListCost": list_cost,
+            "ListUnitPrice": part.unit_price,
+            "PricingCategory": "Standard",
+            "PricingCurrency": account.currency,
+            "PricingQuantity": _per_unit(part.tokens),
+            "PricingUnit": PRICING_UNIT,
+            "ProviderName": account.provider_name,
+            "PublisherName": account.provider_name,
+            "RegionId": group.location,
+            "RegionName": group.location,
+            "ResourceId": model,
+            "ResourceName": model,  # the catalogue's display name of a model is its id
+            "ResourceType": "Model" if model else None,
+            "ServiceCategory": "AI and Machine Learning",
+            "ServiceName": account.service_name,
+            "ServiceSubcategory": "Generative AI",
+            "SkuId": model,
+            "SkuMeter": f"{part.token_type} Tokens" if part.token_type else ("Tokens" if model else None),
+            "SkuPriceId": (f"{model}:{part.token_type.lower()}" if part.token_type else model),
+            "Tags": group.tags,
+            "x_TokenType": part.token_type,
+            "x_CostUnknown": group.cost is None,
+            "x_CostAllocation": part.allocation,
+            "x_BillingPaidWith": group.paid_with,
+            "x_ProviderId": group.provider_id,
+            "x_Team": group.team,
+            "x_Project": group.project,
+            "x_RequestId": group.request_id,
+        }
+        request_level: dict[str, Any] = {
+            "x_Requests": group.requests,
+            "x_ErrorRequests": group.errors,
+            "x_ImpactReportedRequests": group.impact_reported,
+            "x_InputTokens": group.input_tokens,
+            "x_OutputTokens": group.output_tokens,
+            "x_EnergyKwh": group.energy_kwh,
+            "x_CarbonGCo2": group.carbon_g_co2,
+            "x_WaterLiters": group.water_liters,
+            "x_BillingEnergyUnits": group.billing_energy,
+            "x_BillingCredits": group.billing_credits,
+        }
+        for name in REQUEST_LEVEL_COLUMNS:
+            row[name] = request_level[name] if index == 0 else None
+        rows.append(row)
+    return rows
+
+
+def _typed(frame: Any) -> Any:
+    """Give each column the dtype its FOCUS data type asks for (decimals stay Decimal objects)."""
+    import pandas as pd
+
+    for column in FOCUS_COLUMNS:
+        name = column.name
+        if column.data_type == "DateTime":
+            frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[us, UTC]")
+        elif column.data_type == "Integer":
+            frame[name] = frame[name].astype("Int64")  # null on a charge's second row
+        elif column.data_type == "Float":
+            frame[name] = frame[name].astype("float64")
+        elif column.data_type == "Boolean":
+            frame[name] = frame[name].astype("bool")
+        elif column.data_type == "Decimal":
+            frame[name] = frame[name].astype(object)
+        else:
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    return frame
 
 
 def reference_row_costs(frame: Any, eur_per_energy_unit: Decimal) -> list[Decimal | None]:
@@ -169,7 +396,6 @@ def reference_to_focus(
     """``to_focus`` as it was: rows to pandas, then :func:`reference_charges`."""
     import pandas as pd
 
-    from melious_impact.export import focus
     from melious_impact.export._rows import to_frame
     from melious_impact.export.focus_prices import price_list_from_mapping
     from melious_impact.export.focus_spec import FOCUS_COLUMN_NAMES, FOCUS_VERSION
@@ -177,7 +403,7 @@ def reference_to_focus(
     rate = Decimal(str(kw.pop("eur_per_energy_unit", "0.0001")))
     prices = kw.pop("prices", None)
     price_list = price_list_from_mapping(prices) if prices else {}
-    account = focus._Account(
+    account = _Account(
         kw.pop("billing_account_id", "melious"),
         kw.pop("billing_account_name", None),
         kw.pop("billing_currency", "EUR"),
@@ -194,8 +420,8 @@ def reference_to_focus(
         frame = frame[keep].reset_index(drop=True)
         costs = [c for c in costs if c is not None]
     groups = reference_charges(frame, costs, granularity) if len(frame) else []
-    records = [row for g in groups for row in focus._focus_rows(g, account, price_list)]
-    out = focus._typed(pd.DataFrame(records, columns=list(FOCUS_COLUMN_NAMES)))
+    records = [row for g in groups for row in _focus_rows(g, account, price_list)]
+    out = _typed(pd.DataFrame(records, columns=list(FOCUS_COLUMN_NAMES)))
     out.attrs["focus_version"] = FOCUS_VERSION
     out.attrs["unknown_cost_requests"] = unknown if unknown_cost == "omit" else 0
     return out

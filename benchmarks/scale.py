@@ -192,24 +192,43 @@ root, out = sys.argv[1], sys.argv[2]
 store = mi.ImpactStore(root)
 """
 
+# The fit's three aggregations: per cell the first weighted pass's sums, count and median
+# PUE; per site water and PUE; per location x month x UTC hour the grid sums (slots from the
+# instant's microseconds, as the fit takes them: month()/hour() of a TIMESTAMPTZ go through
+# the time-zone calendar and cost about twice as much). The fit's later weighted passes
+# re-read its own compact table and are its cost, not the floor's.
 _FIT_FLOOR = """
 con = store.connect()
-con.sql('''SELECT model, provider_id, location, count(*),
-    sum(input_tokens / 1000.0 * input_tokens / 1000.0 / (energy_kwh / pue)^2),
-    sum(input_tokens / 1000.0 * output_tokens / 1000.0 / (energy_kwh / pue)^2),
-    sum(output_tokens / 1000.0 * output_tokens / 1000.0 / (energy_kwh / pue)^2),
-    sum(input_tokens / 1000.0 / (energy_kwh / pue)), sum(output_tokens / 1000.0 / (energy_kwh / pue)),
-    median(pue)
-    FROM requests WHERE impact_reported AND energy_kwh > 0 AND pue >= 1 GROUP BY ALL''').fetchall()
-con.sql('''SELECT location, month(captured_at), hour(captured_at), count(*), sum(energy_kwh),
-    sum(carbon_g_co2) FROM requests WHERE energy_kwh > 0 GROUP BY ALL''').fetchall()
+con.sql('''SELECT model, provider_id, location, count(*), median(pue),
+    sum(x1 * x1 * w0), sum(x1 * x2 * w0), sum(x2 * x2 * w0), sum(x1 * y * w0), sum(x2 * y * w0)
+    FROM (SELECT *, input_tokens / 1000.0 AS x1, output_tokens / 1000.0 AS x2, energy_kwh / pue AS y,
+          1.0 / ((energy_kwh / pue) * (energy_kwh / pue)) AS w0
+          FROM requests WHERE impact_reported AND energy_kwh > 0 AND pue >= 1) GROUP BY ALL''').fetchall()
+con.sql('''SELECT provider_id, location, count(*), sum(water_liters), sum(energy_kwh),
+    sum(ln(water_liters / energy_kwh)), sum(ln(water_liters / energy_kwh) ^ 2), median(pue)
+    FROM requests WHERE impact_reported AND energy_kwh > 0 AND water_liters > 0 GROUP BY ALL''').fetchall()
+con.sql('''SELECT location, month(make_timestamp(epoch_us(captured_at))), hour(make_timestamp(epoch_us(captured_at))),
+    count(*), sum(energy_kwh), sum(carbon_g_co2), sum(ln(carbon_g_co2 / energy_kwh)),
+    sum(ln(carbon_g_co2 / energy_kwh) ^ 2) FROM requests WHERE energy_kwh > 0 GROUP BY ALL''').fetchall()
 """
 
-_DAILY_FLOOR = """
+# forecast: one metric's daily sums per team. The UTC day is an integer division of the
+# instant: CAST(captured_at AS DATE) looks each row up in the time zone library and costs
+# about twice as much
+_FORECAST_FLOOR = """
 con = store.connect()
-con.sql('''SELECT team, CAST(captured_at AS DATE), count(*), sum(energy_kwh), sum(carbon_g_co2),
-    sum(water_liters), sum(CASE WHEN billing_paid_with = 'energy' THEN billing_energy * 0.0001
-    ELSE billing_credits END) FROM requests GROUP BY ALL''').fetchall()
+con.sql('''SELECT team, epoch_us(captured_at) // 86400000000, sum(carbon_g_co2) FROM requests
+    GROUP BY ALL''').fetchall()
+"""
+
+# budget_status: the budgeted metrics' daily sums per team up to as_of's day, with the
+# coverage counts (requests, requests carrying each metric)
+_BUDGET_FLOOR = """
+con = store.connect()
+con.sql('''SELECT team, epoch_us(captured_at) // 86400000000, count(*), sum(carbon_g_co2), count(carbon_g_co2),
+    sum(CASE WHEN billing_paid_with = 'energy' THEN billing_energy * 0.0001 ELSE billing_credits END),
+    count(CASE WHEN billing_paid_with = 'energy' THEN billing_energy * 0.0001 ELSE billing_credits END)
+    FROM requests WHERE captured_at < TIMESTAMPTZ '2025-12-21 00:00:00+00' GROUP BY ALL''').fetchall()
 """
 
 _COST_FLOOR = """
@@ -225,10 +244,24 @@ con.sql('''SELECT CAST(captured_at AS DATE), team, project, model, provider_id, 
     sum(billing_energy), sum(energy_kwh), sum(carbon_g_co2) FROM requests GROUP BY ALL''').fetchall()
 """
 
+# predict(store, by='team'): tokens per team x key x month x UTC hour (a prediction is per
+# row, but these are the columns and groups it reads)
 _PREDICT_FLOOR = """
 con = store.connect()
-con.sql('''SELECT model, provider_id, location, month(captured_at), hour(captured_at), count(*),
-    sum(input_tokens), sum(output_tokens) FROM requests GROUP BY ALL''').fetchall()
+con.sql('''SELECT team, model, provider_id, location, month(make_timestamp(epoch_us(captured_at))),
+    hour(make_timestamp(epoch_us(captured_at))), count(*), sum(input_tokens), sum(output_tokens)
+    FROM requests GROUP BY ALL''').fetchall()
+"""
+
+# scenario: tokens per key x month x UTC hour, and the reported totals and billed euros it
+# shows beside the predictions
+_SCENARIO_FLOOR = """
+con = store.connect()
+con.sql('''SELECT model, provider_id, location, month(make_timestamp(epoch_us(captured_at))),
+    hour(make_timestamp(epoch_us(captured_at))), count(*), sum(input_tokens), sum(output_tokens),
+    sum(energy_kwh), sum(carbon_g_co2), sum(water_liters),
+    sum(billing_credits) FILTER (WHERE billing_paid_with = 'credits'),
+    sum(billing_energy) FILTER (WHERE billing_paid_with = 'energy') FROM requests GROUP BY ALL''').fetchall()
 """
 
 _REPORT_FLOOR = """
@@ -245,16 +278,14 @@ for by in ('team', 'model', 'provider_id', 'location', 'CAST(captured_at AS DATE
 OPS: dict[str, tuple[str, str]] = {
     "fit": ("m = mi.fit_intensity(store)", _FIT_FLOOR),
     "predict": (
-        "m = mi.fit_intensity(store)\nt0 = time.perf_counter()\n"
-        "w = store.to_pandas(columns=['model', 'provider_id', 'location', 'input_tokens', "
-        "'output_tokens', 'captured_at'])\nm.predict(w, errors='coerce')",
+        "m = mi.fit_intensity(store)\nt0 = time.perf_counter()\nm.predict(store, by='team', errors='coerce')",
         _PREDICT_FLOOR,
     ),
-    "forecast": ("mi.forecast(store, metric='carbon_g_co2', by='team')", _DAILY_FLOOR),
+    "forecast": ("mi.forecast(store, metric='carbon_g_co2', by='team')", _FORECAST_FLOOR),
     "budget_status": (
         "mi.budget_status(store, {t: {'carbon_g_co2': 1e9, 'cost_eur': 1e6} for t in "
         "['search', 'support', 'ads', 'platform']}, as_of='2025-12-20')",
-        _DAILY_FLOOR,
+        _BUDGET_FLOOR,
     ),
     "costs": (
         "from melious_impact.forecast.costs import add_cost_eur, sum_decimal\n"
@@ -272,7 +303,7 @@ OPS: dict[str, tuple[str, str]] = {
     ),
     "scenario": (
         "m = mi.fit_intensity(store)\nt0 = time.perf_counter()\nmi.scenario(store, m, location='FR')",
-        _PREDICT_FLOOR,
+        _SCENARIO_FLOOR,
     ),
     "report": ("mi.report(store, out + '/r.html')", _REPORT_FLOOR),
     "dashboard": ("mi.dashboard(store, out + '/d')", _REPORT_FLOOR),

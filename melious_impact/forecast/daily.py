@@ -275,6 +275,88 @@ def rows_view(
 # -- daily totals ------------------------------------------------------------------------
 
 
+_DAY_SECONDS = 86_400
+#: Instants at which a zone's UTC offset chooses its bucket (winter and summer); any
+#: bucket that still crosses a local midnight sends the query back to dates row by row.
+_PROBES = ("2020-01-15", "2020-07-15")
+
+
+def bucket_seconds(tz: str) -> int:
+    """Seconds of the UTC buckets whose sums make the local days of ``tz``: a whole day for a
+    zone at UTC, an hour for whole-hour offsets, else a quarter of an hour (every offset of
+    the zone database since 1980 is a multiple of 15 minutes)."""
+    offsets = [pd.Timestamp(p, tz="UTC").tz_convert(tz).utcoffset() for p in _PROBES]
+    seconds = [int(o.total_seconds()) if o is not None else 0 for o in offsets]
+    if all(s == 0 for s in seconds):
+        return _DAY_SECONDS
+    if all(s % 3600 == 0 for s in seconds):
+        return 3600
+    return 900
+
+
+def _bucketed_sums(
+    con: duckdb.DuckDBPyConnection,
+    key: str,
+    group_col: str,
+    metrics: Sequence[str],
+    counted: Sequence[str],
+    tz: str,
+    counts: bool,
+    bucket: int | None,
+) -> pa.Table | None:
+    """The sums per (local date, group) over ``_rows``, ordered by group then date.
+
+    Converting each row's instant to a local date is most of a scan's cost (a time zone
+    lookup per row), so the rows are summed per group and UTC bucket of ``bucket`` seconds
+    (integer arithmetic on the instant), and only each bucket's start is converted: a bucket
+    lies within one local day when local midnights fall on bucket edges. ``None`` when one
+    bucket does not (the caller then passes ``bucket=None``: dates row by row). For UTC the
+    bucket is the day itself, so every sum is the one-pass sum of the same rows.
+    """
+    inner, outer = [], []
+    for m in metrics:
+        if m == "requests":
+            inner.append("count(*) AS requests")
+            outer.append("CAST(sum(requests) AS DOUBLE) AS requests")
+        elif m == "cost_eur":
+            inner.append("sum(cost_eur) AS cost_eur")
+            outer.append(f"coalesce(sum(cost_eur), CAST(0 AS {_MONEY})) AS cost_eur")
+        else:
+            inner.append(f"fsum({m}) AS {m}")
+            outer.append(f"coalesce(fsum({m}), 0.0) AS {m}")
+    if counts:
+        inner.append("sum(_n) AS _n")
+        outer.append("CAST(sum(_n) AS DOUBLE) AS n_requests")
+        inner += [f"sum(_n_{m}) AS _n_{m}" for m in counted]
+        outer += [f"CAST(sum(_n_{m}) AS DOUBLE) AS n_{m}" for m in counted]
+    g = _ident(group_col)
+    if bucket is None:
+        day = f"CAST(timezone({_text(tz)}, ts) AS DATE)"
+        sql = f"SELECT {day} AS date, {key} AS {g}, {', '.join(inner)} FROM _rows GROUP BY ALL"
+        return con.sql(
+            f"SELECT date, {g}, {', '.join(outer)} FROM ({sql}) GROUP BY ALL ORDER BY 2, 1"
+        ).to_arrow_table()
+    us = bucket * 1_000_000
+    # floor division (DuckDB's // truncates towards zero, which matters before 1970)
+    k = f"(epoch_us(ts) // {us} - CAST(epoch_us(ts) % {us} < 0 AS BIGINT))"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _buckets AS SELECT {k} AS _k, {key} AS {g}, {', '.join(inner)} "
+        "FROM _rows GROUP BY ALL"
+    )
+    local = f"timezone({_text(tz)}, make_timestamptz(_k * {us}))"
+    last = f"timezone({_text(tz)}, make_timestamptz(_k * {us} + {us - 1}))"
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _days AS "
+        f"SELECT _k, CAST({local} AS DATE) AS date, CAST({last} AS DATE) AS _last "
+        "FROM (SELECT DISTINCT _k FROM _buckets)"
+    )
+    if con.sql("SELECT count(*) FROM _days WHERE date <> _last").fetchall()[0][0] > 0:
+        return None
+    return con.sql(
+        f"SELECT date, {g}, {', '.join(outer)} FROM _buckets JOIN _days USING (_k) GROUP BY ALL ORDER BY 2, 1"
+    ).to_arrow_table()
+
+
 def _empty(cols: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "date" else object) for c in cols})
 
@@ -324,31 +406,18 @@ def daily_totals(
         start=start,
         end=end,
     ) as con:
-        day = f"CAST(timezone({_text(tz)}, ts) AS DATE)"
         key = _ident(by) if by is not None else "'all'"
-        sums = []
-        for m in metrics:
-            if m == "requests":
-                sums.append("CAST(count(*) AS DOUBLE) AS requests")
-            elif m == "cost_eur":
-                sums.append(f"coalesce(sum(cost_eur), CAST(0 AS {_MONEY})) AS cost_eur")
-            else:
-                sums.append(f"coalesce(fsum({m}), 0.0) AS {m}")
-        if counts:
-            sums.append("CAST(sum(_n) AS DOUBLE) AS n_requests")
-            sums += [f"CAST(sum(_n_{m}) AS DOUBLE) AS n_{m}" for m in counted]
-        sql = (
-            f"SELECT {day} AS date, {key} AS {_ident(group_col)}, {', '.join(sums)} FROM _rows "
-            "GROUP BY ALL ORDER BY 2, 1"
-        )
         try:
-            table = con.sql(sql).to_arrow_table()
+            table = _bucketed_sums(con, key, group_col, metrics, counted, tz, counts, bucket_seconds(tz))
+            if table is None:  # a bucket crosses a local midnight: dates row by row
+                table = _bucketed_sums(con, key, group_col, metrics, counted, tz, counts, None)
         except duckdb.Error as exc:
             if "time zone" in str(exc).lower():
                 raise ValueError(
                     f"unknown time zone {tz!r}: use an IANA name such as 'Europe/Paris'"
                 ) from exc
             raise
+        assert table is not None
     if table.num_rows == 0:
         return _empty(cols)
     out = table.to_pandas()

@@ -40,12 +40,15 @@ class Scale:
         return f"Box-Cox scale (lambda {self.lam:.2f})"
 
     def forward(self, y: np.ndarray) -> np.ndarray:
+        """``y`` on this scale; a day at or below zero becomes ``-inf`` or NaN silently (callers
+        check that the values are finite: a log form is refused, not warned about)."""
         y = np.asarray(y, dtype=float)
         if self.lam == 1.0:
             return y
-        if self.lam == 0.0:
-            return np.asarray(np.log(y))
-        return np.asarray((np.power(y, self.lam) - 1.0) / self.lam)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.lam == 0.0:
+                return np.asarray(np.log(y))
+            return np.asarray((np.power(y, self.lam) - 1.0) / self.lam)
 
     def inverse(self, z: np.ndarray) -> np.ndarray:
         z = np.asarray(z, dtype=float)

@@ -240,3 +240,15 @@ def test_guerrero_finds_log_for_proportional_spread_and_raw_for_constant_spread(
     level = np.repeat(np.geomspace(10, 1000, 30), 7)
     assert guerrero_lambda(level * (1 + rng.normal(0, 0.1, len(level))), 7) <= 0.15
     assert guerrero_lambda(level + rng.normal(0, 5, len(level)), 7) >= 0.85
+
+
+def test_a_zero_day_after_a_positive_fit_drops_the_log_form_without_a_warning(growing: np.ndarray) -> None:
+    # the log form is chosen on the positive days before the backtest, then meets a zero day
+    y = growing[:212].copy()
+    y[-3] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Scale(0.0).forward(np.array([1.0, 0.0]))[1] == -np.inf
+        assert np.isnan(Scale(0.5).forward(np.array([-1.0]))[0])
+        c = choose(y, 28)
+    assert "log scale" not in c.form and "Box-Cox" not in c.form

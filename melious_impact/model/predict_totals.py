@@ -27,6 +27,7 @@ from melious_impact.model.locations import canonical_locations
 from melious_impact.model.priors import Z90
 from melious_impact.model.scenario_totals import QUANTITIES, SIMULATIONS
 from melious_impact.model.source import is_store
+from melious_impact.model.sql_predict import MIXED as _MIXED
 from melious_impact.model.sql_predict import layered, needs_mix, register_keys, side_layers, warning_text
 from melious_impact.model.warnings import MESSAGES, ImpactWarning, summarise
 from melious_impact.periods import DateLike, period
@@ -204,7 +205,7 @@ def _store_sums(
             frame = to_pandas(
                 con.sql(
                     f"SELECT {', '.join('q.' + quote_ident(c) for c in read)} FROM requests q {join} "
-                    f"WHERE k.mix AND {cond}"
+                    f"WHERE k.mix AND {cond} AND {_MIXED}"
                 ).to_arrow_table()
             )
             mixed, mix_counts = _frame_sums(m, frame, groups, errors)

@@ -345,7 +345,11 @@ def fit_in_duckdb(src: Source, priors: Priors, min_requests: int) -> SqlFit | No
     model_of_cell = models.get_indexer(keys["model"]).astype(np.intp)
     _materialize(src, keys, ints)
     first = keys[[f"s{i}" for i in range(5)]].to_numpy(dtype=np.float64)
+    # each pass's layers (line, weight, sums) stay projections of their own: pushing the
+    # aggregates' inputs down inlines every layer into the next (measured 1.2-1.8x slower)
+    src.con.execute("SET disabled_optimizers = 'partial_aggregate_pushdown'")
     cell_fit, model_fit = fit_both(src.con, model_of_cell, first)
+    src.con.execute("RESET disabled_optimizers")
     src.con.execute("DROP TABLE _u")
     src.con.execute("DROP TABLE IF EXISTS _par")
     n_cell = keys["n"].to_numpy(dtype=np.int64)

@@ -29,6 +29,10 @@ _D = "::DOUBLE"
 _PRIOR_GRID = GRID_CODES.index("prior_grid")
 
 
+#: rows that may be spread over a traffic mix (a filter evaluated in the scan, before joins)
+MIXED = "(q.provider_id IS NULL OR q.location IS NULL)"
+
+
 def needs_mix(m: IntensityModel, model: Any, provider: Any, location: Any) -> bool:
     """Whether :func:`.predict.predict` spreads a row of this key over the model's traffic mix."""
     return (
@@ -146,7 +150,7 @@ KEY_COLUMNS = (
 def side_layers(k: str, g: str, known: str, mo: str, interval: str, p: str) -> list[list[str]]:
     """Select expressions of one side's prediction for a row, as successive layers (each
     layer's names are columns of the next): ``{p}_v{q}`` (NaN or NULL where unknown) and
-    ``{p}_s{q}`` (the log spread of its 90% bound, ``ln(high / value) / z``, 0 where
+    ``{p}_s{q}`` (the log spread of its 90% bound, ``ln(high / value) / z`` = sd, 0 where
     unknown) for q in e (energy), c (carbon), w (water), with ``{p}_unknown`` (a side of
     the tokens without a coefficient) and ``{p}_gcode`` (:data:`.predict.GRID_CODES`).
 
@@ -195,11 +199,12 @@ def side_layers(k: str, g: str, known: str, mo: str, interval: str, p: str) -> l
     vals = {"e": f"{p}_e", "c": f"{p}_e * {p}_g", "w": f"{p}_e * {c['water']}"}
     fifth = [f"{vals[q]} AS {p}_v{q}" for q in ("e", "c", "w")]
     fifth += [f"{sds[q]} AS {p}_sd{q}" for q in ("e", "c", "w")]
-    sixth = []
-    for q in ("e", "c", "w"):
-        v, sd = f"{p}_v{q}", f"{p}_sd{q}"
-        spread = f"ln(({v}) * exp({Z90!r}{_D} * {sd}) / ({v})) / {Z90!r}{_D}"
-        sixth.append(f"CASE WHEN {_fin(v)} AND {_fin(spread)} THEN {spread} ELSE 0.0{_D} END AS {p}_s{q}")
+    # ln(high / value) / z of a bound high = value * exp(z * sd) is sd itself (to the last
+    # bits): taken directly, 0 where the value is unknown
+    sixth = [
+        f"CASE WHEN {_fin(f'{p}_v{q}')} AND {_fin(f'{p}_sd{q}')} THEN {p}_sd{q} ELSE 0.0{_D} END AS {p}_s{q}"
+        for q in ("e", "c", "w")
+    ]
     return [first, second, third, fourth, fifth, sixth]
 
 

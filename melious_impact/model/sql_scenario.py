@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from melious_impact.model.locations import canonical_locations
 from melious_impact.model.prices import EUR_PER_ENERGY_UNIT
 from melious_impact.model.scenario_totals import QUANTITIES, SUMS, Groups
+from melious_impact.model.sql_predict import MIXED as _MIXED
 from melious_impact.model.sql_predict import layered, needs_mix, register_keys, side_layers, warning_text
 from melious_impact.periods import DateLike, period
 from melious_impact.store.query import quote_ident, to_pandas
@@ -120,14 +121,15 @@ def store_groups(
         # aggregates' inputs down inlines every layer into the next: 4x slower at 1M rows)
         con.execute("SET disabled_optimizers = 'partial_aggregate_pushdown'")
         sql_groups = to_pandas(con.sql(_groups_sql(qcond)).to_arrow_table()) if rk else pd.DataFrame()
-        other_cost = _other_cost(con, cond)
+        other = int(sql_groups["paid_other"].sum()) if len(sql_groups) else 0
+        other_cost = _other_cost(con, cond) if other else Decimal(0)
         mix_part = None
         if any(r["mix"] for r in rk):
             frame = to_pandas(
                 con.sql(
                     f"SELECT {', '.join('q.' + quote_ident(c) for c in _MIX_COLUMNS)} FROM requests q "
                     "JOIN _rk k ON q.model IS NOT DISTINCT FROM k.model AND q.provider_id IS NOT DISTINCT FROM "
-                    f"k.provider_id AND q.location IS NOT DISTINCT FROM k.location WHERE k.mix AND {qcond} "
+                    f"k.provider_id AND q.location IS NOT DISTINCT FROM k.location WHERE k.mix AND {qcond} AND {_MIXED} "
                     "ORDER BY q.captured_at, q.record_id"
                 ).to_arrow_table()
             )
@@ -218,6 +220,8 @@ def _groups_sql(cond: str) -> str:
         f"count(*) FILTER (WHERE NOT ({' AND '.join(all_known)})) AS unknown_rows",
         "sum(billing_credits) FILTER (WHERE billing_paid_with = 'credits') AS paid_credits",
         "sum(billing_energy) FILTER (WHERE billing_paid_with = 'energy') AS paid_energy",
+        "count(*) FILTER (WHERE billing_paid_with IS DISTINCT FROM 'credits' AND billing_paid_with "
+        "IS DISTINCT FROM 'energy' AND (billing_credits IS NOT NULL OR billing_energy IS NOT NULL)) AS paid_other",
         "bool_and(NOT known) AS first_none",
         "min(us) AS first_us",
     ]

@@ -353,6 +353,13 @@ def _utc_us(times: Any) -> Any:
     return pd.Series(times).dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]").to_numpy()
 
 
+def shared(values: list[Any]) -> list[Any]:
+    """The same values, each distinct one a single object: a table of a million charges
+    holds a few hundred distinct model, team or tag texts, not a million copies."""
+    seen: dict[Any, Any] = {}
+    return [seen.setdefault(v, v) for v in values]
+
+
 def charges(
     source: Any, granularity: str, rate: Decimal, span: Period, *, keep_unknown: bool
 ) -> tuple[dict[str, Any], int]:
@@ -389,7 +396,7 @@ def charges(
         ).fetchall()[0][0]
     if table.num_rows and table.column("p_start").null_count:
         raise ValueError("a row has no captured_at: FOCUS needs a charge period for every charge")
-    cols: dict[str, Any] = {d: table.column(d).to_pylist() for d in (*_DIMS, "tags", "endpoints")}
+    cols: dict[str, Any] = {d: shared(table.column(d).to_pylist()) for d in (*_DIMS, "tags", "endpoints")}
     cols["tags"] = [t or "{}" for t in cols["tags"]]
     starts = _utc_us(table.column("p_start").to_pandas())
     if granularity == "request":

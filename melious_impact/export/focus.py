@@ -32,7 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from melious_impact.export._focus_groups import MONEY, charges
+from melious_impact.export._focus_groups import MONEY, charges, shared
 from melious_impact.export.focus_prices import (
     PRICING_UNIT,
     TOKENS_PER_PRICING_UNIT,
@@ -132,15 +132,18 @@ def _focus_columns(charges: Mapping[str, Any], account: _Account, prices: PriceL
     # the rows: which charge each comes from, and its part (token type, quantity, price, share)
     of: list[int] = []
     parts: list[_Part] = []
-    for g, model in enumerate(models):
-        price = prices.get(model) if model and prices else None
-        if price is None:
-            of.append(g)
-            parts.append(_Part(None, input_tokens[g] + output_tokens[g], None, costs[g], None))
-            continue
-        for part in _parts(input_tokens[g], output_tokens[g], costs[g], price):
-            of.append(g)
-            parts.append(part)
+    if any(m in prices for m in set(models) if m):
+        for g, model in enumerate(models):
+            price = prices.get(model) if model else None
+            for part in _parts(input_tokens[g], output_tokens[g], costs[g], price):
+                of.append(g)
+                parts.append(part)
+    else:  # no published price: one row per charge, both token types together
+        of = list(range(len(models)))
+        parts = [
+            _Part(None, i + o, None, c, None)
+            for i, o, c in zip(input_tokens, output_tokens, costs, strict=True)
+        ]
     index = np.asarray(of, dtype=np.int64)
     first = np.ones(len(of), dtype=bool)
     first[1:] = index[1:] != index[:-1]  # a charge's second row repeats its index
@@ -176,9 +179,12 @@ def _focus_columns(charges: Mapping[str, Any], account: _Account, prices: PriceL
         "BillingPeriodStart": months.astype("datetime64[us]")[index],
         "ChargeCategory": ["Usage"] * n,
         "ChargeClass": [None] * n,
-        "ChargeDescription": [
-            heads[g] + (f"{t.lower()} " if t else "") + tails[g] for g, t in zip(of, token_types, strict=True)
-        ],
+        "ChargeDescription": shared(
+            [
+                heads[g] + (f"{t.lower()} " if t else "") + tails[g]
+                for g, t in zip(of, token_types, strict=True)
+            ]
+        ),
         "ChargeFrequency": ["Usage-Based"] * n,
         "ChargePeriodEnd": charges["end"][index],
         "ChargePeriodStart": charges["start"][index],
@@ -211,7 +217,9 @@ def _focus_columns(charges: Mapping[str, Any], account: _Account, prices: PriceL
             f"{t} Tokens" if t else ("Tokens" if m else None)
             for t, m in zip(token_types, row_models, strict=True)
         ],
-        "SkuPriceId": [f"{m}:{t.lower()}" if t else m for t, m in zip(token_types, row_models, strict=True)],
+        "SkuPriceId": shared(
+            [f"{m}:{t.lower()}" if t else m for t, m in zip(token_types, row_models, strict=True)]
+        ),
         "Tags": per_row("tags"),
         "x_TokenType": token_types,
         "x_CostUnknown": [costs[g] is None for g in of],

@@ -237,11 +237,18 @@ con.sql('''SELECT team, sum(CASE WHEN billing_paid_with = 'energy' THEN billing_
     ELSE billing_credits END) FROM requests GROUP BY ALL''').fetchall()
 """
 
+# FOCUS at day granularity: a charge per day x model (or the requested one) x provider x
+# location x balance x team x project x tags, with the endpoints it used, its requests, errors
+# and impact-reported requests, tokens, cost, billed amounts and impact sums
 _FOCUS_FLOOR = """
 con = store.connect()
-con.sql('''SELECT CAST(captured_at AS DATE), team, project, model, provider_id, location,
-    billing_paid_with, count(*), sum(input_tokens), sum(output_tokens), sum(billing_credits),
-    sum(billing_energy), sum(energy_kwh), sum(carbon_g_co2) FROM requests GROUP BY ALL''').fetchall()
+con.sql('''SELECT CAST(captured_at AS DATE), team, project, coalesce(model, requested_model),
+    provider_id, location, billing_paid_with, tags, endpoint, count(*),
+    count(*) FILTER (WHERE error_code IS NOT NULL OR status_code >= 400),
+    count(*) FILTER (WHERE impact_reported), sum(input_tokens), sum(output_tokens),
+    sum(CASE WHEN billing_paid_with = 'energy' THEN billing_energy * 0.0001 ELSE billing_credits END),
+    sum(billing_credits), sum(billing_energy), sum(energy_kwh), sum(carbon_g_co2), sum(water_liters)
+    FROM requests GROUP BY ALL''').fetchall()
 """
 
 # predict(store, by='team'): tokens per team x key x month x UTC hour (a prediction is per

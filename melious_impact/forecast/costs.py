@@ -364,6 +364,16 @@ def _whole(value: Any, name: str) -> int:
 # --------------------------------------------------------------------------- cost_totals
 
 
+class _InPeriod:
+    """A store seen through a period: its connections read only the period's partitions."""
+
+    def __init__(self, store: Any, start: Any, end: Any) -> None:
+        self._store, self._start, self._end = store, start, end
+
+    def connect(self) -> Any:
+        return self._store.connect(self._start, self._end)
+
+
 def cost_totals(
     data: Any,
     by: str | tuple[str, ...] | list[str] | None = "team",
@@ -391,6 +401,8 @@ def cost_totals(
         from melious_impact.frames import as_frame
 
         data = as_frame(data)
+    elif start is not None or end is not None:
+        data = _InPeriod(data, start, end)
     keys = ", ".join('"' + g.replace('"', '""') + '"' for g in groups)
     with rows_view(
         data,

@@ -103,3 +103,31 @@ def test_rows_written_by_the_writer_are_seen(store: ImpactStore) -> None:
 def test_an_empty_period_is_refused(store: ImpactStore) -> None:
     with pytest.raises(ValueError, match="empty"):
         store.connect("2026-03-02", "2026-03-01T00:00")
+
+
+def test_readers_given_a_period_read_only_its_partitions(filled: ImpactStore) -> None:
+    from melious_impact.export.focus import to_focus
+    from melious_impact.forecast.costs import cost_totals
+
+    filled.append(
+        [
+            {**_row(100 + i, when), "billing_credits": "0.25", "billing_paid_with": "credits"}
+            for i, when in enumerate(EDGES)
+        ]
+    )
+    whole_focus = to_focus(filled, start="2026-03-02", end="2026-03-03")
+    whole_costs = cost_totals(filled, start="2026-03-02", end="2026-03-03")
+    assert whole_focus["x_Requests"].sum() == 4 and whole_costs["requests"].sum() == 8
+    damaged = [
+        f
+        for day in ("2026-02-20", "2026-03-20")
+        for f in (Path(filled.root) / "requests" / f"date={day}").glob("*.parquet")
+    ]
+    assert len(damaged) == 4
+    for f in damaged:
+        f.write_bytes(b"damaged")
+    assert to_focus(filled, start="2026-03-02", end="2026-03-03").equals(whole_focus)
+    assert cost_totals(filled, start="2026-03-02", end="2026-03-03").equals(whole_costs)
+    assert all(f.exists() for f in damaged)  # never opened, so never set aside
+    to_focus(filled)  # a read of everything opens them, and sets them aside
+    assert not any(f.exists() for f in damaged)

@@ -65,13 +65,42 @@ def _frame_of(source: Any) -> Any:
     return None
 
 
+#: Rows a store hands an exporter at a time: memory stays flat whatever the store holds.
+STORE_BATCH_ROWS = 20_000
+
+
+def _is_store(source: Any) -> bool:
+    return callable(getattr(source, "connect", None)) and type(source).__name__ not in {"DataFrame", "Table"}
+
+
+def _store_records(store: Any) -> Iterator[dict[str, Any]]:
+    """A store's rows in time order (as ``to_pandas()`` orders them), a batch at a time."""
+    import pyarrow as pa
+
+    from melious_impact.store.query import to_pandas
+
+    con = store.connect()
+    try:
+        reader = con.sql("SELECT * FROM requests ORDER BY captured_at, record_id").to_arrow_reader(
+            STORE_BATCH_ROWS
+        )
+        for batch in reader:
+            yield from to_pandas(pa.Table.from_batches([batch])).to_dict("records")
+    finally:
+        con.close()
+
+
 def iter_rows(source: Any) -> Iterator[dict[str, Any]]:
-    """Yield rows as dicts of Python scalars from rows, a DataFrame, an Arrow table or a store."""
+    """Yield rows as dicts of Python scalars from rows, a DataFrame, an Arrow table or a store
+    (read in batches of :data:`STORE_BATCH_ROWS`, never whole)."""
     if isinstance(source, Mapping):
         raise TypeError("pass a list of rows (or a DataFrame / store), not a single row dict")
-    frame = _frame_of(source)
     records: Iterable[Mapping[str, Any]]
-    records = frame.to_dict("records") if frame is not None else source
+    if _is_store(source):
+        records = _store_records(source)
+    else:
+        frame = _frame_of(source)
+        records = frame.to_dict("records") if frame is not None else source
     for record in records:
         if not isinstance(record, Mapping):
             raise TypeError(f"rows must be dicts with the requests columns, got {type(record).__name__}")

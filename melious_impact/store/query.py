@@ -41,6 +41,8 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     # Timestamps come back in UTC whatever the machine's zone.
     con.execute("SET TimeZone='UTC'")
+    # A library prints nothing: no progress bar on the caller's terminal during long queries.
+    con.execute("SET enable_progress_bar=false")
     return con
 
 

@@ -154,7 +154,7 @@ def test_every_reader_counts_the_end_day(
 ) -> None:  # type: ignore[no-untyped-def]
     import melious_impact as mi
     from melious_impact import charts
-    from melious_impact.charts._source import connect
+    from melious_impact.charts.source import connect
     from melious_impact.cli import main
 
     s, e = FIRST.isoformat(), LAST.isoformat()

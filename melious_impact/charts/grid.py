@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 
 from melious_impact.charts._common import SCHEME, WIDTH, ChartLike, empty_chart, floats, tip
-from melious_impact.charts._source import connect, query
+from melious_impact.charts.source import COUNT, Cube, connect, query
 
 # Names a grid profile frame may use for its intensity column (the model's grid_profile).
 _PROFILE_VALUE_COLUMNS = ("grid_g_per_kwh", "g_co2_per_kwh", "grid_g_co2_per_kwh", "intensity_g_per_kwh")
@@ -39,12 +39,13 @@ def grid_by_hour(
                 .mean()
             )
             return _mark_cleanest(df)
-    con = connect(data, start=start, end=end)
+    # by the hour of day: a cube sums days, so its rows are read again
+    con = connect(data.rows if isinstance(data, Cube) else data, start=start, end=end)
     df = query(
         con,
         """
         SELECT location, hour, sum(carbon_g_co2) / nullif(sum(energy_kwh), 0) AS grid_g_per_kwh
-        FROM facts WHERE impact_reported AND energy_kwh > 0 AND carbon_g_co2 IS NOT NULL
+        FROM facts WHERE impact_reported AND energy_positive AND carbon_g_co2 IS NOT NULL
         GROUP BY 1, 2 ORDER BY 1, 2
         """,
     )
@@ -95,13 +96,13 @@ def provider_factors(
     con = connect(data, start=start, end=end)
     df = query(
         con,
-        """
+        f"""
         SELECT provider_id,
-               count(*) AS requests,
+               {COUNT} AS requests,
                sum(energy_kwh) AS energy_kwh,
-               sum(renewable_percent * energy_kwh) / nullif(sum(CASE WHEN renewable_percent IS NOT NULL
-                    THEN energy_kwh END), 0) AS renewable_percent,
-               sum(pue * energy_kwh) / nullif(sum(CASE WHEN pue IS NOT NULL THEN energy_kwh END), 0) AS pue
+               sum(renewable_energy) / nullif(sum(CASE WHEN has_renewable THEN energy_kwh END), 0)
+                   AS renewable_percent,
+               sum(pue_energy) / nullif(sum(CASE WHEN has_pue THEN energy_kwh END), 0) AS pue
         FROM facts WHERE impact_reported GROUP BY 1 ORDER BY 1
         """,
     )

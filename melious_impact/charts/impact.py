@@ -18,7 +18,7 @@ from melious_impact.charts._common import (
     empty_chart,
     tip,
 )
-from melious_impact.charts._source import connect, fetch_one, query
+from melious_impact.charts.source import COUNT, connect, fetch_one, query, require_hours
 
 STACKABLE = (
     "energy_kwh",
@@ -56,18 +56,20 @@ def impact_series(
     if by not in GROUPS:
         raise ValueError(f"by must be one of {', '.join(GROUPS)}; got {by!r}")
     con = connect(data, start=start, end=end)
-    first, last = fetch_one(con, "SELECT min(captured_at), max(captured_at) FROM facts") or (None, None)
+    first, last = fetch_one(con, "SELECT min(first_at), max(last_at) FROM facts") or (None, None)
     if first is None:
         return pd.DataFrame({"period": [], by: [], "value": []})
     if freq == "auto":
         freq = _auto_freq(first, last)
     if freq not in FREQS:
         raise ValueError(f"freq must be 'auto' or one of {', '.join(FREQS)}; got {freq!r}")
-    value = "count(*)" if metric == "requests" else f"sum({metric})"
+    if freq == "hour":
+        require_hours(con)
+    value = COUNT if metric == "requests" else f"sum({metric})"
     df = query(
         con,
         f"""
-        SELECT date_trunc('{freq}', captured_at) AS period, {by}, CAST({value} AS DOUBLE) AS value
+        SELECT date_trunc('{freq}', slot) AS period, {by}, CAST({value} AS DOUBLE) AS value
         FROM facts GROUP BY 1, 2 ORDER BY 1, 2
         """,
     )

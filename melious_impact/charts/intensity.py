@@ -19,19 +19,7 @@ from melious_impact.charts._common import (
     require_columns,
     tip,
 )
-from melious_impact.charts._source import connect, query
-
-_TABLE_COLUMNS = (
-    "model",
-    "provider_id",
-    "location",
-    "kwh_per_1k_input",
-    "kwh_per_1k_input_low",
-    "kwh_per_1k_input_high",
-    "kwh_per_1k_output",
-    "kwh_per_1k_output_low",
-    "kwh_per_1k_output_high",
-)
+from melious_impact.charts.source import COUNT, connect, query
 
 
 def _long_intensity(table: pd.DataFrame) -> pd.DataFrame:
@@ -65,7 +53,13 @@ def energy_per_1k_tokens(table: Any) -> ChartLike:
     df = as_frame(table, "table")
     if df.empty:
         return empty_chart("No intensity estimates")
-    require_columns(df, _TABLE_COLUMNS, "energy_per_1k_tokens")
+    from melious_impact.model.fit import TABLE_COLUMNS  # the model's table: charted only when fitted
+
+    # the keys and per-token energies with their intervals (the other columns are optional)
+    needed = tuple(
+        c for c in TABLE_COLUMNS if c in ("model", "provider_id", "location") or c.startswith("kwh_per_1k")
+    )
+    require_columns(df, needed, "energy_per_1k_tokens")
     long = _long_intensity(df)
     # One row per (model, provider, location) that exists, rather than a band per model
     # with a slot for every provider: the chart stays as tall as the table it shows.
@@ -127,9 +121,9 @@ def model_efficiency(
     con = connect(data, start=start, end=end)
     df = query(
         con,
-        """
+        f"""
         SELECT model,
-               count(*) AS requests,
+               {COUNT} AS requests,
                1000 * sum(carbon_g_co2) / nullif(sum(CASE WHEN impact_reported AND carbon_g_co2 IS NOT NULL
                     THEN input_tokens + output_tokens END), 0) AS carbon_g_per_1k_tokens,
                1000 * CAST(sum(cost_eur) AS DOUBLE) / nullif(sum(CASE WHEN cost_eur IS NOT NULL

@@ -22,7 +22,7 @@ from melious_impact.charts._common import (
     require_columns,
     tip,
 )
-from melious_impact.charts._source import connect, query
+from melious_impact.charts.source import COUNT, connect, query
 
 if TYPE_CHECKING:  # the forecast part is optional: imported only when a budget is charted
     from melious_impact.forecast.budgets import BudgetOutlook
@@ -33,7 +33,7 @@ def daily_history(data: Any, metric: str, by: str | None = "team") -> pd.DataFra
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
     con = connect(data)
-    value = "count(*)" if metric == "requests" else f"sum({metric})"
+    value = COUNT if metric == "requests" else f"sum({metric})"
     group = f"{by}," if by else ""
     df = query(
         con,

@@ -15,41 +15,41 @@ from decimal import Decimal
 import duckdb
 import pandas as pd
 
-from melious_impact.charts._source import query
+from melious_impact.charts.source import COUNT, count_where, query, require_hours
 
 #: Above this many requests in the period, the report's scenarios run on the hourly workload
 #: (:func:`hourly_workload`: the same expected values, not a sample).
 AGGREGATE_SCENARIOS_ABOVE = 200_000
 
-_SUMS = """
+_SUMS = f"""
     sum(input_tokens) AS input_tokens,
     sum(output_tokens) AS output_tokens,
     sum(energy_kwh) AS energy_kwh,
     sum(carbon_g_co2) AS carbon_g_co2,
     sum(water_liters) AS water_liters,
     sum(cost_eur) AS cost_eur,
-    count(*) AS n_requests,
-    count(energy_kwh) AS n_energy_kwh,
-    count(carbon_g_co2) AS n_carbon_g_co2,
-    count(water_liters) AS n_water_liters,
-    count(cost_eur) AS n_cost_eur
+    {COUNT} AS n_requests,
+    {count_where("energy_kwh IS NOT NULL")} AS n_energy_kwh,
+    {count_where("carbon_g_co2 IS NOT NULL")} AS n_carbon_g_co2,
+    {count_where("water_liters IS NOT NULL")} AS n_water_liters,
+    {count_where("cost_eur IS NOT NULL")} AS n_cost_eur
 """
 
 
 #: The hourly workload's impact sums, as a scenario's ``observed`` reads them: a group with a
 #: reported request that lacks a figure has that figure missing (as the rows themselves would
 #: give), never the smaller sum of the others.
-_WORKLOAD_SUMS = """
+_WORKLOAD_SUMS = f"""
     sum(input_tokens) AS input_tokens,
     sum(output_tokens) AS output_tokens,
-    CASE WHEN count(*) FILTER (WHERE impact_reported AND energy_kwh IS NULL) = 0
+    CASE WHEN {count_where("impact_reported AND energy_kwh IS NULL")} = 0
          THEN sum(energy_kwh) END AS energy_kwh,
-    CASE WHEN count(*) FILTER (WHERE impact_reported AND carbon_g_co2 IS NULL) = 0
+    CASE WHEN {count_where("impact_reported AND carbon_g_co2 IS NULL")} = 0
          THEN sum(carbon_g_co2) END AS carbon_g_co2,
-    CASE WHEN count(*) FILTER (WHERE impact_reported AND water_liters IS NULL) = 0
+    CASE WHEN {count_where("impact_reported AND water_liters IS NULL")} = 0
          THEN sum(water_liters) END AS water_liters,
     sum(cost_eur) AS cost_eur,
-    count(*) AS n_requests,
+    {COUNT} AS n_requests,
     bool_or(impact_reported) AS impact_reported
 """
 
@@ -84,17 +84,19 @@ def hourly_workload(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """One row per (model, provider, location, month, UTC hour of day) with token and impact totals.
 
     The model's carbon depends on time only through the grid profile (location x month x
-    hour of day), so each row is stamped at that hour on the 15th of its month.
+    hour of day), so each row is stamped at that hour on the 15th of its month. ``con``'s
+    ``facts`` view holds rows (a cube sums days: ``connect(cube.rows, ...)``).
     """
+    require_hours(con)
     df = query(
         con,
         f"""
-        SELECT date_trunc('month', captured_at) + INTERVAL 14 DAY
+        SELECT date_trunc('month', slot) + INTERVAL 14 DAY
                    + to_hours(CAST(hour AS BIGINT)) + INTERVAL 30 MINUTE AS captured_at,
                model, provider_id, location, {_WORKLOAD_SUMS}
         FROM facts
-        WHERE NOT is_error AND (input_tokens > 0 OR output_tokens > 0)
-        GROUP BY date_trunc('month', captured_at), hour, model, provider_id, location
+        WHERE NOT is_error AND has_tokens
+        GROUP BY date_trunc('month', slot), hour, model, provider_id, location
         ORDER BY 1, 2, 3, 4
         """,
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from melious_impact.charts._source import fetch_one, query
+from melious_impact.charts.source import COUNT, count_where, fetch_one, query
 from melious_impact.report import boundary
 from melious_impact.report._sections import Section, guarded
 
@@ -29,15 +29,15 @@ COVERAGE_COLUMNS: dict[str, str | None] = {
     "requests": None,
 }
 
-ENERGY_SQL = """
+ENERGY_SQL = f"""
 SELECT provider_id, location,
-       count(energy_kwh) AS requests,
+       {COUNT} AS requests,
        sum(energy_kwh) AS energy_kwh,
-       sum(energy_kwh / pue) FILTER (WHERE pue >= 1) AS it_energy_kwh,
-       count(energy_kwh) FILTER (WHERE pue IS NULL OR pue < 1) AS requests_without_pue,
-       sum(energy_kwh) FILTER (WHERE pue IS NULL OR pue < 1) AS energy_without_pue_kwh,
+       sum(it_energy_kwh) FILTER (WHERE pue_ok) AS it_energy_kwh,
+       {count_where("NOT pue_ok")} AS requests_without_pue,
+       sum(energy_kwh) FILTER (WHERE NOT pue_ok) AS energy_without_pue_kwh,
        sum(carbon_g_co2) AS carbon_g_co2,
-       count(carbon_g_co2) AS requests_with_carbon
+       {count_where("carbon_g_co2 IS NOT NULL")} AS requests_with_carbon
 FROM facts WHERE energy_kwh IS NOT NULL
 GROUP BY 1, 2 ORDER BY 1, 2
 """
@@ -46,8 +46,8 @@ GROUP BY 1, 2 ORDER BY 1, 2
 def coverage(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     """Per summary figure: requests it covers, requests in the period, and the share (%)."""
     cols = {k: c for k, c in COVERAGE_COLUMNS.items() if c is not None}
-    parts = ", ".join(f"count({c})" for c in cols.values())
-    row = fetch_one(con, f"SELECT count(*), {parts} FROM facts") or (0,) * (len(cols) + 1)
+    parts = ", ".join(count_where(_present(c)) for c in cols.values())
+    row = fetch_one(con, f"SELECT {COUNT}, {parts} FROM facts") or (0,) * (len(cols) + 1)
     total = int(row[0] or 0)
     out: dict[str, dict[str, Any]] = {}
     for (key, _), n in zip(cols.items(), row[1:], strict=True):
@@ -59,6 +59,11 @@ def coverage(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
             "share_percent": 100.0 * covered / total if total else None,
         }
     return out
+
+
+def _present(column: str) -> str:
+    """The condition that a row has ``column`` (a cube keeps a flag for the renewable share)."""
+    return "has_renewable" if column == "renewable_percent" else f"{column} IS NOT NULL"
 
 
 def check_lines(lines: Iterable[str] | None) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 
 from melious_impact import units
-from melious_impact.charts._source import connect, fetch_one, query
+from melious_impact.charts.source import COUNT, connect, count_where, fetch_one, query, span
 from melious_impact.periods import parse_bound, period
 from melious_impact.report.boundary import RENEWABLE_LABEL
 
@@ -30,10 +30,10 @@ SUMMARY_SQL: dict[str, tuple[str, str, str]] = {
     "renewable_percent": (
         RENEWABLE_LABEL,  # the grid's share, not the supplier's certificates
         "%",
-        "sum(renewable_percent * energy_kwh) / nullif(sum(CASE WHEN renewable_percent IS NOT NULL THEN energy_kwh END), 0)",
+        "sum(renewable_energy) / nullif(sum(CASE WHEN has_renewable THEN energy_kwh END), 0)",
     ),
     "cost_eur": ("Cost", "EUR", "sum(cost_eur)"),
-    "requests": ("Requests", "requests", "count(*)"),
+    "requests": ("Requests", "requests", COUNT),
 }
 
 BREAKDOWNS = ("team", "model", "provider_id", "location")
@@ -41,11 +41,10 @@ BREAKDOWNS = ("team", "model", "provider_id", "location")
 #: What share of a breakdown row's requests its sums cover, in percent rounded *down* to
 #: one decimal (a row short of all its requests never reads 100): energy, carbon and water
 #: all reported, and a known cost. The sums skip the rest, so a table says how many.
-COVERED_SQL = """
-               floor(1000.0 * count(*) FILTER (WHERE energy_kwh IS NOT NULL AND carbon_g_co2 IS NOT NULL
-                                                 AND water_liters IS NOT NULL) / count(*)) / 10
-                   AS impact_covered_percent,
-               floor(1000.0 * count(cost_eur) / count(*)) / 10 AS cost_covered_percent"""
+COVERED_SQL = f"""
+               floor(1000.0 * {count_where("energy_kwh IS NOT NULL AND carbon_g_co2 IS NOT NULL AND water_liters IS NOT NULL")}
+                     / {COUNT}) / 10 AS impact_covered_percent,
+               floor(1000.0 * {count_where("cost_eur IS NOT NULL")} / {COUNT}) / 10 AS cost_covered_percent"""
 
 
 @dataclass(frozen=True)
@@ -149,8 +148,8 @@ def breakdown(con: duckdb.DuckDBPyConnection, by: str) -> pd.DataFrame:
         con,
         f"""
         SELECT {by} AS key,
-               count(*) AS requests,
-               count(*) FILTER (WHERE is_error) AS errors,
+               {COUNT} AS requests,
+               {count_where("is_error")} AS errors,
                sum(input_tokens) AS input_tokens,
                sum(output_tokens) AS output_tokens,
                sum(energy_kwh) AS energy_kwh,
@@ -171,9 +170,9 @@ def per_token(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     so a reported row without, say, carbon lowers no intensity."""
     return query(
         con,
-        """
+        f"""
         SELECT model, provider_id, location,
-               count(*) AS requests,
+               {COUNT} AS requests,
                1e6 * sum(energy_kwh) / nullif(sum(input_tokens + output_tokens)
                    FILTER (WHERE energy_kwh IS NOT NULL), 0) AS wh_per_1k_tokens,
                1000 * sum(carbon_g_co2) / nullif(sum(input_tokens + output_tokens)
@@ -192,12 +191,12 @@ def quality(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """How much of the period's traffic carries its own impact figures, and why not."""
     row = fetch_one(
         con,
-        """
-        SELECT count(*),
-               count(*) FILTER (WHERE impact_reported),
-               count(*) FILTER (WHERE is_error),
-               count(*) FILTER (WHERE NOT impact_reported AND NOT is_error),
-               count(*) FILTER (WHERE cost_eur IS NULL)
+        f"""
+        SELECT {COUNT},
+               {count_where("impact_reported")},
+               {count_where("is_error")},
+               {count_where("NOT impact_reported AND NOT is_error")},
+               {count_where("cost_eur IS NULL")}
         FROM facts
         """,
     ) or (0, 0, 0, 0, 0)
@@ -215,8 +214,6 @@ def quality(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 def bounds(data: Any, start: Any, end: Any) -> tuple[datetime, datetime]:
     """The report period (:mod:`melious_impact.periods`): given bounds, else the whole UTC
     days the data spans; with no data at all, one day (today, or next to the given bound)."""
-    from melious_impact.charts._source import span
-
     given = period(start, end)
     lo, hi = given.start, given.end
     if lo is None or hi is None:

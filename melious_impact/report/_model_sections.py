@@ -482,7 +482,6 @@ def market_from_budgets(budgets: Any, market_factors: Any) -> Any:
 def run_all(
     rows_source: Any,
     facts: Any,
-    period_con: Any,
     history_con: Any,
     lo: Any,
     hi: Any,
@@ -495,16 +494,20 @@ def run_all(
     page_units: dict[str, str] | None = None,
 ) -> dict[str, Section]:
     """Every model and forecast section, each fed the smallest input that gives its answer."""
+    from melious_impact.charts.source import Cube, connect
     from melious_impact.report._aggregate import AGGREGATE_SCENARIOS_ABOVE, daily_rows, hourly_workload
     from melious_impact.report.rows import history_rows
 
     raw = getattr(facts, "raw_con", None)
+    rows = facts.rows if isinstance(facts, Cube) else facts
     # The fit and the anomaly search run in DuckDB on every row: no sample at any size.
     model = model_section(rows_source, hi)
     # Scenarios on many requests run on their hourly workload (same expected values).
     aggregated = n_period > AGGREGATE_SCENARIOS_ABOVE
     if aggregated:
-        workload = hourly_workload(period_con)
+        # by the hour of day: over the rows (a cube sums days), with the page's energy-unit rate
+        rate = getattr(facts, "eur_per_energy_unit", None)
+        workload = hourly_workload(connect(rows, start=lo, end=hi, eur_per_energy_unit=rate))
     else:
         workload = history_rows(rows_source, start=lo, end=hi, con=raw)
     try:

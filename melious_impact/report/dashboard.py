@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from melious_impact import charts
-from melious_impact.charts._source import Facts, connect
+from melious_impact.charts.source import Cube, as_arrow, connect, is_store
 from melious_impact.periods import Period
 from melious_impact.report import _figures, _model_sections, boundary
 from melious_impact.report._aggregate import daily_rows
@@ -81,8 +81,10 @@ def dashboard(
     out.mkdir(parents=True, exist_ok=True)
     if render == "interactive":
         prefetch_bundle()
-    facts = Facts(data)
-    lo, hi = _figures.bounds(facts, start, end)
+    rows = data if is_store(data) else as_arrow(data)  # a frame is converted once
+    lo, hi = _figures.bounds(rows, start, end)
+    # every page reads one cube of the rows (each team's page, its slice), not the rows
+    facts = Cube(rows, lo, hi)
     con = connect(facts, start=lo, end=hi)
     teams = [str(r[0]) for r in con.sql("SELECT DISTINCT team FROM facts ORDER BY 1").fetchall()]
     files = team_files(teams)
@@ -133,7 +135,7 @@ def dashboard(
 def _team_page(
     path: Path,
     team: str,
-    facts: Facts,
+    facts: Cube,
     daily: pd.DataFrame,
     lo: datetime,
     hi: datetime,

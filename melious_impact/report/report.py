@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from melious_impact import charts, units
-from melious_impact.charts._source import Facts, connect, default_eur_per_energy_unit
+from melious_impact.charts.source import Cube, as_arrow, connect, default_eur_per_energy_unit, is_store
 from melious_impact.periods import Period
 from melious_impact.report import _figures, _model_sections, boundary
 from melious_impact.report._boundary_sections import check_lines, coverage, lines_section
@@ -102,11 +102,13 @@ def report(
         market_factors = load_market(market_factors)  # a bad file fails here, not in a section
     if render == "interactive":
         prefetch_bundle()
-    facts = Facts(data, eur_per_energy_unit=eur_per_energy_unit)
-    lo, hi = _figures.bounds(facts, start, end)
+    rows = data if is_store(data) else as_arrow(data)  # a frame is converted once
+    lo, hi = _figures.bounds(rows, start, end)
+    # every figure, table and chart reads one cube of the rows, not the rows
+    cube = Cube(rows, lo, hi, eur_per_energy_unit=eur_per_energy_unit)
     context, slots = build_context(
         data,
-        facts,
+        cube,
         lo,
         hi,
         budgets=budgets,
@@ -141,7 +143,7 @@ def _label(lo: datetime, hi: datetime) -> str:
 
 def build_context(
     data: Any,
-    facts: Facts,
+    cube: Cube,
     lo: datetime,
     hi: datetime,
     *,
@@ -154,9 +156,13 @@ def build_context(
     lines: tuple[str, ...] = (),
     market_factors: Any = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Every number, table and chart of the report, before any HTML (tests use it too)."""
-    # Every query and chart reads the facts loaded once; the model parts read rows of ``data``.
-    source = facts
+    """Every number, table and chart of the report, before any HTML (tests use it too).
+
+    Every query and chart reads ``cube`` (:class:`~melious_impact.charts.source.Cube`, cut at
+    ``lo`` and ``hi`` for exact answers without reading the rows again); the model parts read
+    the rows of ``data``.
+    """
+    source = cube
     con = connect(source, start=lo, end=hi)
     figures = _figures.summary(source, lo, hi)
     quality = _figures.quality(con)
@@ -189,8 +195,7 @@ def build_context(
 
     sections = _model_sections.run_all(
         data,
-        facts,
-        con,
+        cube,
         connect(source, end=hi),
         lo,
         hi,

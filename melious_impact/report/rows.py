@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from melious_impact.charts._source import _is_store
+from melious_impact.charts.source import is_store
 from melious_impact.periods import period
 
 
@@ -28,9 +28,9 @@ def history_rows(
     """Rows of ``data`` (frame, Arrow table or store) captured in ``[start, end)``, all columns.
 
     ``unreported_only`` keeps rows whose impact was not reported. ``con``, for a store, is a DuckDB
-    connection that already has its ``requests`` view (e.g. ``Facts.con``).
+    connection that already has its ``requests`` view (e.g. ``Cube.raw_con``).
     """
-    if _is_store(data):
+    if is_store(data):
         return _store_rows(data, start, end, unreported_only, con)
     if isinstance(data, pa.Table):
         data = data.to_pandas()

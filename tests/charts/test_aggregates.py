@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from melious_impact import charts
-from melious_impact.charts._source import Facts, connect, query
 from melious_impact.charts.grid import grid_by_hour, provider_factors
 from melious_impact.charts.impact import impact_series
 from melious_impact.charts.intensity import model_efficiency
+from melious_impact.charts.source import Cube, connect, query
 from melious_impact.forecast.costs import add_cost_eur
 
 
@@ -70,9 +70,9 @@ def test_cost_rate_is_configurable(requests_df: pd.DataFrame) -> None:
 
 def test_facts_and_frame_agree(requests_df: pd.DataFrame) -> None:
     a = impact_series(requests_df, "energy_kwh", freq="day")
-    b = impact_series(Facts(requests_df), "energy_kwh", freq="day")
+    b = impact_series(Cube(requests_df), "energy_kwh", freq="day")
     pd.testing.assert_frame_equal(a, b)
-    team = Facts(requests_df).for_team("search")
+    team = Cube(requests_df).for_team("search")
     c = impact_series(team, "energy_kwh", freq="day")
     assert set(c["team"]) == {"search"}
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from report_helpers import parse_page, stored
 
 import melious_impact as mi
-from melious_impact.charts._source import Facts, connect
+from melious_impact.charts.source import Cube, connect
 from melious_impact.model import boundary_lines as bl
 from melious_impact.records import COLUMN_NAMES, empty_row
 from melious_impact.report import _figures, boundary
@@ -84,7 +84,7 @@ def rows() -> pd.DataFrame:
 
 
 def energy_of(rows: pd.DataFrame) -> pd.DataFrame:
-    con = connect(Facts(rows))
+    con = connect(Cube(rows))
     return con.sql(ENERGY_SQL).df()
 
 
@@ -138,7 +138,7 @@ def test_scope3_line_names_the_hybrid_method() -> None:
 
 
 def test_summary_labels_the_grid_renewable_share(rows: pd.DataFrame) -> None:
-    figures = _figures.summary(Facts(rows), START, START + timedelta(days=21))
+    figures = _figures.summary(Cube(rows), START, START + timedelta(days=21))
     labels = {f.key: f.label for f in figures}
     assert labels["renewable_percent"] == "Grid renewable share"
     water = [label for key, label in labels.items() if key.startswith("water")]
@@ -146,7 +146,7 @@ def test_summary_labels_the_grid_renewable_share(rows: pd.DataFrame) -> None:
 
 
 def test_coverage_counts_every_request(rows: pd.DataFrame) -> None:
-    cov = coverage(connect(Facts(rows)))
+    cov = coverage(connect(Cube(rows)))
     n, reported = len(rows), int(rows["impact_reported"].sum())
     assert reported < n  # the fixture has rows without impact
     assert cov["energy_kwh"]["covered"] == reported
@@ -487,7 +487,7 @@ def test_reported_totals_are_identical_with_and_without_lines(
     lo, hi = START, START + timedelta(days=11)
 
     def numbers(**kw: object) -> tuple[object, ...]:
-        ctx, _ = build_context(rows, Facts(rows), lo, hi, scenarios=[], **kw)  # type: ignore[arg-type]
+        ctx, _ = build_context(rows, Cube(rows), lo, hi, scenarios=[], **kw)  # type: ignore[arg-type]
         figures = [(f.key, f.value, f.previous) for f in ctx["figures"]]
         return figures, ctx["coverage"], ctx["scope3"], ctx["quality"]
 

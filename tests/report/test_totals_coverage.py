@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from report_helpers import parse_page, stored
 
 import melious_impact as mi
-from melious_impact.charts._source import Facts, connect
+from melious_impact.charts.source import Cube, connect
 from melious_impact.records import COLUMN_NAMES, empty_row
 from melious_impact.report import _figures
 from melious_impact.report.report import build_context
@@ -94,7 +94,7 @@ def rows() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def context(rows: pd.DataFrame) -> dict[str, object]:
     ctx, _ = build_context(
-        rows, Facts(rows), START, START + timedelta(days=DAYS), scenarios=[{"shift_to_clean_hours": True}]
+        rows, Cube(rows), START, START + timedelta(days=DAYS), scenarios=[{"shift_to_clean_hours": True}]
     )
     return ctx
 
@@ -117,7 +117,7 @@ def test_estimates_say_how_many_requests_they_cover(rows: pd.DataFrame, context:
 
 
 def test_breakdown_rows_say_what_share_their_sums_cover(rows: pd.DataFrame) -> None:
-    df = _figures.breakdown(connect(Facts(rows)), "location").set_index("key")
+    df = _figures.breakdown(connect(Cube(rows)), "location").set_index("key")
     for loc, g in rows.groupby(rows["location"]):
         full = g[["energy_kwh", "carbon_g_co2", "water_liters"]].notna().all(axis=1)
         want = math.floor(1000 * full.sum() / len(g)) / 10
@@ -128,7 +128,7 @@ def test_breakdown_rows_say_what_share_their_sums_cover(rows: pd.DataFrame) -> N
 
 
 def test_per_token_intensity_divides_by_the_rows_that_carry_the_figure(rows: pd.DataFrame) -> None:
-    df = _figures.per_token(connect(Facts(rows))).set_index("location")
+    df = _figures.per_token(connect(Cube(rows))).set_index("location")
     fi = rows[(rows["location"] == "FI") & rows["impact_reported"].astype(bool)]
     with_c = fi[fi["carbon_g_co2"].notna()]
     tokens = (with_c["input_tokens"] + with_c["output_tokens"]).sum()
@@ -186,7 +186,9 @@ def test_the_pre_summed_workload_gives_the_rows_observed_totals_and_shares(rows:
     do, and the shares count requests, not groups."""
     from melious_impact.report._aggregate import hourly_workload
 
-    work = hourly_workload(connect(Facts(rows)))
+    with pytest.raises(ValueError, match="summed by the day"):
+        hourly_workload(connect(Cube(rows)))  # a cube sums days: the workload reads the rows
+    work = hourly_workload(connect(rows))
     assert len(work) < len(rows)
     m = mi.fit_intensity(rows)
     by_rows = mi.scenario(rows, m).set_index("metric")
@@ -211,7 +213,7 @@ def test_the_report_on_a_pre_summed_workload_states_the_same_coverage(
 
     monkeypatch.setattr(_aggregate, "AGGREGATE_SCENARIOS_ABOVE", 100)  # the path of a large period
     ctx, _ = build_context(
-        rows, Facts(rows), START, START + timedelta(days=DAYS), scenarios=[{"shift_to_clean_hours": True}]
+        rows, Cube(rows), START, START + timedelta(days=DAYS), scenarios=[{"shift_to_clean_hours": True}]
     )
     sec = ctx["scenarios"]
     assert sec.ok, sec.note
@@ -239,14 +241,14 @@ def test_budget_status_says_what_share_its_spent_covers(rows: pd.DataFrame) -> N
     assert st.loc["cost_eur", "spent_covered_percent"] == 100.0
     assert st.loc["requests", "spent_covered_percent"] == 100.0
     # the report's pre-summed daily rows give the same shares
-    daily = mi.budget_status(daily_rows(connect(Facts(rows))), plan).set_index("metric")
+    daily = mi.budget_status(daily_rows(connect(Cube(rows))), plan).set_index("metric")
     assert daily["spent_covered_percent"].to_dict() == st["spent_covered_percent"].to_dict()
 
 
 def test_the_budget_table_shows_the_share_spent_covers(rows: pd.DataFrame) -> None:
     ctx, _ = build_context(
         rows,
-        Facts(rows),
+        Cube(rows),
         START,
         START + timedelta(days=DAYS),
         scenarios=[],
@@ -287,7 +289,7 @@ def test_the_savings_chart_draws_the_covered_change_with_its_share(context: dict
 
 def test_an_impact_forecast_says_which_share_of_requests_its_history_covers(rows: pd.DataFrame) -> None:
     ctx, _ = build_context(
-        rows, Facts(rows), START, START + timedelta(days=DAYS), scenarios=[], forecast_metric="carbon_g_co2"
+        rows, Cube(rows), START, START + timedelta(days=DAYS), scenarios=[], forecast_metric="carbon_g_co2"
     )
     sec = ctx["forecast"]
     assert sec.ok, sec.note

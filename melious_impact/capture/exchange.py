@@ -9,7 +9,10 @@ The per-chunk path is an append and an addition: the body is parsed in blocks of
 :data:`BLOCK_BYTES` (and at the end), so a 300-chunk stream costs a few block scans,
 not 300 decodes. Nothing here raises into the caller: failures are reported through
 :meth:`RowOut.failed` (logged once, counted) and the row is dropped or kept with warnings.
-The finished row goes to :meth:`RowOut.emit`; nothing else of the recorder is known here.
+The finished exchange becomes one record (:mod:`melious_impact.parse.record`: its context
+and its body, compact or already parsed) handed to :meth:`RowOut.emit_record`; the row is
+built from the record later, off the caller's thread when the store journals it. Nothing
+else of the recorder is known here.
 """
 
 from __future__ import annotations
@@ -30,7 +33,16 @@ from melious_impact.parse.decoding import DecodeError, Decoder, make_decoder
 from melious_impact.parse.endpoints import Endpoint, Kind
 from melious_impact.parse.fields import Warnings
 from melious_impact.parse.headers import apply_impact_headers, has_impact_header_names
-from melious_impact.parse.row import ROW_HEADER_NAMES, ROW_TEMPLATE, RowContext, finish_row
+from melious_impact.parse.record import (
+    FORM_FIELDS,
+    FORM_JSON,
+    Record,
+    carries_ours,
+    compact_json,
+    is_compactable,
+    plain_fields,
+)
+from melious_impact.parse.row import ROW_HEADER_NAMES
 from melious_impact.parse.sse import SSEParser
 
 
@@ -40,8 +52,8 @@ class RowOut(Protocol):
     #: Names of extra response headers kept as ``header.<name>`` tags.
     capture_headers: tuple[str, ...]
 
-    def emit(self, row: dict[str, Any]) -> None:
-        """Take a finished row."""
+    def emit_record(self, record: Record) -> None:
+        """Take the record of a finished exchange (:mod:`melious_impact.parse.record`)."""
 
     def emit_many(self, rows: Iterable[dict[str, Any]]) -> None:
         """Take several finished rows (a batch output file)."""
@@ -51,6 +63,9 @@ class RowOut(Protocol):
 
     def now(self) -> datetime:
         """The clock: ``captured_at`` of a row, aware UTC."""
+
+    def now_us(self) -> int:
+        """The clock's time as µs since the epoch."""
 
     def header_tags(self, headers: Mapping[str, str]) -> dict[str, str]:
         """The ``capture_headers`` present in ``headers``, as tags."""
@@ -263,9 +278,9 @@ class Exchange:
                 if self._target is not None:
                     self._emit_batch_rows(self._target.close())
                 return
-            row = self._row(eof, t_end)
-            if row is not None:
-                self.out.emit(row)
+            record = self._record(eof, t_end)
+            if record is not None:
+                self.out.emit_record(record)
         except Exception as exc:
             self.out.failed("finish", exc)
 
@@ -281,17 +296,68 @@ class Exchange:
                 row["captured_at"] = now
         self.out.emit_many(rows)
 
-    def _context(self, t_end: float, captured_at: Any, headers: Any) -> tuple[Any, ...]:
-        """The values of a :class:`~melious_impact.parse.row.RowContext`, in its order."""
+    def _headers_kept(self) -> dict[bytes, bytes]:
+        """The raw headers a row reads (ROW_HEADER_NAMES, and every header when impact
+        headers are among them); decoded when the row is built. Others (cookies...) stay out."""
+        raw = self.raw_headers
+        if has_impact_header_names(raw):
+            return raw
+        return {k: raw[k] for k in _ROW_HEADER_BYTES.intersection(raw)}
+
+    def _record(self, eof: bool, t_end: float) -> Record | None:
+        """The record of this exchange (:mod:`melious_impact.parse.record`).
+
+        A small JSON body of an inference endpoint is kept as its compact JSON and parsed
+        when the row is built; any other body was parsed as it passed, and its columns
+        go in the record.
+        """
         out = self.out
         team, project, tags_json = self.tagged
         if out.capture_headers:
             extra = out.header_tags(self.headers)
             if extra:
                 tags_json = _merge_tags(tags_json, extra)
+        headers = self._headers_kept()
+        w = self.warnings
+        form: str | None = None
+        body: Any = None
+        after: tuple[str, ...] = ()
+        completed: bool | None = None
+        target = self._target
+        if self.mode is _MODE_JSON and target is not None:
+            whole = target.whole() if not self._sniff and is_compactable(self.endpoint.kind) else None
+            compact = compact_json(whole) if whole is not None else None
+            if compact is not None:
+                form, body = FORM_JSON, compact
+                if not eof:
+                    after = ("body_incomplete",)
+            else:
+                form, body = FORM_FIELDS, self._parsed_part(headers)
+                if not self._sniff or target.looks_like_object():
+                    target.fields(body, w, input_only=self.endpoint.input_only)
+                if not eof:
+                    w.add("body_incomplete")
+        elif self.mode is _MODE_SSE and target is not None:
+            form, body = FORM_FIELDS, self._parsed_part(headers)
+            target.close()
+            body.update(target.out)
+            for code in target.warnings:
+                w.add(code)
+            completed = target.done
+            if not completed and eof:
+                w.add("sse_truncated")
+        elif self.sse:  # a stream whose body could not be decoded
+            completed = False
+        if self.endpoint.kind is Kind.OTHER:  # never compact: its row depends on its body
+            if form is None:
+                form, body = FORM_FIELDS, self._parsed_part(headers)
+            if not carries_ours(body):
+                return None  # an unknown endpoint that carries nothing of ours: no row
+        if form == FORM_FIELDS:
+            plain_fields(body)
         t0, t_first = self.t0, self.t_first
         return (
-            captured_at,
+            out.now_us(),
             new_record_id(),
             self.path,
             self.method,
@@ -308,40 +374,20 @@ class Exchange:
             tags_json,
             self.read_error is not None,
             headers,
+            form,
+            body,
+            tuple(w),
+            after,
+            completed,
         )
 
-    def _row_headers(self) -> dict[str, str]:
-        """The headers a row reads (ROW_HEADER_NAMES), decoded; the others stay raw."""
-        raw = self.raw_headers
-        return {k.decode("latin-1"): raw[k].decode("latin-1") for k in _ROW_HEADER_BYTES.intersection(raw)}
-
-    def _row(self, eof: bool, t_end: float) -> dict[str, Any] | None:
-        # Fields are applied straight onto a copy of the template row: the parse
-        # functions only set columns, and read none but those they set themselves.
-        w = self.warnings
-        row = ROW_TEMPLATE.copy()
-        if has_impact_header_names(self.raw_headers):
-            apply_impact_headers(row, self.headers, w)
-        completed: bool | None = None
-        target = self._target
-        if self.mode is _MODE_JSON and target is not None:
-            if not self._sniff or target.looks_like_object():
-                target.fields(row, w, input_only=self.endpoint.input_only)
-            if not eof:
-                w.add("body_incomplete")
-        elif self.mode is _MODE_SSE and target is not None:
-            target.close()
-            row.update(target.out)
-            for code in target.warnings:
-                w.add(code)
-            completed = target.done
-            if not completed and eof:
-                w.add("sse_truncated")
-        elif self.sse:  # a stream whose body could not be decoded
-            completed = False
-        return finish_row(
-            row, RowContext._make(self._context(t_end, self.out.now(), self._row_headers())), w, completed
-        )
+    def _parsed_part(self, raw_headers: dict[bytes, bytes]) -> dict[str, Any]:
+        """Body columns parsed here start from what the impact headers give (a body
+        object, applied after, wins over them)."""
+        part: dict[str, Any] = {}
+        if has_impact_header_names(raw_headers):
+            apply_impact_headers(part, decode_headers(raw_headers), self.warnings)
+        return part
 
 
 class _RecordIds:

@@ -29,6 +29,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from time import time_ns
 from typing import TYPE_CHECKING, Any
 
 from melious_impact.capture.adapters import Adapter, adapter
@@ -36,6 +37,7 @@ from melious_impact.capture.exchange import Exchange
 from melious_impact.capture.tags import TagValue, context_tags, resolve
 from melious_impact.capture.wire import header_map, library_of, requested_model_and_stream, retry_count
 from melious_impact.parse.endpoints import Kind, classify
+from melious_impact.parse.record import RECORD_KIND, Record, micros, row_of
 from melious_impact.parse.request import attempt_from_header
 from melious_impact.store.sink import CountsDrops
 
@@ -183,12 +185,58 @@ class Pipeline:
             self.failed("clock", exc)
             return datetime.now(UTC)
 
+    def now_us(self) -> int:
+        """:meth:`now` as µs since the epoch (what a record holds)."""
+        if self.clock is None:
+            return time_ns() // 1000
+        return micros(self.now())
+
     def header_tags(self, headers: Mapping[str, str]) -> dict[str, str]:
         """The ``capture_headers`` present, as ``header.<name>`` tags."""
         return {f"header.{h}": headers[h][:1024] for h in self.capture_headers if h in headers}
 
+    def emit_record(self, record: Record) -> None:
+        """Hand one exchange's record to the store's writer, then its row to every extra sink.
+
+        A writer that journals records (:class:`~melious_impact.store.sink.RecordSink`, the
+        store's) builds the row when it converts its journal, off the caller's thread; any
+        other gets the row now. Either way :func:`~melious_impact.parse.record.row_of`
+        builds it.
+        """
+        if self.closed:
+            self.count("dropped")
+            return
+        row: dict[str, Any] | None = None
+        try:
+            writer = self.store.writer()
+            self._last_writer = writer
+            write_record = getattr(writer, "write_record", None)
+            if write_record is not None:
+                write_record(RECORD_KIND, record)
+            else:
+                row = row_of(record)
+                if row is None:
+                    return
+                writer.write(row)
+        except Exception as exc:  # the writer promises not to raise; do not trust it blindly
+            self.failed("store", exc)
+            self.count("dropped")
+            return
+        self.count("captured")
+        if self.sinks:
+            if row is None:
+                try:
+                    row = row_of(record)
+                except Exception as exc:
+                    self.failed("sink", exc)
+                    return
+                if row is None:
+                    return
+            self._to_sinks(row)
+
     def emit(self, row: dict[str, Any]) -> None:
-        """Hand one row to the store's writer, then to every extra sink."""
+        """Hand one finished row to the store's writer, then to every extra sink (rows that
+        come whole: a batch output file's lines, ``Recorder.record_response``)."""
         if self.closed:
             self.count("dropped")
             return
@@ -201,6 +249,9 @@ class Pipeline:
             self.count("dropped")
             return
         self.count("captured")
+        self._to_sinks(row)
+
+    def _to_sinks(self, row: dict[str, Any]) -> None:
         for sink, _, _ in self.sinks:
             try:
                 sink.write(row)

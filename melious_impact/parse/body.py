@@ -111,6 +111,13 @@ class JsonBody:
             if len(mid) >= MAX_MID_SNIPPETS:
                 break
 
+    def whole(self) -> bytes | None:
+        """The body's bytes while it is small enough to be kept whole, else None."""
+        if self._head is not None:
+            return None
+        parts = self._parts
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
     def looks_like_object(self) -> bool:
         """True when the body starts like a JSON object (sniffing untyped bodies)."""
         return looks_like_object(self._head if self._head is not None else b"".join(self._parts))

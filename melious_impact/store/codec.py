@@ -9,23 +9,37 @@ of column names, so a segment written by an older version still decodes by name.
 
 The whole encode costs a few microseconds; coercion to the Arrow types happens later, in
 the background conversion (see :mod:`.convert`).
+
+Besides rows, a segment holds *records* of a named kind: ``("__record__", kind, record)``,
+written by :meth:`~melious_impact.store.writer.RowWriter.write_record`. A record is what its
+writer could save fastest (capture's is a response's context and compact body); the
+function registered for its kind (:func:`record_kind`) turns it into a row when the segment
+is decoded, in the background conversion or in recovery. The store itself parses nothing:
+it only calls that function. Kinds are registered by their writers, and a process that reads
+a journal before any writer registered (a reader recovering a dead process's segments) finds
+the function by the module :data:`KNOWN_RECORD_KINDS` names, as ``fsspec`` finds its file
+systems: imported by name, only when a record of that kind is met.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import logging
 import marshal
 import operator
 import struct
 import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from melious_impact.records import COLUMN_NAMES, DECIMAL_COLUMNS
+
+logger = logging.getLogger("melious_impact")
 
 MAGIC = b"\xa5M"
 _HEADER = struct.Struct("<2sII")
@@ -42,6 +56,36 @@ _DEC_INDEXES = tuple(COLUMN_NAMES.index(c) for c in DECIMAL_COLUMNS)
 _GET_ALL = operator.itemgetter(*COLUMN_NAMES)
 _PLAIN = (str, int, float, bool, type(None))
 _PLAIN_TYPES = frozenset(_PLAIN)
+
+
+RECORD_MARK = "__record__"
+#: A record kind's function: the row of one record, or None when it gives no row.
+RowOf = Callable[[tuple[Any, ...]], Mapping[str, Any] | None]
+#: Record kinds a segment may hold -> the module whose ``row_of`` builds their rows.
+KNOWN_RECORD_KINDS = {"exchange/1": "melious_impact.parse.record"}
+_RECORD_KINDS: dict[str, RowOf] = {}
+
+
+def record_kind(kind: str, row_of: RowOf | None = None) -> RowOf:
+    """Register ``row_of`` for records of ``kind`` (when given); the function for ``kind``.
+
+    Raises ``LookupError`` for a kind neither registered nor known.
+    """
+    if row_of is not None:
+        _RECORD_KINDS[kind] = row_of
+        return row_of
+    found = _RECORD_KINDS.get(kind)
+    if found is None:
+        module = KNOWN_RECORD_KINDS.get(kind)
+        if module is None:
+            raise LookupError(f"no function builds rows from journal records of kind {kind!r}")
+        found = _RECORD_KINDS[kind] = importlib.import_module(module).row_of
+    return found
+
+
+def encode_record(kind: str, record: tuple[Any, ...]) -> bytes:
+    """One framed journal record holding ``record`` of ``kind`` (plain values only)."""
+    return frame(marshal.dumps((RECORD_MARK, kind, record), 4))
 
 
 def frame(payload: bytes) -> bytes:
@@ -153,6 +197,8 @@ class Decoded:
     rows: list[tuple[Any, ...]]
     damaged_bytes: int = 0
     damaged_records: int = 0
+    #: Records whose kind's function failed on them (lost: also in ``damaged_records``).
+    unconverted_records: int = 0
 
 
 def _records(data: bytes) -> Iterator[tuple[bytes | None, int]]:
@@ -192,6 +238,17 @@ def decode_segment(data: bytes) -> Decoded:
             continue
         if not isinstance(value, tuple):
             out.damaged_records += 1
+        elif value and value[0] == RECORD_MARK and len(value) == 3:
+            try:
+                row = record_kind(value[1])(value[2])
+                if row is not None:
+                    out.rows.append(row_values(row, out.names))
+            except Exception as exc:  # a bug in the kind's function: count and say it, go on
+                out.unconverted_records += 1
+                out.damaged_records += 1
+                logger.warning(
+                    "melious_impact store: no row from a journal record of kind %r", value[1], exc_info=exc
+                )
         elif value and value[0] == "__columns__":
             names = tuple(str(n) for n in value[1:])
             # The current layout is the shared tuple itself, so row_values takes its fast path.

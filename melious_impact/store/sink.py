@@ -6,6 +6,9 @@
 - :class:`RowStore`: hands out this process's :class:`RowSink` (``writer()``), and
   flushes and closes as a whole. :class:`~melious_impact.ImpactStore` is one; so is any
   object with these three methods (an in-memory store in tests).
+- :class:`RecordSink`: a sink that also journals records of a registered kind
+  (``write_record``) and builds their rows later (:mod:`melious_impact.store.codec`): the
+  store's writer, which keeps the caller's share of capture to one append.
 - :class:`CountsDrops`: a sink that counts the rows it lost (``stats["rows_dropped"]``).
 
 Nothing here imports anything: capture can name these types without loading the store.
@@ -37,6 +40,13 @@ class RowStore(Protocol):
     def flush(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class RecordSink(RowSink, Protocol):
+    """A sink that takes records of a kind it knows how to turn into rows later."""
+
+    def write_record(self, kind: str, record: tuple[Any, ...]) -> None: ...
 
 
 @runtime_checkable

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from melious_impact.store.backend import Backend
-from melious_impact.store.codec import encode_row
+from melious_impact.store.codec import encode_record, encode_row
 from melious_impact.store.commit import commit_segment
 from melious_impact.store.health import Health
 from melious_impact.store.journal import Segment
@@ -95,6 +95,17 @@ class RowWriter:
             self._health.add("rows_dropped")
             return
         self._append(record)
+
+    def write_record(self, kind: str, record: tuple[Any, ...]) -> None:
+        """Record one response as a record of ``kind`` (its row is built at conversion, see
+        :func:`~melious_impact.store.codec.record_kind`). Never raises; durable like ``write``."""
+        try:
+            framed = encode_record(kind, record)
+        except Exception as exc:  # a record marshal refuses: count it, never raise
+            self._health.problem("encoding a record", exc)
+            self._health.add("rows_dropped")
+            return
+        self._append(framed)
 
     def _append(self, record: bytes) -> None:
         wake = False

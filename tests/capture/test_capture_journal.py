@@ -1,7 +1,9 @@
 """The journal, where a row waits before Parquet, holds no prompt, completion or key.
 
-Every response becomes a row on the caller's thread and is journaled as that row; the
-journal is plain files on disk until the background conversion, so what it holds matters.
+Every response is journaled on the caller's thread as one record (its context and the
+compact JSON of the members a row reads, or the columns parsed from a stream); the journal
+is plain files on disk until the background conversion builds the rows, so what it holds
+matters.
 """
 
 from __future__ import annotations

@@ -448,7 +448,7 @@ def test_parser_bug_is_contained(monkeypatch: pytest.MonkeyPatch) -> None:
     def explode(*a: Any, **k: Any) -> Any:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(exchange.Exchange, "_row", explode)
+    monkeypatch.setattr(exchange.Exchange, "_record", explode)
     monkeypatch.setattr(exchange.Exchange, "on_response", explode)
     rec, sink, t = make(httpx2, {("POST", "/v1/chat/completions"): (200, JSON, [CHAT])})
     assert post(httpx2, t, "/v1/chat/completions").content == CHAT

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import decimal
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -245,28 +245,37 @@ def _charges_sql(granularity: str, wide: bool, *, keep_unknown: bool) -> str:
 
 
 @contextmanager
-def rows_connection(source: Any, span: Period) -> Iterator[tuple[duckdb.DuckDBPyConnection, str, bool]]:
-    """(connection, relation, ordered by ``_pos``) over a store's or a frame's rows in ``span``."""
+def rows_connection(
+    source: Any, span: Period, teams: Sequence[str] | None = None
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, str, bool]]:
+    """(connection, relation, ordered by ``_pos``) over a store's or a frame's rows in
+    ``span`` (of ``teams`` when given)."""
+    import pyarrow as pa
+
     from melious_impact.store.query import new_connection
 
-    if callable(getattr(source, "connect", None)) and type(source).__name__ != "DataFrame":
+    store = callable(getattr(source, "connect", None)) and type(source).__name__ != "DataFrame"
+    if store:
         con = source.connect(span.start, span.end)
-        try:
-            yield con, "requests", False
-        finally:
-            con.close()
-        return
-    from melious_impact.export._rows import to_frame
+        where = []
+        base = "requests"
+    else:
+        from melious_impact.export._rows import to_frame
 
-    con = new_connection()
-    try:
-        con.register("_focus_frame", frame_table(to_frame(source)))
+        con = new_connection()
         where = span.sql_literal("captured_at")
+        base = "_focus_frame"
+    try:
+        if not store:
+            con.register("_focus_frame", frame_table(to_frame(source)))
+        if teams is not None:
+            con.register("_focus_teams", pa.table({"team": pa.array([str(t) for t in teams], pa.string())}))
+            where.append("team IN (SELECT team FROM _focus_teams)")
         con.execute(
-            "CREATE TEMP VIEW _focus_rows AS SELECT * FROM _focus_frame"
+            f"CREATE TEMP VIEW _focus_rows AS SELECT * FROM {base}"
             + (f" WHERE {' AND '.join(where)}" if where else "")
         )
-        yield con, "_focus_rows", True
+        yield con, "_focus_rows", not store
     finally:
         con.close()
 
@@ -361,7 +370,13 @@ def shared(values: list[Any]) -> list[Any]:
 
 
 def charges(
-    source: Any, granularity: str, rate: Decimal, span: Period, *, keep_unknown: bool
+    source: Any,
+    granularity: str,
+    rate: Decimal,
+    span: Period,
+    *,
+    keep_unknown: bool,
+    teams: Sequence[str] | None = None,
 ) -> tuple[dict[str, Any], int]:
     """The charges of ``source`` (a store or rows) in ``span`` as columns (one entry per
     charge, in the order of their first rows), and the number of requests whose cost is
@@ -377,7 +392,7 @@ def charges(
     classes = " AND ".join(
         f"g.{k} IS NOT DISTINCT FROM c.{k}" for k in ("paid_with", "credits_state", "energy_present")
     )
-    with rows_connection(source, span) as (con, relation, by_pos):
+    with rows_connection(source, span, teams) as (con, relation, by_pos):
         for wide in (False, True):
             try:
                 con.execute(

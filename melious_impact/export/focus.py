@@ -26,7 +26,7 @@ decimals); Parquet rounds to the store's 18 decimals, half-even.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -257,6 +257,7 @@ def to_focus(
     focus_version: str = FOCUS_VERSION,
     start: DateLike | None = None,
     end: DateLike | None = None,
+    teams: Sequence[str] | None = None,
 ) -> Any:
     """A FOCUS 1.2 cost and usage table (pandas DataFrame) from rows, a frame or an ImpactStore.
 
@@ -273,6 +274,7 @@ def to_focus(
     as for charges drawn from prepaid balances that are on no invoice.
     ``start``/``end``: only the requests captured in that period (:mod:`melious_impact.periods`:
     ``[start, end)``, a date ``end`` counts its whole day); a store reads only its partitions.
+    ``teams``: only the requests of these teams.
 
     The charges are one DuckDB ``GROUP BY`` over the rows (a store's Parquet files, or the
     frame registered with DuckDB): memory grows with the charges, not with the requests.
@@ -301,7 +303,12 @@ def to_focus(
     )
 
     groups, unknown = charges(
-        source, granularity, rate, period(start, end), keep_unknown=unknown_cost == "null"
+        source,
+        granularity,
+        rate,
+        period(start, end),
+        keep_unknown=unknown_cost == "null",
+        teams=[teams] if isinstance(teams, str) else teams,
     )
     out = _frame(_focus_columns(groups, account, price_list))
     out.attrs["focus_version"] = focus_version

@@ -145,3 +145,23 @@ def test_huge_amounts_are_exact(make_row: Any) -> None:
     for granularity in GRANULARITIES:
         _both(rows, granularity=granularity)
     assert to_focus(rows)["BilledCost"].tolist() == [Decimal("499999999999999999999.999999999999999995")]
+
+
+@pytest.mark.parametrize("granularity", GRANULARITIES)
+def test_a_period_and_teams_give_the_table_of_those_rows(simulated_store: Any, granularity: str) -> None:
+    from melious_impact.periods import period
+
+    start, end = "2026-02-01", "2026-02-14T12:00"
+    teams = ["search", "support"]
+    rows = simulated_store.to_pandas(start=start, end=end, teams=teams)
+    assert 0 < len(rows) < len(simulated_store)
+    expected = reference_to_focus(rows, granularity=granularity)
+    assert_same_table(
+        to_focus(simulated_store, granularity=granularity, start=start, end=end, teams=teams), expected
+    )
+    frame = simulated_store.to_pandas()
+    inside = frame[period(start, end).mask(frame["captured_at"]) & frame["team"].isin(teams)]
+    assert_same_table(
+        to_focus(frame, granularity=granularity, start=start, end=end, teams=teams),
+        reference_to_focus(inside.reset_index(drop=True), granularity=granularity),
+    )

@@ -150,6 +150,21 @@ BASIS_TEXT = {
 }
 
 
+#: What the estimates read of an unreported request (what ``fill_missing`` and ``predict`` use).
+ESTIMATE_COLUMNS = (
+    "captured_at",
+    "model",
+    "provider_id",
+    "location",
+    "input_tokens",
+    "output_tokens",
+    "impact_reported",
+    "energy_kwh",
+    "carbon_g_co2",
+    "water_liters",
+)
+
+
 def estimates_section(model: Section, period_rows: pd.DataFrame) -> Section:
     """Rows without reported impact, estimated by ``fill_missing`` (kept out of the totals).
 
@@ -531,7 +546,10 @@ def run_all(
         "grid": grid,
         "anomalies": anomalies_section(model, rows_source, lo, hi),
         "estimates": estimates_section(
-            model, history_rows(rows_source, start=lo, end=hi, unreported_only=True)
+            model,
+            history_rows(
+                rows_source, start=lo, end=hi, unreported_only=True, con=raw, columns=ESTIMATE_COLUMNS
+            ),
         ),
         "scenarios": scenarios_section(model, workload, scenarios, aggregated, page_units),
         "forecast": forecast_section(daily, forecast_metric, horizon_days, page_units),

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from melious_impact.errors import ModelError
 from melious_impact.model.locations import canonical_locations
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
 _D = "::DOUBLE"
 _Q = {"energy_kwh": "e", "carbon_g_co2": "c", "water_liters": "w"}
 _KEY = ("model", "provider_id", "location")
+MIX_CHUNK_ROWS = 100_000  # traffic-mix rows predicted at a time (each expands to a row per cell)
 Key = tuple[Any, Any, Any]
 #: per group and key: rows, and per quantity the sum of values, of value x log spread, and
 #: the rows estimated
@@ -171,9 +173,9 @@ def _store_sums(
         )
         source = (
             f"({rows}) r LEFT JOIN _pk b ON b.kid = r.kid "
-            "LEFT JOIN _pgrid gb ON gb.gi = b.gi AND gb.mo = r.mo AND gb.hr = r.hr"
+            "LEFT JOIN _pk_slots gb ON gb.kid = r.kid AND gb.mo = r.mo AND gb.hr = r.hr"
         )
-        outer = layered(source, "r.*", side_layers("b", "gb", "r.known", "r.mo", "mean", "p"))
+        outer = layered(source, "r.*", side_layers("b", "gb", "r.known", "p"))
         aggs = ["count(*)::DOUBLE AS n"]
         for q, c in _Q.items():
             fin = f"coalesce(isfinite(p_v{c}), false)"
@@ -202,16 +204,17 @@ def _store_sums(
             parts.append(r[[*groups, *(f"_key_{k}" for k in _KEY), *_SUM_COLUMNS]])
         if any(x["mix"] for x in rk):
             read = list(dict.fromkeys([*groups, *_KEY, "input_tokens", "output_tokens", "captured_at"]))
-            frame = to_pandas(
-                con.sql(
-                    f"SELECT {', '.join('q.' + quote_ident(c) for c in read)} FROM requests q {join} "
-                    f"WHERE k.mix AND {cond} AND {_MIXED}"
-                ).to_arrow_table()
-            )
-            mixed, mix_counts = _frame_sums(m, frame, groups, errors)
-            parts.append(mixed)
-            for code, cnt in mix_counts.items():
-                counts[code] = counts.get(code, 0) + cnt
+            reader = con.sql(
+                f"SELECT {', '.join('q.' + quote_ident(c) for c in read)} FROM requests q {join} "
+                f"WHERE k.mix AND {cond} AND {_MIXED}"
+            ).to_arrow_reader(MIX_CHUNK_ROWS)
+            for batch in reader:  # in chunks: the traffic-mix prediction expands each row per cell
+                if not batch.num_rows:
+                    continue
+                mixed, mix_counts = _frame_sums(m, to_pandas(pa.Table.from_batches([batch])), groups, errors)
+                parts.append(mixed)
+                for code, cnt in mix_counts.items():
+                    counts[code] = counts.get(code, 0) + cnt
     finally:
         con.close()
     sums = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*groups, *_SUM_COLUMNS])

@@ -79,18 +79,51 @@ def key_table(
                 "sd_out": sd_out,
                 "water": r.water,
                 "wsd2": r.water_log_sd**2,
-                "gi": gi,
-                "ann": m.grid.annual_mean[gi] if gi >= 0 else math.nan,
-                "lsd": _location_sd(m)[gi] if gi >= 0 else math.nan,
-                "gpv": [float(v) for v in gval],
-                "gps": [float(v) for v in gsd],
-                "gcode": gcode,
+                # a row without a time: the location's year average, or the annual prior
+                "g0": m.grid.annual_mean[gi] if gi >= 0 else gval[0],
+                "gsd0": _location_sd(m)[gi] if gi >= 0 else gsd[0],
+                "gcode0": GRID_CODES.index("no_timestamp") if gi >= 0 else gcode,
                 "basis": BASES.index(r.basis),
                 "err": bool(r.error),
             }
         )
         codes.append(r.codes)
     return pd.DataFrame(rows), codes
+
+
+def _slot_table(m: IntensityModel, keys: list[tuple[Any, Any, Any]], interval: str) -> pd.DataFrame:
+    """Per key, month and UTC hour: the grid intensity a timed row gets, its log spread and
+    grid code (the observed profile, else the key's monthly prior)."""
+    parts = []
+    month, hour = np.meshgrid(np.arange(12), np.arange(24), indexing="ij")
+    mo, hr = month.ravel(), hour.ravel()
+    prof = m.grid
+    for kid, (_, _, location) in enumerate(keys):
+        gi, gval, gsd, gcode = _grid_params(m, location)
+        if gi >= 0:
+            g = prof.mean[gi].ravel()
+            sd = prof.log_sd[gi].ravel()
+            code = np.where(prof.n[gi].ravel() == 0, GRID_CODES.index("grid_slot_filled"), 0)
+        else:
+            g, sd = gval[mo + 1], gsd[mo + 1]
+            code = np.full(len(mo), gcode)
+        if interval == "mean":  # slot spread is per-request weather; priors stay uncertain
+            sd = np.where(code == _PRIOR_GRID, sd, 0.0)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kid": kid,
+                    "mo": mo.astype(np.int64),
+                    "hr": hr.astype(np.int64),
+                    "g": np.asarray(g, dtype=np.float64),
+                    "gsd": np.asarray(sd, dtype=np.float64),
+                    "gcode": code.astype(np.int64),
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=np.int64) for c in ("kid", "mo", "hr", "gcode")})
+    return pd.concat(parts, ignore_index=True)
 
 
 def register_keys(
@@ -100,32 +133,17 @@ def register_keys(
     keys: list[tuple[Any, Any, Any]],
     interval: str,
 ) -> list[list[str]]:
-    """Register :func:`key_table` as the temporary table ``name`` and the grid profile as
-    ``_pgrid`` (gi, mo, hr -> mean, log sd, filled); the keys' warning codes."""
+    """Register :func:`key_table` as the temporary table ``name`` and the grid of each key
+    as ``{name}_slots`` (kid, mo, hr -> g, gsd, gcode); the keys' warning codes."""
     t, codes = key_table(m, keys, interval)
     if not len(t):
         t = pd.DataFrame({"kid": pd.Series(dtype=np.int64)})
-    con.register(f"{name}_df", t)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_df")
-    con.unregister(f"{name}_df")
-    prof = m.grid
-    nl = len(prof.locations)
-    gi, mo, hr = np.meshgrid(np.arange(nl), np.arange(12), np.arange(24), indexing="ij")
-    con.register(
-        "_pgrid_df",
-        pd.DataFrame(
-            {
-                "gi": gi.ravel().astype(np.int64),
-                "mo": mo.ravel().astype(np.int64),
-                "hr": hr.ravel().astype(np.int64),
-                "g_mean": prof.mean.ravel().astype(np.float64),
-                "g_sd": prof.log_sd.ravel().astype(np.float64),
-                "filled": (prof.n.ravel() == 0),
-            }
-        ),
-    )
-    con.execute("CREATE OR REPLACE TEMP TABLE _pgrid AS SELECT * FROM _pgrid_df")
-    con.unregister("_pgrid_df")
+    if interval == "mean" and len(t):  # an untimed row's spread over the year is weather too
+        t["gsd0"] = np.where(t["gcode0"] == _PRIOR_GRID, t["gsd0"], 0.0)
+    for table, frame in ((name, t), (f"{name}_slots", _slot_table(m, keys, interval))):
+        con.register(f"{table}_df", frame)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_df")
+        con.unregister(f"{table}_df")
     return codes
 
 
@@ -143,32 +161,32 @@ def _nzs(x: str) -> str:
 
 KEY_COLUMNS = (
     *("a0", "b0", "a_nan", "b_nan", "va", "vb", "cv", "pue", "extra", "prior", "sd_in", "sd_out"),
-    *("water", "wsd2", "gi", "ann", "lsd", "gpv", "gps", "gcode"),
+    *("water", "wsd2", "g0", "gsd0", "gcode0"),
 )
 
 
-def side_layers(k: str, g: str, known: str, mo: str, interval: str, p: str) -> list[list[str]]:
+def side_layers(k: str, g: str, known: str, p: str) -> list[list[str]]:
     """Select expressions of one side's prediction for a row, as successive layers (each
     layer's names are columns of the next): ``{p}_v{q}`` (NaN or NULL where unknown) and
     ``{p}_s{q}`` (the log spread of its 90% bound, ``ln(high / value) / z`` = sd, 0 where
     unknown) for q in e (energy), c (carbon), w (water), with ``{p}_unknown`` (a side of
     the tokens without a coefficient) and ``{p}_gcode`` (:data:`.predict.GRID_CODES`).
 
-    ``k``: alias of the joined key table row (:func:`register_keys`), ``g``: of the joined
-    ``_pgrid`` row at the row's location, month and hour (NULL without a time or profile);
-    the row has ``xin``/``xout`` (thousands of tokens); ``known``: it has a time; ``mo``:
-    its month (0-11)."""
+    ``k``: alias of the joined key table row (:func:`register_keys`, whose interval the
+    spreads follow), ``g``: of its joined ``_slots`` row at the row's month and hour (NULL
+    without a time); the row has ``xin``/``xout`` (thousands of tokens); ``known``: it has
+    a time."""
     c = {name: f"{p}_k{name}" for name in KEY_COLUMNS}  # the key's parameters
     first = [f"{k}.{name} AS {c[name]}" for name in KEY_COLUMNS]
-    first += [f"{g}.g_mean AS {p}_gm", f"{g}.g_sd AS {p}_gs", f"{g}.filled AS {p}_filled"]
-    first += [f"{known} AS {p}_known", f"{mo} AS {p}_mo"]
+    first += [
+        f"CASE WHEN {known} THEN {g}.g ELSE {k}.g0 END AS {p}_g",
+        f"CASE WHEN {known} THEN {g}.gsd ELSE {k}.gsd0 END AS {p}_gsd",
+        f"CASE WHEN {known} THEN {g}.gcode ELSE {k}.gcode0 END AS {p}_gcode",
+    ]
     second = [
         f"coalesce((xout > 0 AND {c['b_nan']}) OR (xin > 0 AND {c['a_nan']}), false) AS {p}_unknown",
         f"{c['a0']} * xin + {c['b0']} * xout AS {p}_mu",
         f"xin * xin * {c['va']} + xout * xout * {c['vb']} + 2 * xin * xout * {c['cv']} AS {p}_var",
-        f"(CASE WHEN {c['gi']} >= 0 THEN (CASE WHEN NOT {p}_known THEN 2 WHEN {p}_filled THEN 1 ELSE 0 END) "
-        f"ELSE {c['gcode']} END) AS {p}_gcode",
-        f"(CASE WHEN {p}_known THEN {p}_mo + 2 ELSE 1 END) AS {p}_slot",
     ]
     share = f"(CASE WHEN {p}_mu > 0 THEN {c['a0']} * xin / {p}_mu ELSE 0.0{_D} END)"
     part_in = _nzs(f"{share} * {c['sd_in']}")
@@ -176,18 +194,9 @@ def side_layers(k: str, g: str, known: str, mo: str, interval: str, p: str) -> l
     prior_sd = f"({part_in} + {part_out})"
     rel_sd = f"(sqrt(greatest({p}_var, 0.0{_D})) / {p}_mu)"
     coef = f"(CASE WHEN {c['prior']} THEN {prior_sd} ELSE ln(1.0{_D} + {Z90!r}{_D} * {rel_sd}) / {Z90!r}{_D} END)"
-    gsd = (
-        f"(CASE WHEN {c['gi']} >= 0 THEN (CASE WHEN {p}_known THEN {p}_gs ELSE {c['lsd']} END) "
-        f"ELSE {c['gps']}[{p}_slot] END)"
-    )
-    if interval == "mean":  # slot spread is per-request weather; priors stay uncertain
-        gsd = f"(CASE WHEN {p}_gcode = {_PRIOR_GRID} THEN {gsd} ELSE 0.0{_D} END)"
     third = [
         f"{coef} AS {p}_coef",
         f"CASE WHEN {p}_unknown THEN 'nan'{_D} ELSE {p}_mu * {c['pue']} END AS {p}_e",
-        f"(CASE WHEN {c['gi']} >= 0 THEN (CASE WHEN {p}_known THEN {p}_gm ELSE {c['ann']} END) "
-        f"ELSE {c['gpv']}[{p}_slot] END) AS {p}_g",
-        f"{gsd} AS {p}_gsd",
     ]
     rel2 = f"({p}_coef * {p}_coef + {c['extra']})"
     fourth = [f"CASE WHEN {_fin(rel2)} THEN {rel2} ELSE 0.0{_D} END AS {p}_rel2"]

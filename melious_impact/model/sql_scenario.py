@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from melious_impact.model.locations import canonical_locations
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from melious_impact.model.fit import IntensityModel
 
 _D = "::DOUBLE"
+MIX_CHUNK_ROWS = 100_000  # traffic-mix rows predicted at a time (each expands to a row per cell)
 _Q = {"energy_kwh": "e", "carbon_g_co2": "c", "water_liters": "w"}
 _DAY_US = 86_400_000_000
 _HOUR_US = 3_600_000_000
@@ -100,12 +102,25 @@ def store_groups(
                     "kb": kid(base) if not mix else -1,
                     "ks": kid(scen) if not mix else -1,
                     "shift": bool(shift and moved and li >= 0),
-                    "best": [int(h) for h in best[li]] if li >= 0 else [0] * 12,
+                    "li": li,
                     "mix": mix,
                 }
             )
         labels = list(joint)
         codes = register_keys(con, "_pk", m, labels, "mean")
+        li_, mo_ = np.meshgrid(np.arange(len(best)), np.arange(12), indexing="ij")
+        con.register(
+            "_best_df",
+            pd.DataFrame(
+                {
+                    "li": li_.ravel().astype(np.int64),
+                    "mo": mo_.ravel().astype(np.int64),
+                    "hr": np.asarray(best, dtype=np.int64).ravel(),
+                }
+            ),
+        )
+        con.execute("CREATE OR REPLACE TEMP TABLE _best AS SELECT * FROM _best_df")
+        con.unregister("_best_df")
         err = (
             [bool(e) for e in con.sql("SELECT err FROM _pk ORDER BY kid").fetchnumpy()["err"]]
             if labels
@@ -123,17 +138,17 @@ def store_groups(
         sql_groups = to_pandas(con.sql(_groups_sql(qcond)).to_arrow_table()) if rk else pd.DataFrame()
         other = int(sql_groups["paid_other"].sum()) if len(sql_groups) else 0
         other_cost = _other_cost(con, cond) if other else Decimal(0)
-        mix_part = None
+        mix_parts = []
         if any(r["mix"] for r in rk):
-            frame = to_pandas(
-                con.sql(
-                    f"SELECT {', '.join('q.' + quote_ident(c) for c in _MIX_COLUMNS)} FROM requests q "
-                    "JOIN _rk k ON q.model IS NOT DISTINCT FROM k.model AND q.provider_id IS NOT DISTINCT FROM "
-                    f"k.provider_id AND q.location IS NOT DISTINCT FROM k.location WHERE k.mix AND {qcond} AND {_MIXED} "
-                    "ORDER BY q.captured_at, q.record_id"
-                ).to_arrow_table()
-            )
-            mix_part = prepare(frame)
+            reader = con.sql(
+                f"SELECT {', '.join('q.' + quote_ident(c) for c in _MIX_COLUMNS)} FROM requests q "
+                "JOIN _rk k ON q.model IS NOT DISTINCT FROM k.model AND q.provider_id IS NOT DISTINCT FROM "
+                f"k.provider_id AND q.location IS NOT DISTINCT FROM k.location WHERE k.mix AND {qcond} "
+                f"AND {_MIXED} ORDER BY q.captured_at, q.record_id"
+            ).to_arrow_reader(MIX_CHUNK_ROWS)
+            for batch in reader:  # in chunks: the traffic-mix prediction expands each row per cell
+                if batch.num_rows:
+                    mix_parts.append(prepare(to_pandas(pa.Table.from_batches([batch]))))
 
         def exact_firsts() -> list[tuple[Key, Key, tuple[bool, int, str]]]:
             """First (captured_at, record_id) of each key pair's rows, where times tie."""
@@ -145,7 +160,7 @@ def store_groups(
             ).fetchall()
             return [(labels[b], labels[s], _first_key(f)) for b, s, f in rows]
 
-        return _merge(sql_groups, labels, codes, err, mix_part, other_cost, exact_firsts)
+        return _merge(sql_groups, labels, codes, err, mix_parts, other_cost, exact_firsts)
     finally:
         con.close()
 
@@ -164,7 +179,7 @@ _MIX_COLUMNS = (
 def _groups_sql(cond: str) -> str:
     slot = "month(make_timestamp(epoch_us(q.captured_at))) - 1 AS mo, hour(make_timestamp(epoch_us(q.captured_at))) AS hr"
     rows = (
-        "SELECT k.kb, k.ks, k.mix, k.shift, k.best, CAST(q.input_tokens AS DOUBLE) AS tin, "
+        "SELECT k.kb, k.ks, k.mix, k.shift, k.li, CAST(q.input_tokens AS DOUBLE) AS tin, "
         "CAST(q.output_tokens AS DOUBLE) AS tout, q.captured_at IS NOT NULL AS known, "
         f"epoch_us(q.captured_at) AS us, {slot}, coalesce(q.impact_reported, false) AS rep, "
         "q.energy_kwh, q.carbon_g_co2, q.water_liters, q.billing_paid_with, q.billing_credits, q.billing_energy "
@@ -172,18 +187,22 @@ def _groups_sql(cond: str) -> str:
         "AND q.provider_id IS NOT DISTINCT FROM k.provider_id AND q.location IS NOT DISTINCT FROM k.location "
         f"WHERE {cond}"
     )
-    moved_hr = "CASE WHEN shift AND known THEN best[mo + 1] ELSE hr END"
-    new_us = f"(us - ((us % {_DAY_US}) + {_DAY_US}) % {_DAY_US} + ({moved_hr}) * {_HOUR_US}::BIGINT)"
+    # the cleanest hour of the row's day at its scenario location (shifted rows with a time)
+    moved_hr = "coalesce(bh.hr, r0.hr)"
+    new_us = f"(r0.us - ((r0.us % {_DAY_US}) + {_DAY_US}) % {_DAY_US} + ({moved_hr}) * {_HOUR_US}::BIGINT)"
     shifted = (
-        f"SELECT *, {moved_hr} AS shr, (kb <> ks) OR coalesce(shift AND known AND {new_us} <> us, false) AS changed, "
-        f"tin / 1000.0{_D} AS xin, tout / 1000.0{_D} AS xout FROM ({rows})"
+        "SELECT r0.kb, r0.ks, r0.mix, r0.tin, r0.tout, r0.known, r0.us, r0.mo, r0.hr, r0.rep, r0.energy_kwh, "
+        "r0.carbon_g_co2, r0.water_liters, r0.billing_paid_with, r0.billing_credits, r0.billing_energy, "
+        f"{moved_hr} AS shr, (r0.kb <> r0.ks) OR coalesce(bh.hr IS NOT NULL AND {new_us} <> r0.us, false) AS changed, "
+        f"r0.tin / 1000.0{_D} AS xin, r0.tout / 1000.0{_D} AS xout "
+        f"FROM ({rows}) r0 LEFT JOIN _best bh ON r0.shift AND r0.known AND bh.li = r0.li AND bh.mo = r0.mo"
     )
-    lb = side_layers("b", "gb", "r.known", "r.mo", "mean", "pb")
-    ls = side_layers("s", "gs", "r.known", "r.mo", "mean", "ps")
+    lb = side_layers("b", "gb", "r.known", "pb")
+    ls = side_layers("s", "gs", "r.known", "ps")
     source = (
         f"({shifted}) r LEFT JOIN _pk b ON b.kid = r.kb LEFT JOIN _pk s ON s.kid = r.ks "
-        "LEFT JOIN _pgrid gb ON gb.gi = b.gi AND gb.mo = r.mo AND gb.hr = r.hr "
-        "LEFT JOIN _pgrid gs ON gs.gi = s.gi AND gs.mo = r.mo AND gs.hr = r.shr"
+        "LEFT JOIN _pk_slots gb ON gb.kid = r.kb AND gb.mo = r.mo AND gb.hr = r.hr "
+        "LEFT JOIN _pk_slots gs ON gs.kid = r.ks AND gs.mo = r.mo AND gs.hr = r.shr"
     )
     outer = layered(source, "r.*", [[*x, *y] for x, y in zip(lb, ls, strict=True)])
     aggs = ["count(*) AS n", "sum(tin) AS tin", "sum(tout) AS tout"]
@@ -258,7 +277,7 @@ def _merge(
     labels: list[Key],
     codes: list[list[str]],
     err: list[bool],
-    mix_part: tuple[Groups, NDArray[np.intp], pd.DataFrame] | None,
+    mix_parts: list[tuple[Groups, NDArray[np.intp], pd.DataFrame]],
     other_cost: Decimal,
     exact_firsts: Callable[[], list[tuple[Key, Key, tuple[bool, int, str]]]],
 ) -> Groups:
@@ -299,8 +318,7 @@ def _merge(
                 for code in filter(None, text.split(",")):
                     warnings[code] = warnings.get(code, 0) + int(cnt)
     unknown_rows = int(direct["unknown_rows"].sum()) if len(direct) else 0
-    if mix_part is not None:
-        g, group_of_row, frame = mix_part
+    for g, group_of_row, frame in mix_parts:
         pairs += [(g.labels[int(b)], g.labels[int(s)]) for b, s in zip(g.kb, g.ks, strict=True)]
         order = pd.DataFrame(
             {
@@ -326,7 +344,7 @@ def _merge(
         for code, cnt in g.warnings.items():
             warnings[code] = warnings.get(code, 0) + cnt
         unknown_rows += g.unknown_rows
-    n_sql = len(firsts) if mix_part is None else len(firsts) - len(mix_part[0].kb)
+    n_sql = len(firsts) - sum(len(part[0].kb) for part in mix_parts)
     order_of, tied = _first_seen(pairs, firsts)
     if tied:  # two values first seen at one instant: record_id decides, as in a frame
         exact = exact_firsts()

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_model_sql_fit import messy_requests
 
 import melious_impact as mi
@@ -130,4 +132,37 @@ def test_generated_frame_and_store_as_pinned(messy: Any, spec: dict[str, Any]) -
     key = "messy:" + json.dumps(spec, sort_keys=True)
     frame = mi.scenario(df, m, **spec)
     assert_matches_golden(frame, key)
+    assert_same_scenario(mi.scenario(store, m, **spec), mi.scenario(store.to_pandas(), m, **spec))
+
+
+@settings(
+    max_examples=5,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    n=st.integers(60, 1200),
+    seed=st.integers(0, 10_000),
+    spec=st.sampled_from(
+        [
+            {"location": "FR"},
+            {"provider_id": "infercom", "shift_to_clean_hours": True},
+            {"location": "IT", "provider_id": "regolo", "models": ["bge-m3"]},
+            {"shift_to_clean_hours": True, "start": "2025-04-01", "end": "2025-07-31"},
+        ]
+    ),
+)
+def test_property_store_same_as_frame(
+    tmp_path_factory: pytest.TempPathFactory, n: int, seed: int, spec: dict[str, Any]
+) -> None:
+    """Random generated stores (spellings, rows without keys or impact, unknown sites):
+    the store's table is the frame's, whatever moves, shifts or period."""
+    df = messy_requests(n, seed)
+    try:
+        m = mi.fit_intensity(messy_requests(1500, seed + 1))
+    except mi.ModelError:
+        return
+    store = mi.ImpactStore(tmp_path_factory.mktemp("p") / "s")
+    store.append(df)
+    store.flush()
     assert_same_scenario(mi.scenario(store, m, **spec), mi.scenario(store.to_pandas(), m, **spec))

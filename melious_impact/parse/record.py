@@ -76,9 +76,14 @@ def plain_fields(part: dict[str, Any]) -> dict[str, Any]:
     return part
 
 
-def row_of(record: Record) -> dict[str, Any] | None:
+def row_of(record: Record, *, plain: bool = False) -> dict[str, Any] | None:
     """The row of a record; None when the response gives no row (an unknown endpoint whose
-    body carries none of our objects)."""
+    body carries none of our objects).
+
+    ``plain``: the row as the journal's codec takes it (``captured_at`` as µs since the
+    epoch, decimals parsed on the caller's thread as their exact text), which spares the
+    store's conversion a round trip through ``datetime`` and ``Decimal``.
+    """
     (
         captured_us,
         record_id,
@@ -106,14 +111,14 @@ def row_of(record: Record) -> dict[str, Any] | None:
     w = Warnings(warnings)
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers.items()}
     try:
-        row = _body_columns(form, body, raw_headers, headers, kind, w)
+        row = _body_columns(form, body, raw_headers, headers, kind, w, plain)
     except Exception:  # a parser bug: keep the row, say why it is thin
         row = ROW_TEMPLATE.copy()
         w.add("parse_error")
     for code in after:
         w.add(code)
     ctx = RowContext(
-        _EPOCH + timedelta(microseconds=captured_us),
+        captured_us if plain else _EPOCH + timedelta(microseconds=captured_us),
         record_id,
         endpoint,
         method,
@@ -141,10 +146,13 @@ def _body_columns(
     headers: dict[str, str],
     kind: str,
     w: Warnings,
+    plain: bool,
 ) -> dict[str, Any]:
     row = ROW_TEMPLATE.copy()
     if form == FORM_FIELDS:
         row.update(body)
+        if plain:
+            return row
         for name in DECIMAL_COLUMNS:
             value = row[name]
             if type(value) is str:
@@ -155,6 +163,11 @@ def _body_columns(
     if form == FORM_JSON:
         apply_json(body, row, w, input_only=kind in _INPUT_ONLY_VALUES, verbatim=True)
     return row
+
+
+def journal_row_of(record: Record) -> dict[str, Any] | None:
+    """:func:`row_of` as the store's journal conversion takes it (``plain``)."""
+    return row_of(record, plain=True)
 
 
 # -- compact JSON ---------------------------------------------------------------------------
@@ -187,7 +200,6 @@ _decode_error = msgspec.json.Decoder(_Error).decode
 _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 # A member whose value is only tested for presence ("choices" tells the OpenAI shape apart).
 _PRESENT = b"0"
-_KEYS = (b'"id":', b'"model":', b'"object":', b'"type":', b'"usage":', b'"meta":')
 _NESTED_KEYS = (b'"environment_impact"', b'"billing_cost"')
 
 
@@ -205,13 +217,22 @@ def compact_json(data: bytes) -> bytes | None:
     impact, billing = m.environment_impact, m.billing_cost
     if (not impact and _NESTED_KEYS[0] in data) or (not billing and _NESTED_KEYS[1] in data):
         return None  # an object may sit deeper (the whole-body parse searches nested objects)
+    # Unrolled: this runs on the caller's thread for every small JSON response.
     parts = []
-    for key, raw in zip(_KEYS, (m.id, m.model, m.object_, m.type_, m.usage, m.meta), strict=True):
-        if raw:
-            parts.append(key + raw)
-    error = m.error
-    if error:
-        parts.append(b'"error":' + _error_member(bytes(error)))
+    if m.id:
+        parts.append(b'"id":' + m.id)
+    if m.model:
+        parts.append(b'"model":' + m.model)
+    if m.object_:
+        parts.append(b'"object":' + m.object_)
+    if m.type_:
+        parts.append(b'"type":' + m.type_)
+    if m.usage:
+        parts.append(b'"usage":' + m.usage)
+    if m.meta:
+        parts.append(b'"meta":' + m.meta)
+    if m.error:
+        parts.append(b'"error":' + _error_member(bytes(m.error)))
     if m.choices:
         parts.append(b'"choices":' + _PRESENT)
     if impact:

@@ -39,7 +39,7 @@ _SHAPE_OF_KIND = {Kind.MESSAGES: "anthropic", Kind.RERANK: "other", Kind.OTHER: 
 class RowContext(NamedTuple):
     """What a row takes from the exchange rather than from the body."""
 
-    captured_at: datetime  # aware, UTC
+    captured_at: datetime | int  # aware UTC; or µs since the epoch in a row for the journal
     record_id: str
     endpoint: str
     method: str

@@ -17,8 +17,8 @@ function registered for its kind (:func:`record_kind`) turns it into a row when 
 is decoded, in the background conversion or in recovery. The store itself parses nothing:
 it only calls that function. Kinds are registered by their writers, and a process that reads
 a journal before any writer registered (a reader recovering a dead process's segments) finds
-the function by the module :data:`KNOWN_RECORD_KINDS` names, as ``fsspec`` finds its file
-systems: imported by name, only when a record of that kind is met.
+the function :data:`KNOWN_RECORD_KINDS` names, as ``fsspec`` finds its file systems:
+imported by name, only when a record of that kind is met.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ _PLAIN_TYPES = frozenset(_PLAIN)
 RECORD_MARK = "__record__"
 #: A record kind's function: the row of one record, or None when it gives no row.
 RowOf = Callable[[tuple[Any, ...]], Mapping[str, Any] | None]
-#: Record kinds a segment may hold -> the module whose ``row_of`` builds their rows.
-KNOWN_RECORD_KINDS = {"exchange/1": "melious_impact.parse.record"}
+#: Record kinds a segment may hold -> ``module:function`` that builds their rows.
+KNOWN_RECORD_KINDS = {"exchange/1": "melious_impact.parse.record:journal_row_of"}
 _RECORD_KINDS: dict[str, RowOf] = {}
 
 
@@ -79,7 +79,8 @@ def record_kind(kind: str, row_of: RowOf | None = None) -> RowOf:
         module = KNOWN_RECORD_KINDS.get(kind)
         if module is None:
             raise LookupError(f"no function builds rows from journal records of kind {kind!r}")
-        found = _RECORD_KINDS[kind] = importlib.import_module(module).row_of
+        module_name, _, function = module.partition(":")
+        found = _RECORD_KINDS[kind] = getattr(importlib.import_module(module_name), function)
     return found
 
 

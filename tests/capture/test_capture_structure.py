@@ -54,3 +54,16 @@ def test_capture_modules_call_no_private_member_of_another_object(path: Path) ->
             continue
         offending.append(f"{path.name}:{node.lineno} .{node.attr}")
     assert offending == []
+
+
+def test_the_store_names_parse_only_in_its_record_kinds_table() -> None:
+    # A journal record is turned into a row by the function its kind names, imported by
+    # name when a record of that kind is read; nothing else in the store may name parse.
+    mentions = [
+        (path.name, line.split("=")[0].strip())
+        for path in _modules("store")
+        if path.name not in _DEPRECATED_FORWARDERS
+        for line in path.read_text().splitlines()
+        if "melious_impact.parse" in line
+    ]
+    assert mentions == [("codec.py", "KNOWN_RECORD_KINDS")]

@@ -10,12 +10,14 @@ run in DuckDB on every row (:func:`melious_impact.fit_intensity` and
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import duckdb
 import pandas as pd
 
 from melious_impact.charts.source import COUNT, count_where, query, require_hours
+from melious_impact.periods import period
 
 #: Above this many requests in the period, the report's scenarios run on the hourly workload
 #: (:func:`hourly_workload`: the same expected values, not a sample).
@@ -103,3 +105,39 @@ def hourly_workload(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     for col in ("provider_id", "location"):  # the facts view labels unknowns; the model wants NULLs
         df[col] = df[col].where(df[col] != "(unknown)", None)
     return _as_rows(df)
+
+
+def unreported_workload(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> pd.DataFrame:
+    """The requests without reported impact in ``[start, end)``, summed per (model, provider,
+    location, month, UTC hour of day) and per which token counts are missing or zero.
+
+    What ``fill_missing`` estimates is linear in the tokens within such a group (the cell's
+    per-token energy, the grid of that location, month and hour), so estimating each group
+    once and weighting by its ``n_requests`` gives the sums and counts of estimating every
+    request. ``con`` has the raw ``requests`` view (a store's, or a frame registered by
+    :func:`~melious_impact.charts.source.connect`); keys keep their missing values.
+    """
+    where, params = period(start, end).sql("captured_at")
+    where.append("NOT coalesce(impact_reported, FALSE)")
+    stamp = (
+        "date_trunc('month', captured_at) + INTERVAL 14 DAY + to_hours(CAST(hour(captured_at) AS BIGINT))"
+        " + INTERVAL 30 MINUTE"
+    )
+    df = query(
+        con,
+        f"""
+        SELECT {stamp} AS captured_at, model, provider_id, location,
+               CAST(sum(input_tokens) AS DOUBLE) AS input_tokens,
+               CAST(sum(output_tokens) AS DOUBLE) AS output_tokens,
+               count(*) AS n_requests
+        FROM requests WHERE {" AND ".join(where)}
+        GROUP BY {stamp}, model, provider_id, location,
+                 input_tokens IS NULL, output_tokens IS NULL,
+                 coalesce(input_tokens, 0) > 0, coalesce(output_tokens, 0) > 0
+        ORDER BY 1, 2, 3, 4
+        """,
+        list(params),
+    )
+    df["captured_at"] = pd.to_datetime(df["captured_at"], utc=True)
+    df["impact_reported"] = False
+    return df

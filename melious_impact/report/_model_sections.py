@@ -150,25 +150,11 @@ BASIS_TEXT = {
 }
 
 
-#: What the estimates read of an unreported request (what ``fill_missing`` and ``predict`` use).
-ESTIMATE_COLUMNS = (
-    "captured_at",
-    "model",
-    "provider_id",
-    "location",
-    "input_tokens",
-    "output_tokens",
-    "impact_reported",
-    "energy_kwh",
-    "carbon_g_co2",
-    "water_liters",
-)
-
-
 def estimates_section(model: Section, period_rows: pd.DataFrame) -> Section:
     """Rows without reported impact, estimated by ``fill_missing`` (kept out of the totals).
 
-    ``period_rows`` are the period's rows without reported impact: the only ones it fills.
+    ``period_rows`` are the period's rows without reported impact: the only ones it fills,
+    or groups of them with their size in ``n_requests`` (:func:`._aggregate.unreported_workload`).
     """
 
     def build(sec: Section) -> None:
@@ -176,14 +162,19 @@ def estimates_section(model: Section, period_rows: pd.DataFrame) -> Section:
         if m is None:
             raise ValueError(f"needs the fitted model ({model.note or 'not fitted'})")
         filled = public("fill_missing")(period_rows, m)
+        size = filled["n_requests"] if "n_requests" in filled.columns else pd.Series(1, index=filled.index)
+        filled = filled.assign(_requests=size.astype("int64"))
         est = filled[filled["impact_estimated"].astype(bool)]
         # Each sum is over the rows that have that figure; how many do is said beside it
         # (a carbon estimate is missing where the location has no grid data): never a
         # smaller number that looks complete.
-        counts = {q: int(est[q].notna().sum()) for q in ("energy_kwh", "carbon_g_co2", "water_liters")}
+        counts = {
+            q: int(est.loc[est[q].notna(), "_requests"].sum())
+            for q in ("energy_kwh", "carbon_g_co2", "water_liters")
+        }
         sec.facts.update(
-            rows=len(est),
-            unreported=len(filled),
+            rows=int(est["_requests"].sum()),
+            unreported=int(filled["_requests"].sum()),
             energy_kwh=float(est["energy_kwh"].sum()),
             carbon_kg=float(est["carbon_g_co2"].sum()) / 1000,
             water_l=float(est["water_liters"].sum()),
@@ -195,8 +186,8 @@ def estimates_section(model: Section, period_rows: pd.DataFrame) -> Section:
         )
         # impact_basis says how each unreported request was handled.
         basis = (
-            filled.groupby("impact_basis")
-            .size()
+            filled.groupby("impact_basis")["_requests"]
+            .sum()
             .reset_index(name="rows")
             .rename(columns={"impact_basis": "basis"})
         )
@@ -510,7 +501,12 @@ def run_all(
 ) -> dict[str, Section]:
     """Every model and forecast section, each fed the smallest input that gives its answer."""
     from melious_impact.charts.source import Cube, connect
-    from melious_impact.report._aggregate import AGGREGATE_SCENARIOS_ABOVE, daily_rows, hourly_workload
+    from melious_impact.report._aggregate import (
+        AGGREGATE_SCENARIOS_ABOVE,
+        daily_rows,
+        hourly_workload,
+        unreported_workload,
+    )
     from melious_impact.report.rows import history_rows
 
     raw = getattr(facts, "raw_con", None)
@@ -545,12 +541,8 @@ def run_all(
         "model": model,
         "grid": grid,
         "anomalies": anomalies_section(model, rows_source, lo, hi),
-        "estimates": estimates_section(
-            model,
-            history_rows(
-                rows_source, start=lo, end=hi, unreported_only=True, con=raw, columns=ESTIMATE_COLUMNS
-            ),
-        ),
+        # estimated once per group of like requests (linear in their tokens), weighted by its size
+        "estimates": estimates_section(model, unreported_workload(raw or connect(rows), lo, hi)),
         "scenarios": scenarios_section(model, workload, scenarios, aggregated, page_units),
         "forecast": forecast_section(daily, forecast_metric, horizon_days, page_units),
         "budgets": bud,

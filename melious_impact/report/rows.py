@@ -6,7 +6,6 @@ impact. The intensity fit and the anomaly search read no frame: they run in Duck
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +15,6 @@ import pyarrow as pa
 
 from melious_impact.charts.source import is_store
 from melious_impact.periods import period
-from melious_impact.store.query import quote_ident
 
 
 def history_rows(
@@ -26,22 +24,18 @@ def history_rows(
     end: datetime | None = None,
     unreported_only: bool = False,
     con: Any = None,
-    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Rows of ``data`` (frame, Arrow table or store) captured in ``[start, end)``: ``columns``
-    (those present) or all.
+    """Rows of ``data`` (frame, Arrow table or store) captured in ``[start, end)``, all columns.
 
     ``unreported_only`` keeps rows whose impact was not reported. ``con``, for a store, is a DuckDB
     connection that already has its ``requests`` view (e.g. ``Cube.raw_con``).
     """
     if is_store(data):
-        return _store_rows(data, start, end, unreported_only, con, columns)
+        return _store_rows(data, start, end, unreported_only, con)
     if isinstance(data, pa.Table):
         data = data.to_pandas()
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame or an ImpactStore, got {type(data).__name__}")
-    if columns is not None:
-        data = data[[c for c in columns if c in data.columns]]
     if data.empty:
         return data
     # One positional take at the end: filtering a wide frame of Arrow-backed columns twice
@@ -61,7 +55,6 @@ def _store_rows(
     end: datetime | None,
     unreported_only: bool,
     con: Any = None,
-    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Rows from a store; ``con`` (a connection with the store's ``requests`` view) saves
     opening a new one per call."""
@@ -70,8 +63,7 @@ def _store_rows(
     if unreported_only:
         where.append("NOT coalesce(impact_reported, FALSE)")
     clause = f" WHERE {' AND '.join(where)}" if where else ""
-    cols = "*" if columns is None else ", ".join(quote_ident(c) for c in columns)
-    sql = f"SELECT {cols} FROM requests{clause} ORDER BY captured_at"
+    sql = f"SELECT * FROM requests{clause} ORDER BY captured_at"
     if con is None:
         return pd.DataFrame(store.sql(sql, params))
     rel = con.sql(sql, params=params or None)

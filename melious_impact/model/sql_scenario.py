@@ -195,7 +195,7 @@ def _groups_sql(cond: str) -> str:
         "r0.carbon_g_co2, r0.water_liters, r0.billing_paid_with, r0.billing_credits, r0.billing_energy, "
         f"{moved_hr} AS shr, (r0.kb <> r0.ks) OR coalesce(bh.hr IS NOT NULL AND {new_us} <> r0.us, false) AS changed, "
         f"r0.tin / 1000.0{_D} AS xin, r0.tout / 1000.0{_D} AS xout "
-        f"FROM ({rows}) r0 LEFT JOIN _best bh ON r0.shift AND r0.known AND bh.li = r0.li AND bh.mo = r0.mo"
+        f"FROM ({rows}) r0 LEFT JOIN _best bh ON bh.li = (CASE WHEN r0.shift THEN r0.li ELSE -1 END) AND bh.mo = r0.mo"
     )
     lb = side_layers("b", "gb", "r.known", "pb")
     ls = side_layers("s", "gs", "r.known", "ps")

@@ -203,13 +203,11 @@ class Pipeline:
         other gets the row now. Either way :func:`~melious_impact.parse.record.row_of`
         builds it.
         """
-        if self.closed:
-            self.count("dropped")
+        writer = self._writer()
+        if writer is None:
             return
         row: dict[str, Any] | None = None
         try:
-            writer = self.store.writer()
-            self._last_writer = writer
             write_record = getattr(writer, "write_record", None)
             if write_record is not None:
                 write_record(RECORD_KIND, record)
@@ -219,8 +217,7 @@ class Pipeline:
                     return
                 writer.write(row)
         except Exception as exc:  # the writer promises not to raise; do not trust it blindly
-            self.failed("store", exc)
-            self.count("dropped")
+            self._lost("store", exc)
             return
         self.count("captured")
         if self.sinks:
@@ -237,19 +234,33 @@ class Pipeline:
     def emit(self, row: dict[str, Any]) -> None:
         """Hand one finished row to the store's writer, then to every extra sink (rows that
         come whole: a batch output file's lines, ``Recorder.record_response``)."""
-        if self.closed:
-            self.count("dropped")
+        writer = self._writer()
+        if writer is None:
             return
         try:
-            writer = self.store.writer()
-            self._last_writer = writer
             writer.write(row)
         except Exception as exc:  # the writer promises not to raise; do not trust it blindly
-            self.failed("store", exc)
-            self.count("dropped")
+            self._lost("store", exc)
             return
         self.count("captured")
         self._to_sinks(row)
+
+    def _writer(self) -> RowSink | None:
+        """The store's writer, or None when the row is lost (closed, or the store failed)."""
+        if self.closed:
+            self.count("dropped")
+            return None
+        try:
+            writer = self.store.writer()
+        except Exception as exc:
+            self._lost("store", exc)
+            return None
+        self._last_writer = writer
+        return writer
+
+    def _lost(self, where: str, exc: BaseException) -> None:
+        self.failed(where, exc)
+        self.count("dropped")
 
     def _to_sinks(self, row: dict[str, Any]) -> None:
         for sink, _, _ in self.sinks:

@@ -251,19 +251,17 @@ def apply_melious(out: dict[str, Any], obj: Any, w: Warnings, source: Source | N
     ``source``: the bytes or text ``obj`` was decoded from; each object's text is then
     kept verbatim in the row (:mod:`melious_impact.parse.verbatim`).
     """
-    # Top level first (the documented place) without the nested search.
-    top = "environment_impact" in obj
-    impact = obj["environment_impact"] if top else find_key(obj, "environment_impact")
-    if impact is not None:
-        apply_impact(out, impact, w)
-        if source is not None:
-            keep_verbatim(out, w, "environment_impact", impact, source, top_level=top)
-    top = "billing_cost" in obj
-    billing = obj["billing_cost"] if top else find_key(obj, "billing_cost")
-    if billing is not None:
-        apply_billing(out, billing, w)
-        if source is not None:
-            keep_verbatim(out, w, "billing_cost", billing, source, top_level=top)
+    for key, apply in _MELIOUS_OBJECTS:
+        # Top level first (the documented place) without the nested search.
+        top = key in obj
+        value = obj[key] if top else find_key(obj, key)
+        if value is not None:
+            apply(out, value, w)
+            if source is not None:
+                keep_verbatim(out, w, key, value, source, top_level=top)
+
+
+_MELIOUS_OBJECTS = (("environment_impact", apply_impact), ("billing_cost", apply_billing))
 
 
 def shape_of(obj: dict[str, Any]) -> str:

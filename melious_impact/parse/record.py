@@ -57,6 +57,8 @@ FORM_FIELDS = "fields"
 Record = tuple[Any, ...]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CONTEXT_FIELDS = len(RowContext._fields)
+assert RowContext._fields[0] == "captured_at" and RowContext._fields[-1] == "headers"
 _INPUT_ONLY_VALUES = frozenset(k.value for k in INPUT_ONLY)
 
 
@@ -84,57 +86,23 @@ def row_of(record: Record, *, plain: bool = False) -> dict[str, Any] | None:
     epoch, decimals parsed on the caller's thread as their exact text), which spares the
     store's conversion a round trip through ``datetime`` and ``Decimal``.
     """
-    (
-        captured_us,
-        record_id,
-        endpoint,
-        method,
-        status,
-        kind,
-        requested,
-        sse,
-        latency_ms,
-        ttft_ms,
-        attempt,
-        response_bytes,
-        team,
-        project,
-        tags,
-        read_error,
-        raw_headers,
-        form,
-        body,
-        warnings,
-        after,
-        completed,
-    ) = record
+    # The record starts with the row context's fields, in its order (headers raw, the time
+    # as µs); then what the body gave.
+    ctx = RowContext._make(record[:_CONTEXT_FIELDS])
+    form, body, warnings, after, completed = record[_CONTEXT_FIELDS:]
+    captured_us: int = record[0]
+    raw_headers: dict[bytes, bytes] = record[_CONTEXT_FIELDS - 1]
     w = Warnings(warnings)
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers.items()}
     try:
-        row = _body_columns(form, body, raw_headers, headers, kind, w, plain)
+        row = _body_columns(form, body, raw_headers, headers, ctx.kind, w, plain)
     except Exception:  # a parser bug: keep the row, say why it is thin
         row = ROW_TEMPLATE.copy()
         w.add("parse_error")
     for code in after:
         w.add(code)
-    ctx = RowContext(
-        captured_us if plain else _EPOCH + timedelta(microseconds=captured_us),
-        record_id,
-        endpoint,
-        method,
-        status,
-        kind,
-        requested,
-        sse,
-        latency_ms,
-        ttft_ms,
-        attempt,
-        response_bytes,
-        team,
-        project,
-        tags,
-        read_error,
-        headers,
+    ctx = ctx._replace(
+        captured_at=captured_us if plain else _EPOCH + timedelta(microseconds=captured_us), headers=headers
     )
     return finish_row(row, ctx, w, completed)
 

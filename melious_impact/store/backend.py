@@ -106,7 +106,7 @@ class LocalBackend:
                 tmp.unlink()
             raise
         if fsync:
-            _fsync_dir(folder)
+            paths.fsync_dir(folder)
 
     def delete(self, f: DataFile) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -127,14 +127,6 @@ class LocalBackend:
         # Leftover temporaries of writers that died; a live writer's rename then fails
         # and is retried by it (the partition is recreated).
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class ArrowFsBackend:

@@ -60,11 +60,7 @@ class Segment:
                 raise OSError(28, "short write of the segment header")
             os.rename(tmp, path)
             if fsync:  # the new name must survive power loss too
-                dfd = os.open(journal_dir, os.O_RDONLY)
-                try:
-                    os.fsync(dfd)
-                finally:
-                    os.close(dfd)
+                paths.fsync_dir(journal_dir)
         except BaseException:
             os.close(fd)
             with contextlib.suppress(OSError):

@@ -73,6 +73,15 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+def fsync_dir(folder: Path) -> None:
+    """Make the names in ``folder`` (a rename, a new file) survive power loss."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def safe_name(text: str, max_len: int = 64) -> str:
     """A file-name-safe version of ``text`` (no separators, no dots at the start)."""
     cleaned = _UNSAFE.sub("_", text)[:max_len].lstrip(".")

@@ -20,7 +20,7 @@ import decimal
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -32,16 +32,6 @@ from melious_impact.periods import Period
 ZERO = Decimal(0)
 #: A wide context: 28 significant digits could round 18-decimal sums.
 MONEY = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.InvalidOperation])
-
-
-def month_bounds(when: datetime) -> tuple[datetime, datetime]:
-    start = when.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    end = (
-        start.replace(year=start.year + 1, month=1)
-        if start.month == 12
-        else start.replace(month=start.month + 1)
-    )
-    return start, end
 
 
 def _tags_json(row: Mapping[str, Any]) -> str:
@@ -219,8 +209,19 @@ def _charges_sql(granularity: str, wide: bool, *, keep_unknown: bool) -> str:
     parts = range(2 if wide else 1)
     keys = [*(f"g.{p}" for p in period), "c.kind IS NOT NULL AS known", *(f"g.{d}" for d in _DIMS), "t.tags"]
     values = [
-        *(f"sum(g.credits_{i}) FILTER (WHERE c.kind = 'credits') AS cost_credits_{i}" for i in parts),
-        *(f"sum(g.energy_{i}) FILTER (WHERE c.kind = 'energy') AS cost_energy_{i}" for i in parts),
+        # the cost: the credits or energy sums of a charge priced by one rule line (most of
+        # them); charges mixing both (a balance word missing) get each side's sum
+        "CASE WHEN count(DISTINCT c.kind) = 1 THEN any_value(c.kind) END AS kind",
+        *(
+            f"CASE WHEN count(DISTINCT c.kind) > 1 THEN sum(g.credits_{i}) FILTER (WHERE c.kind = 'credits') END"
+            f" AS cost_credits_{i}"
+            for i in parts
+        ),
+        *(
+            f"CASE WHEN count(DISTINCT c.kind) > 1 THEN sum(g.energy_{i}) FILTER (WHERE c.kind = 'energy') END"
+            f" AS cost_energy_{i}"
+            for i in parts
+        ),
         *(f"sum(g.credits_{i}) AS credits_{i}" for i in parts),
         *(f"sum(g.energy_{i}) AS energy_{i}" for i in parts),
         *(
@@ -362,6 +363,16 @@ def _utc_us(times: Any) -> Any:
     return pd.Series(times).dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]").to_numpy()
 
 
+def _texts_of(column: Any) -> Any:
+    """A text column as a numpy object array in which each distinct text is one object: a
+    million charges hold a few hundred distinct model, team or tag texts, not a million."""
+    import pyarrow as pa
+
+    encoded = pa.chunked_array(column.chunks, type=column.type).combine_chunks().dictionary_encode()
+    words = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)
+    return words[encoded.indices.fill_null(len(encoded.dictionary)).to_numpy()]
+
+
 def shared(values: list[Any]) -> list[Any]:
     """The same values, each distinct one a single object: a table of a million charges
     holds a few hundred distinct model, team or tag texts, not a million copies."""
@@ -411,25 +422,37 @@ def charges(
         ).fetchall()[0][0]
     if table.num_rows and table.column("p_start").null_count:
         raise ValueError("a row has no captured_at: FOCUS needs a charge period for every charge")
-    cols: dict[str, Any] = {d: shared(table.column(d).to_pylist()) for d in (*_DIMS, "tags", "endpoints")}
-    cols["tags"] = [t or "{}" for t in cols["tags"]]
+    cols: dict[str, Any] = {d: _texts_of(table.column(d)) for d in (*_DIMS, "tags", "endpoints")}
     starts = _utc_us(table.column("p_start").to_pandas())
     if granularity == "request":
         cols["start"], cols["end"] = _request_periods(starts, table.column("p_latency").to_numpy())
-        cols["request_id"] = table.column("p_request_id").to_pylist()
+        cols["request_id"] = table.column("p_request_id").to_numpy(zero_copy_only=False).astype(object)
     else:
         step = 1 if granularity == "hour" else 24
         cols["start"], cols["end"] = starts, starts + np.timedelta64(step, "h")
-        cols["request_id"] = [None] * table.num_rows
-    cost_credits = _exact(table, "cost_credits", wide)
-    cost_energy = _exact(table, "cost_energy", wide)
+        cols["request_id"] = np.full(table.num_rows, None, dtype=object)
+    credits = [ZERO if v is None else v for v in _exact(table, "credits", wide)]
+    energy = [ZERO if v is None else v for v in _exact(table, "energy", wide)]
     add, multiply = MONEY.add, MONEY.multiply
-    cols["cost"] = [
-        None if not k else add(c or ZERO, multiply(e, rate) if e is not None else ZERO)
-        for k, c, e in zip(table.column("known").to_pylist(), cost_credits, cost_energy, strict=True)
-    ]
-    cols["billing_credits"] = [ZERO if v is None else v for v in _exact(table, "credits", wide)]
-    cols["billing_energy"] = [ZERO if v is None else v for v in _exact(table, "energy", wide)]
+    costs: list[Decimal | None] = []
+    for known, kind, c_all, e_all, c_part, e_part in zip(
+        table.column("known").to_pylist(),
+        table.column("kind").to_pylist(),
+        credits,
+        energy,
+        _exact(table, "cost_credits", wide),
+        _exact(table, "cost_energy", wide),
+        strict=True,
+    ):
+        if not known:
+            costs.append(None)
+        elif kind == "credits":
+            costs.append(c_all)
+        elif kind == "energy":
+            costs.append(multiply(e_all, rate))
+        else:
+            costs.append(add(c_part or ZERO, multiply(e_part, rate) if e_part is not None else ZERO))
+    cols["cost"], cols["billing_credits"], cols["billing_energy"] = costs, credits, energy
     for name in ("requests", "errors", "impact_reported", "input_tokens", "output_tokens"):
         cols[name] = table.column(name).to_numpy().astype("int64")
     for name in ("energy_kwh", "carbon_g_co2", "water_liters"):

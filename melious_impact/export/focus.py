@@ -3,8 +3,10 @@
 ``to_focus(store_or_frame)`` aggregates per charge period (``"hour"`` or ``"day"``) x resource
 (the model) x region x billing balance x tags, or keeps one charge per request
 (``granularity="request"``). Costs are exact ``Decimal`` euros: the billed cost of a row is its
-``cost_eur`` (``forecast.costs.add_cost_eur``: credits when ``billing_paid_with == 'credits'``,
-energy units x ``eur_per_energy_unit`` when ``'energy'``, inferred when the balance is missing).
+``cost_eur`` (the rule of :mod:`melious_impact.billing`: credits when ``billing_paid_with ==
+'credits'``, energy units x ``eur_per_energy_unit`` when ``'energy'``, inferred when the balance
+is missing). The charges are DuckDB ``GROUP BY`` results (:mod:`._focus_groups`): the requests
+never reach pandas, only the charges do.
 
 Rows whose cost is unknown (no billing block) are left out by default: FOCUS forbids a null
 BilledCost and a stand-in 0 alike (Columns > Billed Cost; Attributes > Null Handling). Their
@@ -20,8 +22,8 @@ published price keeps one row with null unit prices.
 
 ``write_focus(df, path)`` writes CSV (decimals as exact text, times as ISO 8601 UTC to the
 second) or Parquet (decimal128(38, 18), timestamps in UTC, required fields for the columns
-FOCUS forbids to be null). The frame keeps every digit (an energy cost can have 22
-decimals); Parquet rounds to the store's 18 decimals, half-even.
+FOCUS forbids to be null). The frame keeps every digit of the sums (an energy cost can have
+22 decimals); Parquet rounds to the store's 18 decimals, half-even.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from melious_impact.records import DECIMAL_PRECISION, DECIMAL_SCALE
 GRANULARITIES = ("hour", "day", "request")
 UNKNOWN_COST_MODES = ("omit", "null")
 _ALLOCATION_QUANTUM = Decimal(1).scaleb(-DECIMAL_SCALE)
+_MILLION = Decimal(TOKENS_PER_PRICING_UNIT)
 
 
 @dataclass(frozen=True)
@@ -122,108 +125,136 @@ _REQUEST_LEVEL = {
 
 
 def _focus_columns(charges: Mapping[str, Any], account: _Account, prices: PriceList) -> dict[str, Any]:
-    """The FOCUS columns of the charges (one or two rows each), column by column."""
+    """The FOCUS columns of the charges (one or two rows each), column by column.
+
+    ``charges``: the columns of :func:`._focus_groups.charges` (texts as numpy object arrays,
+    numbers and times as numpy arrays, exact decimals as lists).
+    """
     import numpy as np
     import pandas as pd
 
     models = charges["model"]
-    input_tokens, output_tokens = charges["input_tokens"].tolist(), charges["output_tokens"].tolist()
+    n_charges = len(models)
     costs = charges["cost"]
     # the rows: which charge each comes from, and its part (token type, quantity, price, share)
-    of: list[int] = []
-    parts: list[_Part] = []
-    if any(m in prices for m in set(models) if m):
-        for g, model in enumerate(models):
-            price = prices.get(model) if model else None
-            for part in _parts(input_tokens[g], output_tokens[g], costs[g], price):
+    if any(m in prices for m in set(models.tolist()) if m):
+        of: list[int] = []
+        parts: list[_Part] = []
+        input_tokens, output_tokens = charges["input_tokens"].tolist(), charges["output_tokens"].tolist()
+        for g, model in enumerate(models.tolist()):
+            for part in _parts(
+                input_tokens[g], output_tokens[g], costs[g], prices.get(model) if model else None
+            ):
                 of.append(g)
                 parts.append(part)
+        index = np.asarray(of, dtype=np.int64)
+        token_types = np.array([p.token_type for p in parts], dtype=object)
+        tokens = [p.tokens for p in parts]
+        unit_prices = [p.unit_price for p in parts]
+        billed = [p.billed for p in parts]
+        allocations = [p.allocation for p in parts]
     else:  # no published price: one row per charge, both token types together
-        of = list(range(len(models)))
-        parts = [
-            _Part(None, i + o, None, c, None)
-            for i, o, c in zip(input_tokens, output_tokens, costs, strict=True)
-        ]
-    index = np.asarray(of, dtype=np.int64)
-    first = np.ones(len(of), dtype=bool)
+        index = np.arange(n_charges, dtype=np.int64)
+        token_types = np.full(n_charges, None, dtype=object)
+        tokens = (charges["input_tokens"] + charges["output_tokens"]).tolist()
+        unit_prices = allocations = [None] * n_charges
+        billed = list(costs)
+    n = len(index)
+    first = np.ones(n, dtype=bool)
     first[1:] = index[1:] != index[:-1]  # a charge's second row repeats its index
     months = charges["start"].astype("datetime64[M]")
     month_list, month_of = np.unique(months, return_inverse=True)
-    invoices = [account.invoice_ids.get(m) for m in month_list.astype(str).tolist()]  # "2026-03"
+    invoices = np.array(
+        [account.invoice_ids.get(m) for m in month_list.astype(str).tolist()], dtype=object
+    )  # by "2026-03"
     provider = account.provider_name
     # "<model> <input |output |>tokens on <provider> <endpoints>[, paid with <balance>]"
-    heads = [f"{m or 'unknown model'} " for m in models]
+    heads = [f"{m or 'unknown model'} " for m in models.tolist()]
     tails = [
         f"tokens on {provider} {e or 'inference'}" + (f", paid with {p}" if p else "")
-        for e, p in zip(charges["endpoints"], charges["paid_with"], strict=True)
+        for e, p in zip(charges["endpoints"].tolist(), charges["paid_with"].tolist(), strict=True)
     ]
-    quantities = [_per_unit(p.tokens) for p in parts]
+    consumed = [Decimal(t) for t in tokens]
+    quantities = [MONEY.divide(t, _MILLION) for t in consumed]  # in the price list's unit
     list_costs = [
-        p.billed if p.unit_price is None else MONEY.multiply(p.unit_price, q)
-        for p, q in zip(parts, quantities, strict=True)
+        b if p is None else MONEY.multiply(p, q)
+        for b, p, q in zip(billed, unit_prices, quantities, strict=True)
     ]
-    row_models = [models[g] for g in of]
-    token_types = [p.token_type for p in parts]
-    n = len(parts)
+    row_models = models[index]
+    has_model = np.array([bool(m) for m in models.tolist()])[index]
+    typed = token_types != None  # noqa: E711 - elementwise
+    kinds = np.array(
+        [f"{t.lower()} " if t else "" for t in token_types.tolist()] if typed.any() else [""] * n,
+        dtype=object,
+    )
+    same = lambda value: np.full(n, value, dtype=object)  # noqa: E731
 
-    def per_row(name: str) -> list[Any]:
-        values = charges[name]
-        return [values[g] for g in of]
+    def per_row(name: str) -> Any:
+        return charges[name][index]
 
     columns: dict[str, Any] = {
-        "BilledCost": [p.billed for p in parts],
-        "BillingAccountId": [account.billing_account_id] * n,
-        "BillingAccountName": [account.billing_account_name] * n,
-        "BillingCurrency": [account.currency] * n,
+        "BilledCost": billed,
+        "BillingAccountId": same(account.billing_account_id),
+        "BillingAccountName": same(account.billing_account_name),
+        "BillingCurrency": same(account.currency),
         "BillingPeriodEnd": (months + 1).astype("datetime64[us]")[index],
         "BillingPeriodStart": months.astype("datetime64[us]")[index],
-        "ChargeCategory": ["Usage"] * n,
-        "ChargeClass": [None] * n,
+        "ChargeCategory": same("Usage"),
+        "ChargeClass": same(None),
         "ChargeDescription": shared(
-            [
-                heads[g] + (f"{t.lower()} " if t else "") + tails[g]
-                for g, t in zip(of, token_types, strict=True)
-            ]
+            [heads[g] + k + tails[g] for g, k in zip(index.tolist(), kinds.tolist(), strict=True)]
         ),
-        "ChargeFrequency": ["Usage-Based"] * n,
+        "ChargeFrequency": same("Usage-Based"),
         "ChargePeriodEnd": charges["end"][index],
         "ChargePeriodStart": charges["start"][index],
-        "ConsumedQuantity": [Decimal(p.tokens) for p in parts],
-        "ConsumedUnit": ["Tokens"] * n,
+        "ConsumedQuantity": consumed,
+        "ConsumedUnit": same("Tokens"),
         # no unit price: List and Contracted cost match the billed cost (their sections)
         "ContractedCost": list_costs,
-        "ContractedUnitPrice": [p.unit_price for p in parts],  # no negotiated prices: the list price
-        "EffectiveCost": [p.billed for p in parts],  # nothing amortised: what was billed
-        "InvoiceId": [invoices[m] for m in month_of[index].tolist()],
-        "InvoiceIssuerName": [provider] * n,
+        "ContractedUnitPrice": unit_prices,  # no negotiated prices: the list price
+        "EffectiveCost": billed,  # nothing amortised: what was billed
+        "InvoiceId": invoices[month_of[index]],
+        "InvoiceIssuerName": same(provider),
         "ListCost": list_costs,
-        "ListUnitPrice": [p.unit_price for p in parts],
-        "PricingCategory": ["Standard"] * n,
-        "PricingCurrency": [account.currency] * n,
+        "ListUnitPrice": unit_prices,
+        "PricingCategory": same("Standard"),
+        "PricingCurrency": same(account.currency),
         "PricingQuantity": quantities,
-        "PricingUnit": [PRICING_UNIT] * n,
-        "ProviderName": [provider] * n,
-        "PublisherName": [provider] * n,
+        "PricingUnit": same(PRICING_UNIT),
+        "ProviderName": same(provider),
+        "PublisherName": same(provider),
         "RegionId": per_row("location"),
         "RegionName": per_row("location"),
         "ResourceId": row_models,
         "ResourceName": row_models,  # the catalogue's display name of a model is its id
-        "ResourceType": ["Model" if m else None for m in row_models],
-        "ServiceCategory": ["AI and Machine Learning"] * n,
-        "ServiceName": [account.service_name] * n,
-        "ServiceSubcategory": ["Generative AI"] * n,
+        "ResourceType": np.where(has_model, "Model", None).astype(object),
+        "ServiceCategory": same("AI and Machine Learning"),
+        "ServiceName": same(account.service_name),
+        "ServiceSubcategory": same("Generative AI"),
         "SkuId": row_models,
-        "SkuMeter": [
-            f"{t} Tokens" if t else ("Tokens" if m else None)
-            for t, m in zip(token_types, row_models, strict=True)
-        ],
-        "SkuPriceId": shared(
-            [f"{m}:{t.lower()}" if t else m for t, m in zip(token_types, row_models, strict=True)]
+        "SkuMeter": np.where(
+            typed,
+            np.array([f"{t} Tokens" if t else None for t in token_types.tolist()], dtype=object)
+            if typed.any()
+            else same(None),
+            np.where(has_model, "Tokens", None).astype(object),
+        ),
+        "SkuPriceId": np.where(
+            typed,
+            shared(
+                [
+                    f"{m}:{t.lower()}" if t else m
+                    for t, m in zip(token_types.tolist(), row_models.tolist(), strict=True)
+                ]
+            )
+            if typed.any()
+            else row_models,
+            row_models,
         ),
         "Tags": per_row("tags"),
         "x_TokenType": token_types,
-        "x_CostUnknown": [costs[g] is None for g in of],
-        "x_CostAllocation": [p.allocation for p in parts],
+        "x_CostUnknown": np.array([c is None for c in costs], dtype=bool)[index],
+        "x_CostAllocation": allocations,
         "x_BillingPaidWith": per_row("paid_with"),
         "x_ProviderId": per_row("provider_id"),
         "x_Team": per_row("team"),
@@ -233,7 +264,9 @@ def _focus_columns(charges: Mapping[str, Any], account: _Account, prices: PriceL
     for name in REQUEST_LEVEL_COLUMNS:  # on a charge's first row only
         values = charges[_REQUEST_LEVEL[name]]
         if isinstance(values, list):  # exact decimals
-            columns[name] = [values[g] if f else None for g, f in zip(of, first.tolist(), strict=True)]
+            columns[name] = [
+                values[g] if f else None for g, f in zip(index.tolist(), first.tolist(), strict=True)
+            ]
         elif values.dtype.kind == "f":
             columns[name] = np.where(first, values[index], np.nan)
         else:

@@ -150,14 +150,15 @@ def _focus_columns(charges: Mapping[str, Any], account: _Account, prices: PriceL
         index = np.asarray(of, dtype=np.int64)
         token_types = np.array([p.token_type for p in parts], dtype=object)
         tokens = [p.tokens for p in parts]
-        unit_prices = [p.unit_price for p in parts]
+        unit_prices: list[Decimal | None] = [p.unit_price for p in parts]
         billed = [p.billed for p in parts]
-        allocations = [p.allocation for p in parts]
+        allocations: list[str | None] = [p.allocation for p in parts]
     else:  # no published price: one row per charge, both token types together
         index = np.arange(n_charges, dtype=np.int64)
         token_types = np.full(n_charges, None, dtype=object)
         tokens = (charges["input_tokens"] + charges["output_tokens"]).tolist()
-        unit_prices = allocations = [None] * n_charges
+        unit_prices = [None] * n_charges
+        allocations = [None] * n_charges
         billed = list(costs)
     n = len(index)
     first = np.ones(n, dtype=bool)
@@ -187,7 +188,12 @@ def _focus_columns(charges: Mapping[str, Any], account: _Account, prices: PriceL
         [f"{t.lower()} " if t else "" for t in token_types.tolist()] if typed.any() else [""] * n,
         dtype=object,
     )
-    same = lambda value: np.full(n, value, dtype=object)  # noqa: E731
+
+    def same(value: Any) -> Any:
+        return np.full(n, value, dtype=object)
+
+    def model_or_none(text: str) -> Any:  # `text` where the row has a model, else null
+        return np.array([text if m else None for m in has_model.tolist()], dtype=object)
 
     def per_row(name: str) -> Any:
         return charges[name][index]
@@ -227,7 +233,7 @@ def _focus_columns(charges: Mapping[str, Any], account: _Account, prices: PriceL
         "RegionName": per_row("location"),
         "ResourceId": row_models,
         "ResourceName": row_models,  # the catalogue's display name of a model is its id
-        "ResourceType": np.where(has_model, "Model", None).astype(object),
+        "ResourceType": model_or_none("Model"),
         "ServiceCategory": same("AI and Machine Learning"),
         "ServiceName": same(account.service_name),
         "ServiceSubcategory": same("Generative AI"),
@@ -237,7 +243,7 @@ def _focus_columns(charges: Mapping[str, Any], account: _Account, prices: PriceL
             np.array([f"{t} Tokens" if t else None for t in token_types.tolist()], dtype=object)
             if typed.any()
             else same(None),
-            np.where(has_model, "Tokens", None).astype(object),
+            model_or_none("Tokens"),
         ),
         "SkuPriceId": np.where(
             typed,

@@ -190,7 +190,9 @@ def _focus_columns(charges: Mapping[str, Any], account: _Account, prices: PriceL
     )
 
     def same(value: Any) -> Any:
-        return np.full(n, value, dtype=object)
+        column = np.empty(n, dtype=object)
+        column.fill(value)  # one object for every row (np.full would copy a text per row)
+        return column
 
     def model_or_none(text: str) -> Any:  # `text` where the row has a model, else null
         return np.array([text if m else None for m in has_model.tolist()], dtype=object)

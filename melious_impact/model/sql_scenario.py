@@ -204,39 +204,21 @@ def _groups_sql(cond: str) -> str:
         "LEFT JOIN _pk_slots gb ON gb.kid = r.kb AND gb.mo = r.mo AND gb.hr = r.hr "
         "LEFT JOIN _pk_slots gs ON gs.kid = r.ks AND gs.mo = r.mo AND gs.hr = r.shr"
     )
-    outer = layered(source, "r.*", [[*x, *y] for x, y in zip(lb, ls, strict=True)])
+    # whether each side estimates each quantity: group keys, so the sums need no masks
+    flags = [f"coalesce(isfinite({p}_v{c}), false) AS {p}_f{c}" for p in ("pb", "ps") for c in _Q.values()]
+    layers = [[*x, *y] for x, y in zip(lb, ls, strict=True)] + [flags]
+    outer = layered(source, "r.*", layers)
     aggs = ["count(*) AS n", "sum(tin) AS tin", "sum(tout) AS tout"]
-    all_known = []
     for q, c in _Q.items():
-        fb, fs = f"coalesce(isfinite(pb_v{c}), false)", f"coalesce(isfinite(ps_v{c}), false)"
-        all_known += [fb, fs]
-        both = f"({fb} AND {fs})"
-        vb, vs = f"pb_v{c}", f"ps_v{c}"
-        terms = {
-            "tb": (fb, vb),
-            "sb": (fb, f"{vb} * pb_s{c}"),
-            "ts": (fs, vs),
-            "ss": (fs, f"{vs} * ps_s{c}"),
-            "tbb": (both, vb),
-            "sbb": (both, f"{vb} * pb_s{c}"),
-            "tsb": (both, vs),
-            "ssb": (both, f"{vs} * ps_s{c}"),
-            "wb": (fb, f"1.0{_D}"),
-            "ws": (fs, f"1.0{_D}"),
-            "wbb": (both, f"1.0{_D}"),
-            "nbad": (f"NOT {both}", f"1.0{_D}"),
-        }
-        assert tuple(terms) == SUMS
-        for name, (mask, val) in terms.items():
-            aggs.append(
-                f'coalesce(sum(CASE WHEN {mask} THEN {val} ELSE 0.0{_D} END), 0.0{_D}) AS "{q}:{name}"'
-            )
+        for p in ("pb", "ps"):
+            # NaN or NULL where not estimated: those groups' sums are never read
+            aggs.append(f'sum({p}_v{c}) AS "{q}:{p}_v"')
+            aggs.append(f'sum({p}_v{c} * {p}_s{c}) AS "{q}:{p}_vs"')
         # reported figures: count the reported rows and those with the figure, sum it
         aggs.append(f'coalesce(sum({q}) FILTER (WHERE rep), 0.0{_D}) AS "obs:{q}"')
         aggs.append(f'count({q}) FILTER (WHERE rep) AS "obs_n:{q}"')
     aggs += [
         "count(*) FILTER (WHERE rep) AS obs_rep",
-        f"count(*) FILTER (WHERE NOT ({' AND '.join(all_known)})) AS unknown_rows",
         "sum(billing_credits) FILTER (WHERE billing_paid_with = 'credits') AS paid_credits",
         "sum(billing_energy) FILTER (WHERE billing_paid_with = 'energy') AS paid_energy",
         "count(*) FILTER (WHERE billing_paid_with IS DISTINCT FROM 'credits' AND billing_paid_with "
@@ -244,7 +226,9 @@ def _groups_sql(cond: str) -> str:
         "bool_and(NOT known) AS first_none",
         "min(us) AS first_us",
     ]
-    keys = "kb, ks, changed, mix, pb_gcode, pb_unknown, ps_gcode, ps_unknown"
+    keys = "kb, ks, changed, mix, pb_gcode, pb_unknown, ps_gcode, ps_unknown, " + ", ".join(
+        f"{p}_f{c}" for p in ("pb", "ps") for c in _Q.values()
+    )
     return f"SELECT {keys}, {', '.join(aggs)} FROM ({outer}) GROUP BY {keys}"
 
 
@@ -307,8 +291,26 @@ def _merge(
         arrays["w"].append(n)
         arrays["tin"].append(f64("tin", direct))
         arrays["tout"].append(f64("tout", direct))
-        for name in sums:
-            sums[name].append(f64(name, direct))
+        for q, c in _Q.items():
+            fb, fs = direct[f"pb_f{c}"].to_numpy(dtype=bool), direct[f"ps_f{c}"].to_numpy(dtype=bool)
+            both = fb & fs
+            vb, vbs = f64(f"{q}:pb_v", direct), f64(f"{q}:pb_vs", direct)
+            vs, vss = f64(f"{q}:ps_v", direct), f64(f"{q}:ps_vs", direct)
+            for name, mask, v in (
+                ("tb", fb, vb),
+                ("sb", fb, vbs),
+                ("ts", fs, vs),
+                ("ss", fs, vss),
+                ("tbb", both, vb),
+                ("sbb", both, vbs),
+                ("tsb", both, vs),
+                ("ssb", both, vss),
+                ("wb", fb, n),
+                ("ws", fs, n),
+                ("wbb", both, n),
+                ("nbad", ~both, n),
+            ):
+                sums[f"{q}:{name}"].append(np.where(mask, v, 0.0))
         for side in ("pb", "ps"):
             k = "kb" if side == "pb" else "ks"
             for kk, gc, unk, cnt in zip(
@@ -317,7 +319,13 @@ def _merge(
                 text = warning_text(codes[int(kk)], int(gc), bool(unk), err[int(kk)])
                 for code in filter(None, text.split(",")):
                     warnings[code] = warnings.get(code, 0) + int(cnt)
-    unknown_rows = int(direct["unknown_rows"].sum()) if len(direct) else 0
+    unknown_rows = 0
+    if len(direct):
+        every = np.ones(len(direct), dtype=bool)
+        for p in ("pb", "ps"):
+            for c in _Q.values():
+                every &= direct[f"{p}_f{c}"].to_numpy(dtype=bool)
+        unknown_rows = int(direct["n"].to_numpy(dtype=np.int64)[~every].sum())
     for g, group_of_row, frame in mix_parts:
         pairs += [(g.labels[int(b)], g.labels[int(s)]) for b, s in zip(g.kb, g.ks, strict=True)]
         order = pd.DataFrame(

@@ -159,7 +159,16 @@ def _money_sums(column: str, wide: bool) -> list[str]:
 _DIMS = ("model", "location", "provider_id", "paid_with", "team", "project")
 
 
-def _rows_sql(relation: str, granularity: str, *, ordered_by_pos: bool, wide: bool) -> str:
+#: How stage 1 finds a charge's first row: a frame's row number; a store's first capture
+#: time, or (when two charges start at the same microsecond) its time and record id.
+_FIRST_ROW = {
+    "pos": "min(_pos)",
+    "time": "min(captured_at)",
+    "time_record": "min({'t': captured_at, 'r': record_id})",
+}
+
+
+def _rows_sql(relation: str, granularity: str, *, order: str, wide: bool) -> str:
     """Stage 1, over the rows: sums per charge key x raw tags x endpoint x cost class."""
     if granularity == "request":  # one charge per row
         period = {
@@ -193,7 +202,7 @@ def _rows_sql(relation: str, granularity: str, *, ordered_by_pos: bool, wide: bo
         **{c: f"fsum({_positive(c)})" for c in ("energy_kwh", "carbon_g_co2", "water_liters")},
         **{f"credits_{i}": v for i, v in enumerate(_money_sums("billing_credits", wide))},
         **{f"energy_{i}": v for i, v in enumerate(_money_sums("billing_energy", wide))},
-        "first_row": "min(_pos)" if ordered_by_pos else "min({'t': captured_at, 'r': record_id})",
+        "first_row": _FIRST_ROW[order],
     }
     return (
         "SELECT "
@@ -232,6 +241,7 @@ def _charges_sql(granularity: str, wide: bool, *, keep_unknown: bool) -> str:
         # sorted as Python sorts text (by code point: UTF-8 bytes sort the same)
         "array_to_string(list_sort(list(DISTINCT g.endpoint) FILTER (WHERE g.endpoint IS NOT NULL)), ', ')"
         " AS endpoints",
+        "min(g.first_row) AS first_row",
     ]
     same = " AND ".join
     return (
@@ -380,6 +390,30 @@ def shared(values: list[Any]) -> list[Any]:
     return [seen.setdefault(v, v) for v in values]
 
 
+def _run(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    granularity: str,
+    order: str,
+    wide: bool,
+    keep_unknown: bool,
+) -> Any:
+    """Both stages; the charges as an Arrow table."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _charge_sums AS "
+        + _rows_sql(relation, granularity, order=order, wide=wide)
+    )
+    _lookups(con)
+    return con.sql(_charges_sql(granularity, wide, keep_unknown=keep_unknown)).to_arrow_table()
+
+
+def _tied(first_rows: Any) -> bool:
+    """Whether two charges (in order) start at the same instant: their order then needs the
+    record ids of their first rows, as the rows are ordered by time and record id."""
+    times = first_rows.to_numpy()
+    return bool(len(times) > 1 and (times[1:] == times[:-1]).any())
+
+
 def charges(
     source: Any,
     granularity: str,
@@ -404,18 +438,15 @@ def charges(
         f"g.{k} IS NOT DISTINCT FROM c.{k}" for k in ("paid_with", "credits_state", "energy_present")
     )
     with rows_connection(source, span, teams) as (con, relation, by_pos):
-        for wide in (False, True):
+        wide = False
+        for order in ("pos",) if by_pos else ("time", "time_record"):
             try:
-                con.execute(
-                    "CREATE OR REPLACE TEMP TABLE _charge_sums AS "
-                    + _rows_sql(relation, granularity, ordered_by_pos=by_pos, wide=wide)
-                )
-                _lookups(con)
-                table = con.sql(_charges_sql(granularity, wide, keep_unknown=keep_unknown)).to_arrow_table()
-                break
+                table = _run(con, relation, granularity, order, wide, keep_unknown)
             except duckdb.OutOfRangeException:  # a sum past 38 digits: add the parts apart
-                if wide:
-                    raise
+                wide = True
+                table = _run(con, relation, granularity, order, wide, keep_unknown)
+            if order != "time" or not _tied(table.column("first_row")):
+                break
         unknown = con.sql(
             f"SELECT coalesce(sum(g.requests), 0) FROM _charge_sums g JOIN _classes c ON {classes} "
             "WHERE c.kind IS NULL"

@@ -165,3 +165,27 @@ def test_a_period_and_teams_give_the_table_of_those_rows(simulated_store: Any, g
         to_focus(frame, granularity=granularity, start=start, end=end, teams=teams),
         reference_to_focus(inside.reset_index(drop=True), granularity=granularity),
     )
+
+
+@pytest.mark.parametrize("granularity", GRANULARITIES)
+def test_charges_starting_at_one_instant_keep_the_order_of_the_rows(
+    make_row: Any, tmp_path: Path, granularity: str
+) -> None:
+    """Rows at one microsecond (a batch import at second resolution): a store orders them
+    by record id, and so do the charges that start with them."""
+    from melious_impact.store.impact_store import ImpactStore
+
+    at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    rows = [
+        make_row(i, captured_at=at, team=team, record_id=f"{record:032x}")
+        for i, (team, record) in enumerate([("b", 5), ("a", 9), ("c", 1), ("a", 2), ("d", 7)])
+    ]
+    store = ImpactStore(tmp_path / "store")
+    try:
+        store.append(rows)
+        table = to_focus(store, granularity=granularity)
+        assert_same_table(table, reference_to_focus(store, granularity=granularity))
+        if granularity != "request":
+            assert table["x_Team"].tolist() == ["c", "a", "b", "d", "a"]  # by record id: 1, 2, 5, 7, 9
+    finally:
+        store.close()

@@ -325,7 +325,7 @@ class Exchange:
         completed: bool | None = None
         target = self._target
         if self.mode is _MODE_JSON and target is not None:
-            whole = target.whole() if not self._sniff and is_compactable(self.endpoint.kind) else None
+            whole = None if self._sniff or not is_compactable(self.endpoint.kind) else target.whole()
             compact = compact_json(whole) if whole is not None else None
             if compact is not None:
                 form, body = FORM_JSON, compact

@@ -173,7 +173,7 @@ def _store_sums(
         )
         source = (
             f"({rows}) r LEFT JOIN _pk b ON b.kid = r.kid "
-            "LEFT JOIN _pk_slots gb ON gb.kid = r.kid AND gb.mo = r.mo AND gb.hr = r.hr"
+            "LEFT JOIN _pk_slots gb ON gb.slot = r.kid * 288 + r.mo * 24 + r.hr"
         )
         outer = layered(source, "r.*", side_layers("b", "gb", "r.known", "p"))
         aggs = ["count(*)::DOUBLE AS n"]

@@ -118,11 +118,12 @@ def _slot_table(m: IntensityModel, keys: list[tuple[Any, Any, Any]], interval: s
                     "g": np.asarray(g, dtype=np.float64),
                     "gsd": np.asarray(sd, dtype=np.float64),
                     "gcode": code.astype(np.int64),
+                    "slot": (kid * 288 + mo * 24 + hr).astype(np.int64),  # one join column
                 }
             )
         )
     if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=np.int64) for c in ("kid", "mo", "hr", "gcode")})
+        return pd.DataFrame({c: pd.Series(dtype=np.int64) for c in ("kid", "mo", "hr", "gcode", "slot")})
     return pd.concat(parts, ignore_index=True)
 
 

@@ -135,7 +135,11 @@ def store_groups(
         # keep each layer of per-row arithmetic a projection of its own (pushing the
         # aggregates' inputs down inlines every layer into the next: 4x slower at 1M rows)
         con.execute("SET disabled_optimizers = 'partial_aggregate_pushdown'")
-        sql_groups = to_pandas(con.sql(_groups_sql(qcond)).to_arrow_table()) if rk else pd.DataFrame()
+        sql_groups = (
+            _unpacked(to_pandas(con.sql(_groups_sql(qcond, len(labels))).to_arrow_table()), len(labels))
+            if rk
+            else pd.DataFrame()
+        )
         other = int(sql_groups["paid_other"].sum()) if len(sql_groups) else 0
         other_cost = _other_cost(con, cond) if other else Decimal(0)
         mix_parts = []
@@ -176,7 +180,7 @@ _MIX_COLUMNS = (
 )
 
 
-def _groups_sql(cond: str) -> str:
+def _groups_sql(cond: str, nkeys: int) -> str:
     slot = "month(make_timestamp(epoch_us(q.captured_at))) - 1 AS mo, hour(make_timestamp(epoch_us(q.captured_at))) AS hr"
     rows = (
         "SELECT k.kb, k.ks, k.mix, k.shift, k.li, CAST(q.input_tokens AS DOUBLE) AS tin, "
@@ -201,8 +205,8 @@ def _groups_sql(cond: str) -> str:
     ls = side_layers("s", "gs", "r.known", "ps")
     source = (
         f"({shifted}) r LEFT JOIN _pk b ON b.kid = r.kb LEFT JOIN _pk s ON s.kid = r.ks "
-        "LEFT JOIN _pk_slots gb ON gb.kid = r.kb AND gb.mo = r.mo AND gb.hr = r.hr "
-        "LEFT JOIN _pk_slots gs ON gs.kid = r.ks AND gs.mo = r.mo AND gs.hr = r.shr"
+        "LEFT JOIN _pk_slots gb ON gb.slot = r.kb * 288 + r.mo * 24 + r.hr "
+        "LEFT JOIN _pk_slots gs ON gs.slot = r.ks * 288 + r.mo * 24 + r.shr"
     )
     # whether each side estimates each quantity: group keys, so the sums need no masks
     flags = [f"coalesce(isfinite({p}_v{c}), false) AS {p}_f{c}" for p in ("pb", "ps") for c in _Q.values()]
@@ -226,10 +230,47 @@ def _groups_sql(cond: str) -> str:
         "bool_and(NOT known) AS first_none",
         "min(us) AS first_us",
     ]
-    keys = "kb, ks, changed, mix, pb_gcode, pb_unknown, ps_gcode, ps_unknown, " + ", ".join(
-        f"{p}_f{c}" for p in ("pb", "ps") for c in _Q.values()
-    )
-    return f"SELECT {keys}, {', '.join(aggs)} FROM ({outer}) GROUP BY {keys}"
+    # one integer group key (hashing twenty columns per row cost as much as the arithmetic)
+    packed = "(kb + 1)"
+    for name, size in _PACKED[1:]:
+        value = f"coalesce(CAST({name} AS BIGINT), 0)" if size != "K" else f"({name} + 1)"
+        packed = f"({packed} * {nkeys + 1 if size == 'K' else size} + {value})"
+    return f"SELECT {packed} AS gk, {', '.join(aggs)} FROM ({outer}) GROUP BY gk"
+
+
+#: the packed group key's parts in order, with their number of values ("K": a key or -1)
+_PACKED: tuple[tuple[str, Any], ...] = (
+    ("kb", "K"),
+    ("ks", "K"),
+    ("changed", 2),
+    ("mix", 2),
+    ("pb_gcode", 6),
+    ("ps_gcode", 6),
+    ("pb_unknown", 2),
+    ("ps_unknown", 2),
+    *((f"{p}_f{c}", 2) for p in ("pb", "ps") for c in ("e", "c", "w")),
+)
+
+
+def _unpack(gk: NDArray[np.int64], nkeys: int) -> dict[str, NDArray[np.int64]]:
+    """The parts of packed group keys (see :func:`_groups_sql`)."""
+    out: dict[str, NDArray[np.int64]] = {}
+    rest = np.asarray(gk, dtype=np.int64)
+    for name, size in reversed(_PACKED[1:]):
+        n = nkeys + 1 if size == "K" else int(size)
+        value = rest % n
+        out[name] = value - 1 if size == "K" else value
+        rest = rest // n
+    out["kb"] = rest - 1
+    return out
+
+
+def _unpacked(r: pd.DataFrame, nkeys: int) -> pd.DataFrame:
+    parts = _unpack(r["gk"].to_numpy(dtype=np.int64), nkeys)
+    for name, values in parts.items():
+        size = dict(_PACKED)[name]
+        r[name] = values.astype(bool) if size == 2 else values
+    return r.drop(columns="gk")
 
 
 def _other_cost(con: Any, cond: str) -> Decimal:

@@ -156,6 +156,9 @@ def _money_sums(column: str, wide: bool) -> list[str]:
     return [f"sum(CAST(trunc({column}) AS HUGEINT))", f"sum({column} - trunc({column}))"]
 
 
+#: Endpoints a store may hold for the charge descriptions (Melious has about ten).
+_MAX_ENDPOINTS = 62
+
 _DIMS = ("model", "location", "provider_id", "paid_with", "team", "project")
 
 
@@ -220,14 +223,14 @@ def _charges_sql(granularity: str, wide: bool, *, keep_unknown: bool) -> str:
     values = [
         # the cost: the credits or energy sums of a charge priced by one rule line (most of
         # them); charges mixing both (a balance word missing) get each side's sum
-        "CASE WHEN count(DISTINCT c.kind) = 1 THEN any_value(c.kind) END AS kind",
+        "CASE WHEN min(c.kind) = max(c.kind) THEN min(c.kind) END AS kind",
         *(
-            f"CASE WHEN count(DISTINCT c.kind) > 1 THEN sum(g.credits_{i}) FILTER (WHERE c.kind = 'credits') END"
+            f"CASE WHEN min(c.kind) <> max(c.kind) THEN sum(g.credits_{i}) FILTER (WHERE c.kind = 'credits') END"
             f" AS cost_credits_{i}"
             for i in parts
         ),
         *(
-            f"CASE WHEN count(DISTINCT c.kind) > 1 THEN sum(g.energy_{i}) FILTER (WHERE c.kind = 'energy') END"
+            f"CASE WHEN min(c.kind) <> max(c.kind) THEN sum(g.energy_{i}) FILTER (WHERE c.kind = 'energy') END"
             f" AS cost_energy_{i}"
             for i in parts
         ),
@@ -239,8 +242,8 @@ def _charges_sql(granularity: str, wide: bool, *, keep_unknown: bool) -> str:
         ),
         *(f"fsum(g.{c}) AS {c}" for c in ("energy_kwh", "carbon_g_co2", "water_liters")),
         # sorted as Python sorts text (by code point: UTF-8 bytes sort the same)
-        "array_to_string(list_sort(list(DISTINCT g.endpoint) FILTER (WHERE g.endpoint IS NOT NULL)), ', ')"
-        " AS endpoints",
+        # the endpoints a charge used, as the bits of _endpoint_bits (few distinct endpoints)
+        "bit_or(e.bit) AS endpoint_bits",
         "min(g.first_row) AS first_row",
     ]
     same = " AND ".join
@@ -250,8 +253,9 @@ def _charges_sql(granularity: str, wide: bool, *, keep_unknown: bool) -> str:
         + same(f"g.{k} IS NOT DISTINCT FROM c.{k}" for k in ("paid_with", "credits_state", "energy_present"))
         + " JOIN _tag_texts t ON "
         + same(f"g.{k} IS NOT DISTINCT FROM t.{k}" for k in ("raw_tags", "team", "project"))
+        + " LEFT JOIN _endpoint_bits e ON g.endpoint = e.endpoint"
         + ("" if keep_unknown else " WHERE c.kind IS NOT NULL")
-        + " GROUP BY ALL ORDER BY min(g.first_row)"
+        + " GROUP BY ALL"
     )
 
 
@@ -338,6 +342,33 @@ def _lookups(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _endpoints(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Register each distinct endpoint with a bit, in Python's text order; returns them."""
+    import pyarrow as pa
+
+    found = sorted(
+        e for (e,) in con.sql("SELECT DISTINCT endpoint FROM _charge_sums").fetchall() if e is not None
+    )
+    if len(found) > _MAX_ENDPOINTS:
+        raise ValueError(
+            f"{len(found)} distinct endpoints: a FOCUS export describes at most {_MAX_ENDPOINTS}"
+        )
+    bits = pa.array([1 << i for i in range(len(found))], pa.int64())
+    con.register("_endpoint_bits", pa.table({"endpoint": pa.array(found, pa.string()), "bit": bits}))
+    return found
+
+
+def _endpoint_texts(bits: Any, names: list[str]) -> Any:
+    """``"/v1/chat/completions, /v1/embeddings"`` for each charge's endpoint bits (None: none)."""
+    texts: dict[int, str | None] = {0: None}
+    out = np.empty(len(bits), dtype=object)
+    for i, mask in enumerate(bits.fill_null(0).to_numpy().tolist()):
+        if mask not in texts:
+            texts[mask] = ", ".join(n for k, n in enumerate(names) if mask >> k & 1)
+        out[i] = texts[mask]
+    return out
+
+
 def _exact(table: Any, name: str, wide: bool) -> list[Decimal | None]:
     """A money column of stage 2 as exact decimals (its two parts added when ``wide``)."""
     values: list[Decimal | None] = table.column(f"{name}_0").to_pylist()
@@ -399,12 +430,22 @@ def _run(
     keep_unknown: bool,
 ) -> Any:
     """Both stages; the charges as an Arrow table."""
+    import pyarrow as pa
+
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _charge_sums AS "
         + _rows_sql(relation, granularity, order=order, wide=wide)
     )
     _lookups(con)
-    return con.sql(_charges_sql(granularity, wide, keep_unknown=keep_unknown)).to_arrow_table()
+    names = _endpoints(con)
+    sql = _charges_sql(granularity, wide, keep_unknown=keep_unknown)
+    if order == "time_record":  # a struct: DuckDB sorts it
+        table = con.sql(sql + " ORDER BY first_row").to_arrow_table()
+    else:  # in the order of the charges' first rows (a time, or a frame's row number)
+        table = con.sql(sql).to_arrow_table()
+        table = table.take(np.argsort(table.column("first_row").to_numpy(), kind="stable"))
+    texts = _endpoint_texts(table.column("endpoint_bits"), names)
+    return table.append_column("endpoints", pa.array(texts, pa.string()))
 
 
 def _tied(first_rows: Any) -> bool:

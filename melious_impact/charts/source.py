@@ -250,7 +250,9 @@ class Cube:
     their statistics) or a frame, it holds sums and counts (cost as an exact ``DECIMAL``
     sum), the first and last capture instant of each group, and, for the rows of a team
     that spans at most three days in ``[start, end)``, the UTC hour (those charts go by the
-    hour). Its size grows with days, teams and cells, not with rows.
+    hour). The same pass sums the rows per month x UTC hour of day x cell x status too
+    (:meth:`by_hour_of_day`, for the scenarios). Its size grows with days, teams and cells,
+    not with rows.
 
     :func:`connect` on a cube gives a ``facts`` view over the groups that the same SQL
     reads as it reads the rows (see :func:`connect`): counts are ``sum(n)``. The cube
@@ -288,28 +290,42 @@ class Cube:
         keys = ", ".join(CUBE_KEYS)
         sums = ", ".join(f"sum({c}) AS {c}" for c in CUBE_SUMS)
         limit_us = int(HOURLY_SPAN.total_seconds()) * 1_000_000
+        hour_keys = ", ".join(k for k in CUBE_KEYS if k not in ("day", "team"))
         self.con.sql(
             f"""
             CREATE TABLE cube AS
             WITH short AS (
                 SELECT team FROM facts WHERE {in_period} GROUP BY team
                 HAVING epoch_us(max(captured_at)) - epoch_us(min(captured_at)) <= {limit_us}
-            ), marked AS (
+            ), flagged AS (
                 SELECT * EXCLUDE (hourly), {seg} AS seg,
                        ({in_period} AND team IN (SELECT team FROM short)) AS hourly,
                        energy_kwh IS NULL AS no_energy, carbon_g_co2 IS NULL AS no_carbon,
-                       water_liters IS NULL AS no_water, cost_eur IS NULL AS no_cost
+                       water_liters IS NULL AS no_water, cost_eur IS NULL AS no_cost,
+                       date_trunc('month', captured_at) AS month_slot
                 FROM facts
+            ), marked AS (
+                SELECT *, CASE WHEN hourly THEN hour END AS day_hour,
+                       CASE WHEN hourly THEN slot ELSE CAST(day AS TIMESTAMPTZ) END AS day_slot
+                FROM flagged
             )
-            SELECT seg, {keys}, hourly,
-                   CASE WHEN hourly THEN hour END AS hour,
-                   CASE WHEN hourly THEN slot ELSE CAST(day AS TIMESTAMPTZ) END AS slot,
+            -- one scan, two sets of groups: by day (every page query) and by month x hour
+            -- of day x cell (the scenarios' workload)
+            SELECT seg, {keys},
+                   grouping(day_slot) = 1 AS by_hour_of_day,
+                   CASE WHEN grouping(day_slot) = 1 THEN TRUE ELSE hourly END AS hourly,
+                   CASE WHEN grouping(day_slot) = 1 THEN hour ELSE day_hour END AS hour,
+                   CASE WHEN grouping(day_slot) = 1 THEN month_slot ELSE day_slot END AS slot,
                    count(*) AS n, min(captured_at) AS first_at, max(captured_at) AS last_at,
                    {sums}
             FROM marked
-            GROUP BY seg, {keys}, hourly, CASE WHEN hourly THEN hour END,
-                     CASE WHEN hourly THEN slot ELSE CAST(day AS TIMESTAMPTZ) END,
-                     no_energy, no_carbon, no_water, no_cost
+            GROUP BY GROUPING SETS (
+                (seg, {keys}, hourly, day_hour, day_slot, no_energy, no_carbon, no_water, no_cost),
+                (seg, month_slot, hour, {hour_keys}, no_energy, no_carbon, no_water, no_cost)
+            )
+            -- in a fixed order: a query's float sums then add the groups in the same order
+            -- every time (the aggregate hands them over in any order)
+            ORDER BY ALL
             """
         )
         #: For a store, this connection also has the store's ``requests`` view (rows for the
@@ -345,7 +361,19 @@ class Cube:
             return None
         return first, last
 
-    def cursor(self, span: Period, team: str | None = None) -> duckdb.DuckDBPyConnection:
+    def by_hour_of_day(
+        self, start: DateLike | None = None, end: DateLike | None = None
+    ) -> duckdb.DuckDBPyConnection:
+        """A connection whose ``facts`` view is the rows of ``[start, end)`` summed per month,
+        UTC hour of day, model, provider, location and status (no day, no team): what the
+        scenarios' hourly workload reads. Over the rows when the cube cannot answer."""
+        if self.team is not None:
+            raise ValueError("the groups by hour of day are not kept per team")
+        return self.cursor(period(start, end), by_hour_of_day=True)
+
+    def cursor(
+        self, span: Period, team: str | None = None, *, by_hour_of_day: bool = False
+    ) -> duckdb.DuckDBPyConnection:
         """A connection whose ``facts`` view is the cube's groups in ``span`` (for the cube's
         team, or ``team``); over the rows when the cube cannot answer for ``span``."""
         team = team if team is not None else self.team
@@ -360,7 +388,10 @@ class Cube:
             )
         con = self.con.cursor()
         con.sql("SET TimeZone = 'UTC'")
-        where = [f"seg BETWEEN {segs[0]} AND {segs[1]}"]
+        where = [
+            f"seg BETWEEN {segs[0]} AND {segs[1]}",
+            "by_hour_of_day" if by_hour_of_day else "NOT by_hour_of_day",
+        ]
         if team is not None:
             where.append(f"team = {_text(team)}")
         con.sql(f"CREATE OR REPLACE TEMP VIEW facts AS SELECT * FROM main.cube WHERE {' AND '.join(where)}")

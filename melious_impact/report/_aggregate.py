@@ -87,7 +87,8 @@ def hourly_workload(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
     The model's carbon depends on time only through the grid profile (location x month x
     hour of day), so each row is stamped at that hour on the 15th of its month. ``con``'s
-    ``facts`` view holds rows (a cube sums days: ``connect(cube.rows, ...)``).
+    ``facts`` view holds rows or a cube's groups by hour of day (``cube.by_hour_of_day(...)``;
+    its day groups refuse).
     """
     require_hours(con)
     df = query(

@@ -516,9 +516,13 @@ def run_all(
     # Scenarios on many requests run on their hourly workload (same expected values).
     aggregated = n_period > AGGREGATE_SCENARIOS_ABOVE
     if aggregated:
-        # by the hour of day: over the rows (a cube sums days), with the page's energy-unit rate
+        # by the hour of day: the cube's groups by month x hour of day (else over the rows)
         rate = getattr(facts, "eur_per_energy_unit", None)
-        workload = hourly_workload(connect(rows, start=lo, end=hi, eur_per_energy_unit=rate))
+        workload = hourly_workload(
+            facts.by_hour_of_day(lo, hi)
+            if isinstance(facts, Cube)
+            else connect(rows, start=lo, end=hi, eur_per_energy_unit=rate)
+        )
     else:
         workload = history_rows(rows_source, start=lo, end=hi, con=raw)
     try:

@@ -101,6 +101,9 @@ def test_every_page_query_reads_the_cube_as_the_rows(seed: int) -> None:
     assert len(cube) < len(df)
     for name, want in rows.items():
         _same_frames(cubed[name], want, name)
+    # the scenarios' workload, from the groups by hour of day kept in the same pass
+    want = hourly_workload(connect(df, start=lo, end=hi))
+    _same_frames(hourly_workload(cube.by_hour_of_day(lo, hi)), want, "workload")
     # each team's slice, as a team page reads it
     for team in ("search", "(untagged)"):
         con_rows = connect(df, start=lo, end=hi, team=team)

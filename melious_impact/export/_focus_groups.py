@@ -163,12 +163,8 @@ _DIMS = ("model", "location", "provider_id", "paid_with", "team", "project")
 
 
 #: How stage 1 finds a charge's first row: a frame's row number; a store's first capture
-#: time, or (when two charges start at the same microsecond) its time and record id.
-_FIRST_ROW = {
-    "pos": "min(_pos)",
-    "time": "min(captured_at)",
-    "time_record": "min({'t': captured_at, 'r': record_id})",
-}
+#: time and record id (as the store orders rows: charges often start at one microsecond).
+_FIRST_ROW = {"pos": "min(_pos)", "time_record": "min({'t': captured_at, 'r': record_id})"}
 
 
 def _rows_sql(relation: str, granularity: str, *, order: str, wide: bool) -> str:
@@ -441,18 +437,11 @@ def _run(
     sql = _charges_sql(granularity, wide, keep_unknown=keep_unknown)
     if order == "time_record":  # a struct: DuckDB sorts it
         table = con.sql(sql + " ORDER BY first_row").to_arrow_table()
-    else:  # in the order of the charges' first rows (a time, or a frame's row number)
+    else:  # in the order of the charges' first rows (a frame's row numbers)
         table = con.sql(sql).to_arrow_table()
         table = table.take(np.argsort(table.column("first_row").to_numpy(), kind="stable"))
     texts = _endpoint_texts(table.column("endpoint_bits"), names)
     return table.append_column("endpoints", pa.array(texts, pa.string()))
-
-
-def _tied(first_rows: Any) -> bool:
-    """Whether two charges (in order) start at the same instant: their order then needs the
-    record ids of their first rows, as the rows are ordered by time and record id."""
-    times = first_rows.to_numpy()
-    return bool(len(times) > 1 and (times[1:] == times[:-1]).any())
 
 
 def charges(
@@ -480,14 +469,12 @@ def charges(
     )
     with rows_connection(source, span, teams) as (con, relation, by_pos):
         wide = False
-        for order in ("pos",) if by_pos else ("time", "time_record"):
-            try:
-                table = _run(con, relation, granularity, order, wide, keep_unknown)
-            except duckdb.OutOfRangeException:  # a sum past 38 digits: add the parts apart
-                wide = True
-                table = _run(con, relation, granularity, order, wide, keep_unknown)
-            if order != "time" or not _tied(table.column("first_row")):
-                break
+        order = "pos" if by_pos else "time_record"
+        try:
+            table = _run(con, relation, granularity, order, wide, keep_unknown)
+        except duckdb.OutOfRangeException:  # a sum past 38 digits: add the parts apart
+            wide = True
+            table = _run(con, relation, granularity, order, wide, keep_unknown)
         unknown = con.sql(
             f"SELECT coalesce(sum(g.requests), 0) FROM _charge_sums g JOIN _classes c ON {classes} "
             "WHERE c.kind IS NULL"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import decimal
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -187,18 +187,6 @@ def split_flavor(model: str | None) -> tuple[str | None, str | None]:
     if sep and base and suffix.lower() in FLAVORS:
         return base, suffix.lower()
     return model, None
-
-
-HeaderPairs = Iterable[tuple[str, str]] | Mapping[str, str]
-
-
-def lower_headers(headers: HeaderPairs) -> dict[str, str]:
-    """Header names lowercased; of repeated headers the first one is kept."""
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    out: dict[str, str] = {}
-    for k, v in items:
-        out.setdefault(k.lower(), v)
-    return out
 
 
 # Both families: the documented X-RateLimit-*-Requests and the observed bare form.

@@ -8,7 +8,6 @@ import pytest
 
 from melious_impact.parse.fields import (
     Warnings,
-    lower_headers,
     ratelimit_from_headers,
     request_id_from_headers,
     split_flavor,
@@ -127,20 +126,16 @@ def test_split_flavor(model: str | None, expected: tuple[str | None, str | None]
 
 
 def test_ratelimit_documented_family() -> None:
-    h = lower_headers(
-        {
-            "X-RateLimit-Limit-Requests": "60",
-            "X-RateLimit-Remaining-Requests": "59",
-            "X-RateLimit-Reset-Requests": "12",
-        }
-    )
+    h = {
+        "x-ratelimit-limit-requests": "60",
+        "x-ratelimit-remaining-requests": "59",
+        "x-ratelimit-reset-requests": "12",
+    }
     assert ratelimit_from_headers(h, Warnings()) == (60, 59)
 
 
 def test_ratelimit_lowercase_family() -> None:
-    h = lower_headers(
-        [("x-ratelimit-limit", "240"), ("x-ratelimit-remaining", "239"), ("x-ratelimit-reset", "1786348124")]
-    )
+    h = {"x-ratelimit-limit": "240", "x-ratelimit-remaining": "239", "x-ratelimit-reset": "1786348124"}
     assert ratelimit_from_headers(h, Warnings()) == (240, 239)
 
 

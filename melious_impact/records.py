@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation, localcontext
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -276,6 +276,28 @@ ROW_DEFAULTS: dict[str, Any] = {c.name: c.default for c in COLUMNS}
 NEVER_NULL: dict[str, Any] = {c.name: c.default for c in COLUMNS if c.never_null}
 #: Physical bounds of the numeric columns (``Column.bounds``).
 PHYSICAL_BOUNDS: dict[str, tuple[float, float | None]] = {c.name: c.bounds for c in COLUMNS if c.bounds}
+
+
+#: The routing flavors a model id may carry as its last ``:segment``.
+FLAVORS = frozenset({"balanced", "speed", "price", "eco", "batch"})
+
+
+@overload
+def split_flavor(model: str) -> tuple[str, str | None]: ...
+@overload
+def split_flavor(model: None) -> tuple[None, None]: ...
+def split_flavor(model: str | None) -> tuple[str | None, str | None]:
+    """``"glm-4.7:eco"`` -> ``("glm-4.7", "eco")``; only the five documented flavors count.
+
+    Only the last ``:segment`` is considered, as the Melious router does; any other
+    colon stays part of the model id.
+    """
+    if not model:
+        return model, None
+    base, sep, suffix = model.rpartition(":")
+    if sep and base and suffix.lower() in FLAVORS:
+        return base, suffix.lower()
+    return model, None
 
 
 def empty_row() -> dict[str, Any]:

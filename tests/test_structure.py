@@ -56,9 +56,6 @@ KNOWN: dict[str, str] = {
     "layers: store.batch_import -> capture.batch_file": (
         "deprecated forwarder kept for old callers; it warns and goes with the deprecation"
     ),
-    "readers: model.priors -> parse.fields": (
-        "split_flavor is a rule on model names, not parsing: it belongs at the bottom (records)"
-    ),
     "cycle: melious_impact <-> report": "report._sections imports the top-level package (below)",
     "layers: report._sections -> melious_impact": "to read its _EXPORTS table (below)",
     "exports table: report._sections reads melious_impact._EXPORTS": (

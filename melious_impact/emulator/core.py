@@ -23,6 +23,7 @@ from melious_impact.emulator._wire import choose_encoding, compress_body, compre
 from melious_impact.emulator.catalogue import MODELS, model, resolve_claude
 from melious_impact.emulator.clock import SimClock
 from melious_impact.emulator.config import MELIOUS_ERRORS, OPENAI_STYLE, EmulatorConfig
+from melious_impact.records import split_flavor
 
 log = logging.getLogger("melious_impact.emulator")
 
@@ -208,7 +209,7 @@ class Emulator:
         """Resolve the requested model name (flavor suffix, claude-* mapping) and route it."""
         if not isinstance(requested, str) or not requested:
             raise ApiError("VALIDATION_4002", 400, "Field 'model' is required")
-        base, flavor = physics.split_flavor(requested)
+        base, flavor = split_flavor(requested)
         mapped = resolve_claude(base)
         model_id = mapped or base
         if model_id not in MODELS or (kinds is not None and MODELS[model_id].kind not in kinds):

@@ -33,7 +33,6 @@ from melious_impact.emulator.catalogue import (
 DEFAULT_NOISE_SIGMA = 0.02
 #: 32 kbit/s mono speech: a transcription's duration is estimated from the upload's size.
 AUDIO_BYTES_PER_SECOND = 4_000
-FLAVORS = ("balanced", "speed", "price", "eco", "batch")
 #: (price, speed, environment) weights per flavor (the Melious API documentation).
 FLAVOR_WEIGHTS: dict[str, tuple[float, float, float]] = {
     "balanced": (0.4, 0.4, 0.2),
@@ -159,14 +158,6 @@ def impact(
         location=provider.country,
         grid_g_per_kwh=g,
     )
-
-
-def split_flavor(requested: str) -> tuple[str, str | None]:
-    """('glm-4.7', 'eco') for 'glm-4.7:eco'; only a known last segment is a flavor."""
-    base, sep, last = requested.rpartition(":")
-    if sep and last in FLAVORS:
-        return base, last
-    return requested, None
 
 
 def route(model_id: str, flavor: str, when: datetime, rng: np.random.Generator) -> ProviderSpec:

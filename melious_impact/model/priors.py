@@ -16,7 +16,7 @@ import pandas as pd
 from melious_impact.errors import ModelError
 from melious_impact.model import factors
 from melious_impact.model.locations import resolve_location
-from melious_impact.parse.fields import split_flavor
+from melious_impact.records import split_flavor
 
 Z90 = 1.6448536269514722  # two-sided 90% normal quantile
 

@@ -17,8 +17,9 @@ be tested (and fuzzed) on plain bytes, and reused by any transport.
 from melious_impact.parse.batch import BatchParseResult, parse_batch_output, rows_from_batch_output
 from melious_impact.parse.body import JsonBody
 from melious_impact.parse.endpoints import Endpoint, Kind, classify
-from melious_impact.parse.fields import Warnings, split_flavor
+from melious_impact.parse.fields import Warnings
 from melious_impact.parse.sse import SSEParser
+from melious_impact.records import split_flavor
 
 __all__ = [
     "BatchParseResult",

@@ -31,8 +31,8 @@ from typing import Any
 
 from melious_impact.parse.endpoints import INPUT_ONLY, Kind
 from melious_impact.parse.extract import apply_error, apply_response
-from melious_impact.parse.fields import Warnings, loads, split_flavor, to_int, to_str
-from melious_impact.records import empty_row
+from melious_impact.parse.fields import Warnings, loads, to_int, to_str
+from melious_impact.records import empty_row, split_flavor
 
 logger = logging.getLogger("melious_impact.parse")
 

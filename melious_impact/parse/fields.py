@@ -27,8 +27,6 @@ from melious_impact.records import DECIMAL_PRECISION, DECIMAL_SCALE
 #: Largest value an int64 column can hold (Arrow/DuckDB BIGINT).
 INT64_MAX = 2**63 - 1
 
-#: The routing flavors a model id may carry as its last ``:segment``.
-FLAVORS = frozenset({"balanced", "speed", "price", "eco", "batch"})
 
 # Decimal context for quantizing billing amounts (as records.quantize_money does): the
 # default context has 28 digits, too few for DECIMAL(38, 18).
@@ -173,20 +171,6 @@ def to_str(value: Any, name: str, warnings: Warnings, *, max_len: int = 256) -> 
             return text
     warnings.add(f"invalid_{name}")
     return None
-
-
-def split_flavor(model: str | None) -> tuple[str | None, str | None]:
-    """``"glm-4.7:eco"`` -> ``("glm-4.7", "eco")``; only the five documented flavors count.
-
-    Only the last ``:segment`` is considered, as the Melious router does; any other
-    colon stays part of the model id.
-    """
-    if not model:
-        return model, None
-    base, sep, suffix = model.rpartition(":")
-    if sep and base and suffix.lower() in FLAVORS:
-        return base, suffix.lower()
-    return model, None
 
 
 # Both families: the documented X-RateLimit-*-Requests and the observed bare form.

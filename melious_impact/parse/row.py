@@ -17,9 +17,8 @@ from melious_impact.parse.fields import (
     Warnings,
     ratelimit_from_headers,
     request_id_from_headers,
-    split_flavor,
 )
-from melious_impact.records import empty_row
+from melious_impact.records import empty_row, split_flavor
 
 #: A row with every column present: parse functions set columns on a copy of it.
 ROW_TEMPLATE: dict[str, Any] = empty_row()

@@ -10,6 +10,7 @@ import pytest
 
 from melious_impact.emulator import catalogue, physics
 from melious_impact.emulator.grid import GRID_PROFILES, hour_factors
+from melious_impact.records import split_flavor
 
 WHEN = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -112,8 +113,8 @@ def test_routing_flavors() -> None:
     assert physics.route("glm-4.7", "speed", WHEN, rng).id == "nebius"
     picks = {physics.route("glm-4.7", "balanced", WHEN, rng).id for _ in range(200)}
     assert len(picks) >= 2  # weighted, not a fixed choice
-    assert physics.split_flavor("glm-4.7:eco") == ("glm-4.7", "eco")
-    assert physics.split_flavor("a:b:c") == ("a:b:c", None)
+    assert split_flavor("glm-4.7:eco") == ("glm-4.7", "eco")
+    assert split_flavor("a:b:c") == ("a:b:c", None)
 
 
 def test_claude_mapping() -> None:

@@ -10,12 +10,12 @@ from melious_impact.parse.fields import (
     Warnings,
     ratelimit_from_headers,
     request_id_from_headers,
-    split_flavor,
     to_decimal,
     to_float,
     to_int,
     to_str,
 )
+from melious_impact.records import split_flavor
 
 
 @pytest.mark.parametrize(

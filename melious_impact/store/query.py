@@ -12,6 +12,7 @@ the deduplication costs nothing on a store of live captures.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 
 import duckdb
@@ -42,7 +43,10 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     # Timestamps come back in UTC whatever the machine's zone.
     con.execute("SET TimeZone='UTC'")
     # A library prints nothing: no progress bar on the caller's terminal during long queries.
-    con.execute("SET enable_progress_bar=false")
+    # In Jupyter without ipywidgets DuckDB refuses to change the setting (it renders no bar
+    # there either), so a refusal is left alone.
+    with contextlib.suppress(duckdb.InvalidInputException):
+        con.execute("SET enable_progress_bar=false")
     return con
 
 

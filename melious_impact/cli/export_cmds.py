@@ -62,21 +62,25 @@ def run(args: argparse.Namespace) -> int:
 
     store = open_existing(args.store)
     try:
-        rows = store.to_pandas(start=args.start, end=args.end, teams=args.teams)
+        # Aggregated in DuckDB over the period's partitions only: the rows never load.
+        table = to_focus(
+            store,
+            start=args.start,
+            end=args.end,
+            teams=args.teams,
+            granularity=args.granularity,
+            eur_per_energy_unit=args.eur_per_energy_unit,
+            billing_account_id=args.billing_account_id,
+            prices=prices,
+            unknown_cost=args.unknown_cost,
+        )
     finally:
         store.close()
-    table = to_focus(
-        rows,
-        granularity=args.granularity,
-        eur_per_energy_unit=args.eur_per_energy_unit,
-        billing_account_id=args.billing_account_id,
-        prices=prices,
-        unknown_cost=args.unknown_cost,
-    )
     path = write_focus(table, args.output)
     total = sum(v for v in table["BilledCost"] if v is not None) if len(table) else 0
-    print(f"{len(table)} FOCUS rows from {len(rows)} requests, BilledCost {total} EUR -> {path}")
     left_out = table.attrs.get("unknown_cost_requests", 0)
+    requests = int(table["x_Requests"].sum()) if len(table) else 0
+    print(f"{len(table)} FOCUS rows from {requests + left_out} requests, BilledCost {total} EUR -> {path}")
     if left_out:
         print(f"{left_out} requests with no billing block (cost unknown) are not in the table")
     return 0

@@ -130,6 +130,14 @@ class Period:
             keep &= np.asarray(at < pd.Timestamp(self.end), dtype=bool)
         return keep
 
+    def select(self, frame: Any) -> Any:
+        """The rows of a pandas frame captured in the period (the frame itself when unbounded)."""
+        if self.start is None and self.end is None:
+            return frame
+        if "captured_at" not in frame.columns:
+            raise ValueError("start/end select rows by captured_at: the data has no captured_at column")
+        return frame[self.mask(frame["captured_at"])]
+
     def sql(self, column: str = "captured_at") -> tuple[list[str], list[datetime]]:
         """SQL conditions with ``?`` placeholders and their parameters."""
         where: list[str] = []

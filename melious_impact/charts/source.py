@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from melious_impact.billing import EUR_PER_ENERGY_UNIT, check_rate, cost_eur_sql
+from melious_impact.frames import is_store
 from melious_impact.periods import DateLike, Period, period
 from melious_impact.records import BILLING_COLUMNS, COLUMNS_BY_NAME, IMPACT_COLUMNS, arrow_type
 
@@ -85,11 +86,6 @@ def as_arrow(data: pd.DataFrame | pa.Table) -> pa.Table:
             f"got {type(data).__name__}"
         )
     return frame_to_arrow(data)
-
-
-def is_store(data: Any) -> bool:
-    """Whether ``data`` is a store (an object with ``connect()`` and ``to_pandas()``), not rows."""
-    return hasattr(data, "connect") and hasattr(data, "to_pandas") and not isinstance(data, pd.DataFrame)
 
 
 def connect(

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from melious_impact.frames import is_store
+
 
 def is_missing(value: Any) -> bool:
     """True for None, NaN, NaT and pd.NA (without importing pandas for plain rows)."""
@@ -69,10 +71,6 @@ def _frame_of(source: Any) -> Any:
 STORE_BATCH_ROWS = 20_000
 
 
-def _is_store(source: Any) -> bool:
-    return callable(getattr(source, "connect", None)) and type(source).__name__ not in {"DataFrame", "Table"}
-
-
 def _store_records(store: Any) -> Iterator[dict[str, Any]]:
     """A store's rows in time order (as ``to_pandas()`` orders them), a batch at a time."""
     import pyarrow as pa
@@ -96,7 +94,7 @@ def iter_rows(source: Any) -> Iterator[dict[str, Any]]:
     if isinstance(source, Mapping):
         raise TypeError("pass a list of rows (or a DataFrame / store), not a single row dict")
     records: Iterable[Mapping[str, Any]]
-    if _is_store(source):
+    if is_store(source):
         records = _store_records(source)
     else:
         frame = _frame_of(source)

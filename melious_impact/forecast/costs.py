@@ -393,7 +393,8 @@ def cost_totals(
     ordered by the groups.
     """
 
-    from melious_impact.forecast.daily import is_store, rows_view
+    from melious_impact.forecast.daily import rows_view
+    from melious_impact.frames import is_store
 
     groups = [by] if isinstance(by, str) else list(by or ())
     cols = [*groups, "cost_eur", "requests", "unbilled_requests"]

@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from melious_impact.billing import check_rate, cost_eur_sql
 from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT, to_decimal
-from melious_impact.frames import as_frame
+from melious_impact.frames import as_frame, is_store
 from melious_impact.periods import DateLike, Period, period
 
 #: Metrics that can be forecast and budgeted.
@@ -86,11 +86,6 @@ def _text(value: str) -> str:
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def is_store(data: Any) -> bool:
-    """A store (anything with ``connect()`` giving a ``requests`` view), not a frame."""
-    return not isinstance(data, pd.DataFrame) and callable(getattr(data, "connect", None))
 
 
 # -- the rows as one DuckDB view --------------------------------------------------------

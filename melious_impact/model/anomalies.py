@@ -60,8 +60,7 @@ def find_anomalies(
 ) -> pd.DataFrame:
     """See :meth:`IntensityModel.anomalies`: scored in DuckDB (:mod:`.sql_anomalies`) over a
     store or a frame, rows captured in ``[start, end)``."""
-    from melious_impact.frames import as_frame
-    from melious_impact.model.source import is_store
+    from melious_impact.frames import as_frame, is_store
     from melious_impact.model.sql_anomalies import find_anomalies_sql
 
     if threshold <= 0:

@@ -20,16 +20,16 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from melious_impact.frames import as_frame
+from melious_impact.frames import as_frame, is_store
 from melious_impact.model.cells import fit_cells
 from melious_impact.model.frames import KeyCodes, check_not_empty, floats, require_columns, utc_times
 from melious_impact.model.grid import GridProfile, fit_grid
 from melious_impact.model.prices import fit_prices
 from melious_impact.model.priors import Priors
 from melious_impact.model.sites import fit_sites
-from melious_impact.model.source import is_store, open_source
+from melious_impact.model.source import open_source
 from melious_impact.model.sql_fit import fit_in_duckdb
-from melious_impact.periods import DateLike
+from melious_impact.periods import DateLike, period
 
 TABLE_COLUMNS = (
     "model",
@@ -144,9 +144,7 @@ class IntensityModel:
             read = ["model", "provider_id", "location", "input_tokens", "output_tokens", "captured_at"]
             workload = workload.to_pandas(start=start, end=end, columns=read)
         elif start is not None or end is not None:
-            from melious_impact.model.scenario import _in_period
-
-            workload = _in_period(as_frame(workload), start, end)
+            workload = period(start, end).select(as_frame(workload))
         return predict(self, workload, errors=errors, interval=interval)
 
     def grid_profile(self) -> pd.DataFrame:

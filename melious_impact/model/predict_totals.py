@@ -24,10 +24,10 @@ import pandas as pd
 import pyarrow as pa
 
 from melious_impact.errors import ModelError
+from melious_impact.frames import is_store
 from melious_impact.model.locations import canonical_locations
 from melious_impact.model.priors import Z90
 from melious_impact.model.scenario_totals import QUANTITIES, SIMULATIONS
-from melious_impact.model.source import is_store
 from melious_impact.model.sql_predict import MIXED as _MIXED
 from melious_impact.model.sql_predict import layered, needs_mix, register_keys, side_layers, warning_text
 from melious_impact.model.warnings import MESSAGES, ImpactWarning, summarise
@@ -66,9 +66,8 @@ def predict_totals(
         sums, counts = _store_sums(m, data, groups, errors, start, end)
     else:
         from melious_impact.frames import as_frame
-        from melious_impact.model.scenario import _in_period
 
-        frame = _in_period(as_frame(data), start, end)
+        frame = period(start, end).select(as_frame(data))
         missing = [g for g in groups if g not in frame.columns]
         if missing:
             raise ValueError(f"by: no column {', '.join(missing)} in the data")

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from melious_impact.frames import as_frame
+from melious_impact.frames import as_frame, is_store
 from melious_impact.model.frames import (
     KeyCodes,
     canonical_location_column,
@@ -31,7 +31,6 @@ from melious_impact.model.frames import (
 from melious_impact.model.locations import resolve_location
 from melious_impact.model.prices import EUR_PER_ENERGY_UNIT
 from melious_impact.model.scenario_totals import QUANTITIES, UNITS, Groups, row_sums, table
-from melious_impact.model.source import is_store
 from melious_impact.model.warnings import summarise
 from melious_impact.periods import DateLike, period
 
@@ -143,26 +142,10 @@ def scenario(
         if is_store(df):  # routing picks a cell per request: the rows it reads, as a frame
             frame = df.to_pandas(start=start, end=end, columns=[c for c in _READ if c != "n_requests"])
         else:
-            frame = _in_period(as_frame(df), start, end)
+            frame = period(start, end).select(as_frame(df))
         g = prepare(frame)[0]
     g.notes = notes
     return table(m, g)
-
-
-def _in_period(df: pd.DataFrame, start: DateLike | None, end: DateLike | None) -> pd.DataFrame:
-    """Rows of a frame captured in ``[start, end)`` (all of them without bounds)."""
-    span = period(start, end)
-    if span.start is None and span.end is None:
-        return df
-    if "captured_at" not in df.columns:
-        raise ValueError("start/end select rows by captured_at: the data has no captured_at column")
-    ts = pd.to_datetime(df["captured_at"], utc=True)
-    keep = pd.Series(True, index=df.index)
-    if span.start is not None:
-        keep &= ts >= pd.Timestamp(span.start)
-    if span.end is not None:
-        keep &= ts < pd.Timestamp(span.end)
-    return df[keep.to_numpy()]
 
 
 def _sides(

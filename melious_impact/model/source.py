@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from melious_impact.frames import as_frame
+from melious_impact.frames import as_frame, is_store
 from melious_impact.model.frames import floats, reported_mask, utc_times
 from melious_impact.periods import DateLike, period
 
@@ -136,10 +136,6 @@ def _store_view(con: duckdb.DuckDBPyConnection, where: list[str]) -> Source:
         f"FROM requests{cond}"
     )
     return Source(con, "ts, record_id", bool(timed.fetchall()), None)
-
-
-def is_store(data: Any) -> bool:
-    return not isinstance(data, pd.DataFrame) and callable(getattr(data, "connect", None))
 
 
 @contextmanager

@@ -129,7 +129,7 @@ def find_anomalies_sql(
     end: DateLike | None = None,
 ) -> pd.DataFrame:
     """See :meth:`IntensityModel.anomalies` (a store or a frame, rows in ``[start, end)``)."""
-    from melious_impact.model.source import is_store
+    from melious_impact.frames import is_store
 
     with open_source(data, start, end) as src:
         _register_model(src.con, m)

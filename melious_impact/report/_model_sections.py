@@ -130,7 +130,7 @@ def period_anomalies(m: Any, data: Any, lo: Any, hi: Any) -> pd.DataFrame:
     """``m.anomalies`` over the requests of ``data`` captured in ``[lo, hi)``, largest score
     first. A store is scored whole in DuckDB (each row's score depends on that row and the
     model only) and its hits outside the period dropped; a frame is cut to the period first."""
-    from melious_impact.model.source import is_store
+    from melious_impact.frames import is_store
     from melious_impact.report.rows import history_rows
 
     if not is_store(data):

@@ -10,7 +10,8 @@ from typing import Any
 import pandas as pd
 
 from melious_impact import charts
-from melious_impact.charts.source import Cube, as_arrow, connect, is_store
+from melious_impact.charts.source import Cube, as_arrow, connect
+from melious_impact.frames import is_store
 from melious_impact.periods import Period
 from melious_impact.report import _figures, _model_sections, boundary
 from melious_impact.report._aggregate import daily_rows

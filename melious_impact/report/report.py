@@ -11,7 +11,8 @@ from typing import Any
 import pandas as pd
 
 from melious_impact import charts, units
-from melious_impact.charts.source import Cube, as_arrow, connect, default_eur_per_energy_unit, is_store
+from melious_impact.charts.source import Cube, as_arrow, connect, default_eur_per_energy_unit
+from melious_impact.frames import is_store
 from melious_impact.periods import Period
 from melious_impact.report import _figures, _model_sections, boundary
 from melious_impact.report._boundary_sections import check_lines, coverage, lines_section

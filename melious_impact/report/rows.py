@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from melious_impact.charts.source import is_store
+from melious_impact.frames import is_store
 from melious_impact.periods import period
 
 

@@ -168,6 +168,7 @@ _decode_error = msgspec.json.Decoder(_Error).decode
 _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 # A member whose value is only tested for presence ("choices" tells the OpenAI shape apart).
 _PRESENT = b"0"
+_KEYS = (b'"id":', b'"model":', b'"object":', b'"type":', b'"usage":', b'"meta":')
 _NESTED_KEYS = (b'"environment_impact"', b'"billing_cost"')
 
 
@@ -185,20 +186,8 @@ def compact_json(data: bytes) -> bytes | None:
     impact, billing = m.environment_impact, m.billing_cost
     if (not impact and _NESTED_KEYS[0] in data) or (not billing and _NESTED_KEYS[1] in data):
         return None  # an object may sit deeper (the whole-body parse searches nested objects)
-    # Unrolled: this runs on the caller's thread for every small JSON response.
-    parts = []
-    if m.id:
-        parts.append(b'"id":' + m.id)
-    if m.model:
-        parts.append(b'"model":' + m.model)
-    if m.object_:
-        parts.append(b'"object":' + m.object_)
-    if m.type_:
-        parts.append(b'"type":' + m.type_)
-    if m.usage:
-        parts.append(b'"usage":' + m.usage)
-    if m.meta:
-        parts.append(b'"meta":' + m.meta)
+    members = (m.id, m.model, m.object_, m.type_, m.usage, m.meta)
+    parts = [key + raw for key, raw in zip(_KEYS, members, strict=True) if raw]
     if m.error:
         parts.append(b'"error":' + _error_member(bytes(m.error)))
     if m.choices:

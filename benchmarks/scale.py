@@ -295,13 +295,13 @@ OPS: dict[str, tuple[str, str]] = {
         _BUDGET_FLOOR,
     ),
     "costs": (
-        "from melious_impact.forecast.costs import add_cost_eur, sum_decimal\n"
+        "from melious_impact.forecasting.costs import add_cost_eur, sum_decimal\n"
         "df = add_cost_eur(store.to_pandas(columns=['team', 'billing_paid_with', 'billing_credits', "
         "'billing_energy']))\n[sum_decimal(g) for _, g in df.groupby('team')['cost_eur']]",
         _COST_FLOOR,
     ),
     "cost_totals": (
-        "from melious_impact.forecast.costs import cost_totals\ncost_totals(store, 'team')",
+        "from melious_impact.forecasting.costs import cost_totals\ncost_totals(store, 'team')",
         _COST_FLOOR,
     ),
     "focus": (

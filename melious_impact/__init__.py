@@ -28,15 +28,15 @@ _EXPORTS: dict[str, str] = {
     "scenario": "melious_impact.model.scenario",
     "resolve_location": "melious_impact.model.locations",
     # forecast
-    "forecast": "melious_impact.forecast.forecast",
-    "budget_status": "melious_impact.forecast.budgets",
-    "load_budgets": "melious_impact.forecast.budgets",
-    "cost_of": "melious_impact.forecast.costs",
-    "fetch_catalogue": "melious_impact.forecast.catalogue",
-    "add_cost_eur": "melious_impact.forecast.costs",
+    "forecast": "melious_impact.forecasting.forecast",
+    "budget_status": "melious_impact.forecasting.budgets",
+    "load_budgets": "melious_impact.forecasting.budgets",
+    "cost_of": "melious_impact.forecasting.costs",
+    "fetch_catalogue": "melious_impact.forecasting.catalogue",
+    "add_cost_eur": "melious_impact.forecasting.costs",
     # charts, reports and dashboards
-    "report": "melious_impact.report.report",
-    "dashboard": "melious_impact.report.dashboard",
+    "report": "melious_impact.reporting.report",
+    "dashboard": "melious_impact.reporting.dashboard",
     # errors
     "MeliousImpactError": "melious_impact.errors",
     "StoreError": "melious_impact.errors",
@@ -109,22 +109,22 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from melious_impact.errors import (
         StoreError as StoreError,
     )
-    from melious_impact.forecast.budgets import (
+    from melious_impact.forecasting.budgets import (
         budget_status as budget_status,
     )
-    from melious_impact.forecast.budgets import (
+    from melious_impact.forecasting.budgets import (
         load_budgets as load_budgets,
     )
-    from melious_impact.forecast.catalogue import (
+    from melious_impact.forecasting.catalogue import (
         fetch_catalogue as fetch_catalogue,
     )
-    from melious_impact.forecast.costs import (
+    from melious_impact.forecasting.costs import (
         add_cost_eur as add_cost_eur,
     )
-    from melious_impact.forecast.costs import (
+    from melious_impact.forecasting.costs import (
         cost_of as cost_of,
     )
-    from melious_impact.forecast.forecast import (
+    from melious_impact.forecasting.forecast import (
         forecast as forecast,
     )
     from melious_impact.model.fill import (
@@ -142,10 +142,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from melious_impact.model.scenario import (
         scenario as scenario,
     )
-    from melious_impact.report.dashboard import (
+    from melious_impact.reporting.dashboard import (
         dashboard as dashboard,
     )
-    from melious_impact.report.report import (
+    from melious_impact.reporting.report import (
         report as report,
     )
     from melious_impact.store.impact_store import (

@@ -4,7 +4,7 @@ Three rules, each checked over every module of ``melious_impact`` (imports insid
 and under ``TYPE_CHECKING`` count: they are dependencies all the same):
 
 - **Layers.** A concern (a subpackage, or a top-level module such as ``records``) imports only
-  concerns of a lower layer (``LAYERS``), the readers (model, forecast, charts, report,
+  concerns of a lower layer (``LAYERS``), the readers (model, forecasting, charts, reporting,
   export) never import capture or parse, and no import cycle spans two concerns.
 - **Private stays private.** No concern imports another's private module (``emulator._wire``)
   or private name (``_is_store``), nor reads one off an imported module.
@@ -36,16 +36,16 @@ ROOT = "melious_impact"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "records", "billing", "periods", "units", "frames"),
     ("parse", "store", "emulator"),
-    ("capture", "rebuild", "forecast"),
+    ("capture", "rebuild", "forecasting"),
     ("integrations", "model"),
     ("charts", "export", "data"),
-    ("report",),
+    ("reporting",),
     (ROOT,),
     ("cli",),
     ("__main__",),
 )
 #: Readers take frames or the store: they never reach into the capture path.
-READERS = frozenset({"model", "forecast", "charts", "report", "export", "data"})
+READERS = frozenset({"model", "forecasting", "charts", "reporting", "export", "data"})
 CAPTURE_PATH = frozenset({"capture", "parse"})
 #: The one name any module may read from the top-level package: the version, written once.
 ROOT_NAMES_ANYONE_MAY_IMPORT = frozenset({"__version__"})
@@ -55,17 +55,6 @@ ROOT_NAMES_ANYONE_MAY_IMPORT = frozenset({"__version__"})
 KNOWN: dict[str, str] = {
     "layers: store.batch_import -> capture.batch_file": (
         "deprecated forwarder kept for old callers; it warns and goes with the deprecation"
-    ),
-    "cycle: melious_impact <-> report": "report._sections imports the top-level package (below)",
-    "layers: report._sections -> melious_impact": "to read its _EXPORTS table (below)",
-    "exports table: report._sections reads melious_impact._EXPORTS": (
-        "the report cites the module of each public name from the table of lazy exports"
-    ),
-    "callable module: forecast": (
-        "mi.forecast, the function, shares its name with the subpackage: a rename ends it"
-    ),
-    "callable module: report": (
-        "mi.report, the function, shares its name with the subpackage: a rename ends it"
     ),
 }
 
@@ -291,7 +280,7 @@ def test_the_graph_is_read() -> None:
     edges = _graph(MODULES)
     found = {(e.source.name, e.target) for e in edges}
     assert ("melious_impact.parse.row", "melious_impact.records") in found
-    assert ("melious_impact.report.report", "melious_impact.charts") in {(s, t[:21]) for s, t in found}
+    assert ("melious_impact.reporting.report", "melious_impact.charts") in {(s, t[:21]) for s, t in found}
     assert len(_crossing(edges)) > 100
 
 
@@ -308,13 +297,13 @@ def test_the_graph_is_read() -> None:
             "private: model.x -> charts.source._x",
         ),
         ({"model.x": "from melious_impact.capture import recorder"}, "readers: model.x -> capture.recorder"),
-        ({"model.x": "from melious_impact.report import report"}, "layers: model.x -> report.report"),
+        ({"model.x": "from melious_impact.reporting import report"}, "layers: model.x -> reporting.report"),
         (
             {
-                "model.x": "from melious_impact.forecast import y",
-                "forecast.y": "from melious_impact.model import x",
+                "model.x": "from melious_impact.forecasting import y",
+                "forecasting.y": "from melious_impact.model import x",
             },
-            "cycle: forecast <-> model",
+            "cycle: forecasting <-> model",
         ),
         (
             {"model.x": "import melious_impact\nmelious_impact._EXPORTS"},

@@ -177,7 +177,7 @@ def visible_text(path: Path) -> str:
 
 
 def _column_names() -> set[str]:
-    from melious_impact.forecast.budgets import BUDGET_COLUMNS
+    from melious_impact.forecasting.budgets import BUDGET_COLUMNS
     from melious_impact.records import COLUMN_NAMES
 
     derived = {"cost_eur", "carbon_kg_co2e", "water_m3", "carbon_share_percent", "wh_per_1k_tokens"}

@@ -25,7 +25,7 @@ from melious_impact.charts._common import (
 from melious_impact.charts.source import COUNT, connect, query
 
 if TYPE_CHECKING:  # the forecast part is optional: imported only when a budget is charted
-    from melious_impact.forecast.budgets import BudgetOutlook
+    from melious_impact.forecasting.budgets import BudgetOutlook
 
 
 def daily_history(data: Any, metric: str, by: str | None = "team") -> pd.DataFrame:
@@ -60,7 +60,7 @@ def forecast_chart(
 
     With ``budget`` (pick one series with ``group``) the chart is :func:`budget_chart`: the
     running total of the budget ``period`` against the budget, as
-    :func:`melious_impact.forecast.budgets.budget_outlook` computes it for the table, so
+    :func:`melious_impact.forecasting.budgets.budget_outlook` computes it for the table, so
     the chart and the status table show the same month-end forecast and crossing date.
     ``budget`` is that outlook, or an amount (then the outlook is computed from ``history``).
     """
@@ -82,7 +82,7 @@ def forecast_chart(
             return budget_chart(budget, team, metric)
         if history is None:
             raise ValueError("a budget amount needs history= (the rows the budget is spent on)")
-        from melious_impact.forecast.budgets import budget_outlook
+        from melious_impact.forecasting.budgets import budget_outlook
 
         return budget_chart(
             budget_outlook(history, {team: {metric: budget}}, period=period, by=by), team, metric
@@ -131,7 +131,7 @@ def budget_chart(outlook: BudgetOutlook, team: str, metric: str = "cost_eur") ->
     """One budget's running total over its period: spent so far, the expected total with its
     interval, the budget line and the crossing date.
 
-    Everything is read from ``outlook`` (:func:`melious_impact.forecast.budgets.budget_outlook`):
+    Everything is read from ``outlook`` (:func:`melious_impact.forecasting.budgets.budget_outlook`):
     the line ends at the status table's ``forecast`` and crosses the budget on its
     ``crossing_date``; nothing is recomputed here.
     """

@@ -301,7 +301,7 @@ def batch(ctx: DemoContext) -> None:
 def summary(ctx: DemoContext) -> None:
     import pandas as pd
 
-    from melious_impact.forecast.costs import add_cost_eur
+    from melious_impact.forecasting.costs import add_cost_eur
 
     ctx.recorder.flush()
     # EUR through the one definition of cost_eur (paid_with picks the charged field).

@@ -7,7 +7,7 @@ from typing import Any
 
 from melious_impact.cli._options import add_rate_argument, add_store_argument
 from melious_impact.cli._text import print_aligned
-from melious_impact.forecast.daily import METRICS
+from melious_impact.forecasting.daily import METRICS
 
 
 def register(subparsers: Any) -> None:
@@ -105,7 +105,7 @@ def print_table(frame: Any, columns: list[tuple[str, str]], metric: str | None =
 
 
 def run_forecast(args: argparse.Namespace) -> int:
-    from melious_impact.forecast.forecast import forecast
+    from melious_impact.forecasting.forecast import forecast
 
     fc = forecast(
         _load(args.store),
@@ -159,7 +159,7 @@ def run_forecast(args: argparse.Namespace) -> int:
 
 
 def run_budgets(args: argparse.Namespace) -> int:
-    from melious_impact.forecast.budgets import budget_status, load_budgets
+    from melious_impact.forecasting.budgets import budget_status, load_budgets
 
     budgets = load_budgets(args.budgets)
     st = budget_status(

@@ -93,8 +93,8 @@ def _page_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from melious_impact.report.boundary import METHOD_NAME
-    from melious_impact.report.report import report
+    from melious_impact.reporting.boundary import METHOD_NAME
+    from melious_impact.reporting.report import report
 
     out = report(
         _open_store(args.store),
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_dashboard(args: argparse.Namespace) -> int:
-    from melious_impact.report.dashboard import dashboard
+    from melious_impact.reporting.dashboard import dashboard
 
     index = dashboard(_open_store(args.store), Path(args.out), **_page_options(args))
     print(index)

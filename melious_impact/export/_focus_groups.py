@@ -102,7 +102,7 @@ def _texts(frame: Any, name: str) -> list[str | None]:
 
 def _money(value: Any) -> Decimal | None:
     """A billing amount as the store holds it (exact, rounded to 18 places), or None."""
-    from melious_impact.forecast.costs import to_decimal
+    from melious_impact.forecasting.costs import to_decimal
     from melious_impact.records import quantize_money
 
     amount = to_decimal(value)

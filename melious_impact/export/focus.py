@@ -50,7 +50,7 @@ from melious_impact.export.focus_spec import (
     REQUEST_LEVEL_COLUMNS,
     SUPPORTED_FOCUS_VERSIONS,
 )
-from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT
+from melious_impact.forecasting.costs import DEFAULT_EUR_PER_ENERGY_UNIT
 from melious_impact.periods import DateLike, period
 from melious_impact.records import DECIMAL_PRECISION, DECIMAL_SCALE
 

@@ -1,7 +1,7 @@
 """Optional lines beyond the reported boundary: off-site water, embodied carbon, market-based carbon.
 
 The figures Melious reports stop at a stated boundary (see
-:mod:`melious_impact.report.boundary`). A report may add, on request and apart from those
+:mod:`melious_impact.reporting.boundary`). A report may add, on request and apart from those
 figures, lines for what lies outside it. Each line here is a pure function of an energy
 aggregate and an explicit factor table, and returns an :class:`AddedLine` that carries its
 value, interval, sources (with year and licence), the share of requests it covers and the

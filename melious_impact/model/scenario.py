@@ -383,7 +383,7 @@ def _observed_cost(src: pd.DataFrame) -> Decimal | None:
     if not {"billing_credits", "billing_energy"} & set(src.columns):
         return None
     try:
-        from melious_impact.forecast.costs import add_cost_eur, sum_decimal
+        from melious_impact.forecasting.costs import add_cost_eur, sum_decimal
     except ImportError:  # pragma: no cover - forecast part absent
         return None
     paid = (

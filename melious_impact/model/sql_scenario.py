@@ -275,7 +275,7 @@ def _unpacked(r: pd.DataFrame, nkeys: int) -> pd.DataFrame:
 
 def _other_cost(con: Any, cond: str) -> Decimal:
     """Exact euros of billed rows paid other than by 'credits' or 'energy' (rare: read as
-    rows and costed by :func:`melious_impact.forecast.costs.add_cost_eur`, the one rule)."""
+    rows and costed by :func:`melious_impact.forecasting.costs.add_cost_eur`, the one rule)."""
     rows = to_pandas(
         con.sql(
             "SELECT billing_paid_with, billing_credits, billing_energy FROM requests "
@@ -286,7 +286,7 @@ def _other_cost(con: Any, cond: str) -> Decimal:
     )
     if not len(rows):
         return Decimal(0)
-    from melious_impact.forecast.costs import add_cost_eur, sum_decimal
+    from melious_impact.forecasting.costs import add_cost_eur, sum_decimal
 
     return sum_decimal(add_cost_eur(rows)["cost_eur"])
 

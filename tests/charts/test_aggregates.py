@@ -13,7 +13,7 @@ from melious_impact.charts.grid import grid_by_hour, provider_factors
 from melious_impact.charts.impact import impact_series
 from melious_impact.charts.intensity import model_efficiency
 from melious_impact.charts.source import Cube, connect, query
-from melious_impact.forecast.costs import add_cost_eur
+from melious_impact.forecasting.costs import add_cost_eur
 
 
 def _rows(chart: object) -> int:

@@ -16,7 +16,7 @@ from synth import own_requests
 
 import melious_impact as mi
 from melious_impact import charts
-from melious_impact.forecast.budgets import BudgetOutlook, budget_outlook, budget_status, load_budgets
+from melious_impact.forecasting.budgets import BudgetOutlook, budget_outlook, budget_status, load_budgets
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 

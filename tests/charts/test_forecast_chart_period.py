@@ -9,7 +9,7 @@ import pandas as pd
 from synth import own_requests
 
 from melious_impact import charts
-from melious_impact.forecast.budgets import budget_outlook
+from melious_impact.forecasting.budgets import budget_outlook
 
 
 def _history() -> pd.DataFrame:

@@ -241,7 +241,7 @@ def _typed(frame: Any) -> Any:
 
 
 def reference_row_costs(frame: Any, eur_per_energy_unit: Decimal) -> list[Decimal | None]:
-    from melious_impact.forecast.costs import add_cost_eur
+    from melious_impact.forecasting.costs import add_cost_eur
 
     costs = add_cost_eur(frame, eur_per_energy_unit=eur_per_energy_unit)["cost_eur"].tolist()
     return [_decimal(c) for c in costs]

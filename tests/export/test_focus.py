@@ -22,7 +22,7 @@ from melious_impact.export.focus_spec import (
     FOCUS_COLUMNS_BY_NAME,
     MANDATORY_COLUMNS,
 )
-from melious_impact.forecast.costs import add_cost_eur, sum_decimal
+from melious_impact.forecasting.costs import add_cost_eur, sum_decimal
 
 # The specification's Mandatory columns and service categories as the tests' own reading of
 # FOCUS 1.2 states them (focus_rules, written apart from the package on purpose): the test

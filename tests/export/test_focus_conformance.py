@@ -23,7 +23,7 @@ import focus_rules
 from edge_rows import UNPRICED_MODEL, edge_rows
 
 from melious_impact.export.focus import to_focus, write_focus
-from melious_impact.forecast.costs import add_cost_eur, sum_decimal
+from melious_impact.forecasting.costs import add_cost_eur, sum_decimal
 
 GRANULARITIES = ("hour", "day", "request")
 FORMATS = ("csv", "parquet")

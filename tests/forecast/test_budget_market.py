@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import melious_impact as mi
-from melious_impact.forecast.budgets import load_market
+from melious_impact.forecasting.budgets import load_market
 from melious_impact.model.boundary_lines import market_factors
 
 TOML = """

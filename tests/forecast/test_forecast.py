@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import melious_impact as mi
-from melious_impact.forecast.models import SeasonalNaive
+from melious_impact.forecasting.models import SeasonalNaive
 
 H = 28
 HISTORY = 400
@@ -168,12 +168,16 @@ def test_intervals_are_ordered_and_non_negative(
     assert (v[:, 0] <= v[:, 1] + 1e-9).all() and (v[:, 1] <= v[:, 2] + 1e-9).all()
 
 
-def test_mi_forecast_is_callable_whatever_was_imported_first(make_rows: Callable[..., pd.DataFrame]) -> None:
-    # Importing melious_impact.forecast.<anything> binds the *package* to mi.forecast; the
-    # package forwards calls to the function, so both spellings work.
-    import melious_impact.forecast.costs  # noqa: F401
-    from melious_impact.forecast.forecast import forecast
+def test_mi_forecast_is_the_function_whatever_was_imported_first(
+    make_rows: Callable[..., pd.DataFrame],
+) -> None:
+    # The subpackage is named forecasting: importing it never rebinds mi.forecast.
+    import melious_impact.forecasting.costs
+    import melious_impact.reporting.dashboard  # noqa: F401
+    from melious_impact.forecasting.forecast import forecast
+    from melious_impact.reporting.report import report
 
+    assert mi.forecast is forecast and mi.report is report
     rows = make_rows({"a": [1.0, 2.0, 3.0]})
     pd.testing.assert_frame_equal(mi.forecast(rows, horizon_days=2), forecast(rows, horizon_days=2))
 

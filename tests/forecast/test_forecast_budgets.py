@@ -12,7 +12,7 @@ import pytest
 
 import melious_impact as mi
 from melious_impact.errors import ForecastError
-from melious_impact.forecast.budgets import period_bounds
+from melious_impact.forecasting.budgets import period_bounds
 
 # A steady team: 100 g CO2 and 2 EUR a day (weekly wiggle), from 2025-01-01 to 2025-03-10.
 DAYS = 69

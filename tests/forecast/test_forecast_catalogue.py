@@ -15,7 +15,7 @@ import pytest
 
 import melious_impact as mi
 from melious_impact.errors import ForecastError
-from melious_impact.forecast.catalogue import catalogue_prices, fetch_catalogue
+from melious_impact.forecasting.catalogue import catalogue_prices, fetch_catalogue
 
 
 @pytest.mark.parametrize("suffix", ["", "/v1"])

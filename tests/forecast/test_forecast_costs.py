@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 
 import melious_impact as mi
 from melious_impact.errors import ForecastError
-from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT, fit_prices_from_history, row_cost_eur
+from melious_impact.forecasting.costs import (
+    DEFAULT_EUR_PER_ENERGY_UNIT,
+    fit_prices_from_history,
+    row_cost_eur,
+)
 
 
 def _billing(rows: list[tuple[object, object, object]]) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from melious_impact.forecast.daily import UNTAGGED, daily_totals, series_matrix
+from melious_impact.forecasting.daily import UNTAGGED, daily_totals, series_matrix
 
 
 def _rows() -> pd.DataFrame:

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import melious_impact as mi
-from melious_impact.forecast import daily
-from melious_impact.forecast.daily import METRICS, bucket_seconds, daily_totals
+from melious_impact.forecasting import daily
+from melious_impact.forecasting.daily import METRICS, bucket_seconds, daily_totals
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 FLOATS = ("energy_kwh", "carbon_g_co2", "water_liters", "input_tokens", "output_tokens", "requests")

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 import melious_impact as mi
-from melious_impact.forecast.catalogue import catalogue_prices, fetch_catalogue
+from melious_impact.forecasting.catalogue import catalogue_prices, fetch_catalogue
 
 simulate = pytest.importorskip("melious_impact.emulator.simulate")
 server = pytest.importorskip("melious_impact.emulator.server")
@@ -37,7 +37,7 @@ def test_cost_of_from_history_reproduces_observed_costs_exactly() -> None:
     assert set(plan["price_basis"]) == {"history_provider"}
     assert list(plan["cost_eur"]) == list(sample["cost_eur"])  # exact, to the last digit
     # Without provider_id, one price per model mixes providers; the fit says so.
-    from melious_impact.forecast.costs import fit_prices_from_history
+    from melious_impact.forecasting.costs import fit_prices_from_history
 
     by_model = fit_prices_from_history(history).set_index("model")
     assert by_model["rel_rmse"].max() > 0.01

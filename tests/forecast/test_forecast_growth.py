@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import melious_impact as mi
-from melious_impact.forecast.models import SeasonalNaive
+from melious_impact.forecasting.models import SeasonalNaive
 
 H = 28
 FAMILIES = list(

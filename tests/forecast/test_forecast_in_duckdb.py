@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import melious_impact as mi
-from melious_impact.forecast.costs import add_cost_eur, cost_totals, sum_decimal
-from melious_impact.forecast.daily import UNTAGGED, daily_totals, local_dates
+from melious_impact.forecasting.costs import add_cost_eur, cost_totals, sum_decimal
+from melious_impact.forecasting.daily import UNTAGGED, daily_totals, local_dates
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 FLOATS = ("energy_kwh", "carbon_g_co2", "water_liters", "input_tokens", "output_tokens", "requests")

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from melious_impact.forecast.backtest import choose
-from melious_impact.forecast.calibration import Calibrated, scores
-from melious_impact.forecast.models import ETS, MeanModel, SeasonalNaive, ZeroModel
-from melious_impact.forecast.scales import Scale, guerrero_lambda
+from melious_impact.forecasting.backtest import choose
+from melious_impact.forecasting.calibration import Calibrated, scores
+from melious_impact.forecasting.models import ETS, MeanModel, SeasonalNaive, ZeroModel
+from melious_impact.forecasting.scales import Scale, guerrero_lambda
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from melious_impact.report.pdf import CHROMIUM_NAMES, offline_flags
+from melious_impact.reporting.pdf import CHROMIUM_NAMES, offline_flags
 
 
 def find_chromium() -> str | None:

@@ -26,9 +26,9 @@ import melious_impact as mi
 from melious_impact.charts.source import Cube, connect
 from melious_impact.model import boundary_lines as bl
 from melious_impact.records import COLUMN_NAMES, empty_row
-from melious_impact.report import _figures, boundary
-from melious_impact.report._boundary_sections import ENERGY_SQL, coverage
-from melious_impact.report.report import scope3_line
+from melious_impact.reporting import _figures, boundary
+from melious_impact.reporting._boundary_sections import ENERGY_SQL, coverage
+from melious_impact.reporting.report import scope3_line
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "report.md"
 START = datetime(2026, 3, 2, tzinfo=UTC)
@@ -441,7 +441,7 @@ def test_pdf_is_printed_from_a_page_with_the_boundary(
         Path(dst).write_bytes(b"%PDF-1.4\n")
         return Path(dst)
 
-    monkeypatch.setattr("melious_impact.report.pdf.html_to_pdf", fake_print)
+    monkeypatch.setattr("melious_impact.reporting.pdf.html_to_pdf", fake_print)
     out = mi.report(rows, tmp_path / "r.html", pdf=True, render="static", scenarios=[])
     assert out.with_suffix(".pdf").exists() and len(printed) == 1
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", printed[0])).replace("&#39;", "'")
@@ -481,7 +481,7 @@ def test_reported_totals_are_identical_with_and_without_lines(
     spec: list[tuple[int, int, float, bool]], asked: set[str], market: bool
 ) -> None:
     """The whole report context: every figure, the coverage and the Scope 3 line."""
-    from melious_impact.report.report import build_context
+    from melious_impact.reporting.report import build_context
 
     rows = make_rows(spec)
     lo, hi = START, START + timedelta(days=11)

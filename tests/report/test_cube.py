@@ -26,11 +26,11 @@ from melious_impact.charts.grid import provider_factors
 from melious_impact.charts.impact import impact_series
 from melious_impact.charts.intensity import model_efficiency
 from melious_impact.charts.source import Cube, connect, query
-from melious_impact.report import _figures
-from melious_impact.report._aggregate import daily_rows, hourly_workload, unreported_workload
-from melious_impact.report._boundary_sections import ENERGY_SQL, coverage
-from melious_impact.report._model_sections import estimates_section, model_section
-from melious_impact.report.rows import history_rows
+from melious_impact.reporting import _figures
+from melious_impact.reporting._aggregate import daily_rows, hourly_workload, unreported_workload
+from melious_impact.reporting._boundary_sections import ENERGY_SQL, coverage
+from melious_impact.reporting._model_sections import estimates_section, model_section
+from melious_impact.reporting.rows import history_rows
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 

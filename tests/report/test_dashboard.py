@@ -9,7 +9,7 @@ import pytest
 from report_helpers import errors_only_rows, num, parse_page
 
 import melious_impact as mi
-from melious_impact.report.dashboard import team_files
+from melious_impact.reporting.dashboard import team_files
 
 
 @pytest.fixture(scope="module")

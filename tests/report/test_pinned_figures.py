@@ -137,8 +137,8 @@ class _Pages:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.pages: dict[str, Any] = {}
-        import melious_impact.report.dashboard as dash_mod
-        import melious_impact.report.report as report_mod
+        import melious_impact.reporting.dashboard as dash_mod
+        import melious_impact.reporting.report as report_mod
 
         for mod in (report_mod, dash_mod):
             real = mod.render_page
@@ -231,7 +231,7 @@ def test_report_on_the_workload_path(
     store: mi.ImpactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Scenarios on the hourly workload (as above 200k requests) and a request-count budget."""
-    import melious_impact.report._aggregate as agg
+    import melious_impact.reporting._aggregate as agg
 
     monkeypatch.setattr(agg, "AGGREGATE_SCENARIOS_ABOVE", 0)
     pages = _Pages(monkeypatch)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -13,8 +14,7 @@ from report_helpers import errors_only_rows, num, parse_page
 
 import melious_impact as mi
 from melious_impact.cli import main
-from melious_impact.forecast.costs import add_cost_eur
-from melious_impact.report import _sections
+from melious_impact.forecasting.costs import add_cost_eur
 
 D = datetime  # short alias for period bounds below
 PERIOD = (D(2026, 1, 22, tzinfo=UTC), D(2026, 2, 12, tzinfo=UTC))  # 21 days, 21 before it
@@ -141,26 +141,17 @@ def test_team_with_only_errors(tmp_path: Path) -> None:
 def test_sections_say_when_a_part_is_missing(
     sim: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = _sections.public
+    import melious_impact.forecasting.forecast as forecast_module
 
-    def fake(name: str) -> object:
-        if name == "fit_intensity":
-            raise ImportError("No module named 'melious_impact.model.fit'")
-        if name == "forecast":
+    def boom(*a: object, **k: object) -> None:
+        raise RuntimeError("boom")
 
-            def boom(*a: object, **k: object) -> None:
-                raise RuntimeError("boom")
-
-            return boom
-        return real(name)
-
-    monkeypatch.setattr(_sections, "public", fake)
-    import melious_impact.report._model_sections as ms
-
-    monkeypatch.setattr(ms, "public", fake)
+    # The model part as if it were not installed; the forecast as if it failed on this data.
+    monkeypatch.setitem(sys.modules, "melious_impact.model.fit", None)
+    monkeypatch.setattr(forecast_module, "forecast", boom)
     out = mi.report(sim, tmp_path / "r.html")
     text = out.read_text(encoding="utf-8")
-    assert "Not available in this installation (No module named &#39;melious_impact.model.fit&#39;)" in text
+    assert "Not available in this installation (import of melious_impact.model.fit halted" in text
     assert "Could not be computed on this data: RuntimeError: boom" in text
     assert 'id="kpi-energy_kwh"' in text
 

@@ -24,8 +24,8 @@ from report_helpers import parse_page, stored
 import melious_impact as mi
 from melious_impact.charts.source import Cube, connect
 from melious_impact.records import COLUMN_NAMES, empty_row
-from melious_impact.report import _figures
-from melious_impact.report.report import build_context
+from melious_impact.reporting import _figures
+from melious_impact.reporting.report import build_context
 
 START = datetime(2026, 4, 6, tzinfo=UTC)
 DAYS = 14
@@ -184,7 +184,7 @@ def test_the_pre_summed_workload_gives_the_rows_observed_totals_and_shares(rows:
     """Above 200,000 requests the report runs scenarios on one row per (model, site, month,
     hour): a reported figure missing inside a group leaves that total missing, as the rows
     do, and the shares count requests, not groups."""
-    from melious_impact.report._aggregate import hourly_workload
+    from melious_impact.reporting._aggregate import hourly_workload
 
     with pytest.raises(ValueError, match="summed by the day"):
         hourly_workload(connect(Cube(rows)))  # a cube sums days: the workload reads the rows
@@ -209,7 +209,7 @@ def test_the_pre_summed_workload_gives_the_rows_observed_totals_and_shares(rows:
 def test_the_report_on_a_pre_summed_workload_states_the_same_coverage(
     rows: pd.DataFrame, context: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from melious_impact.report import _aggregate
+    from melious_impact.reporting import _aggregate
 
     monkeypatch.setattr(_aggregate, "AGGREGATE_SCENARIOS_ABOVE", 100)  # the path of a large period
     ctx, _ = build_context(
@@ -227,7 +227,7 @@ def test_the_report_on_a_pre_summed_workload_states_the_same_coverage(
 
 
 def test_budget_status_says_what_share_its_spent_covers(rows: pd.DataFrame) -> None:
-    from melious_impact.report._aggregate import daily_rows
+    from melious_impact.reporting._aggregate import daily_rows
 
     plan = {"alpha": {"carbon_g_co2": 1, "cost_eur": 1, "energy_kwh": 1, "requests": 10}}
     st = mi.budget_status(rows, plan).set_index("metric")

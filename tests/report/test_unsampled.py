@@ -27,8 +27,8 @@ import melious_impact as mi
 from melious_impact import ImpactStore
 from melious_impact.charts.source import Cube
 from melious_impact.records import arrow_schema
-from melious_impact.report.report import build_context
-from melious_impact.report.rows import history_rows
+from melious_impact.reporting.report import build_context
+from melious_impact.reporting.rows import history_rows
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 #: The size above which reports used to fit and search a sample: the generated store is above it.
@@ -199,7 +199,7 @@ def test_a_report_above_the_old_threshold_is_fitted_on_every_row(
 
 
 def test_the_period_anomalies_of_a_store_are_those_of_its_period_frame(large_store: ImpactStore) -> None:
-    from melious_impact.report._model_sections import period_anomalies
+    from melious_impact.reporting._model_sections import period_anomalies
 
     lo = datetime(2026, 3, 20, tzinfo=UTC)
     hi = datetime(2026, 3, 27, tzinfo=UTC)

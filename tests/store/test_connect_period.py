@@ -107,7 +107,7 @@ def test_an_empty_period_is_refused(store: ImpactStore) -> None:
 
 def test_readers_given_a_period_read_only_its_partitions(filled: ImpactStore) -> None:
     from melious_impact.export.focus import to_focus
-    from melious_impact.forecast.costs import cost_totals
+    from melious_impact.forecasting.costs import cost_totals
 
     filled.append(
         [

@@ -126,7 +126,7 @@ def slug(name: str) -> str:
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("melious_impact.report", "templates"),
+        loader=jinja2.PackageLoader("melious_impact.reporting", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from melious_impact import units
-from melious_impact.report._html import raw
+from melious_impact.reporting._html import raw
 
 
 @dataclass(frozen=True)

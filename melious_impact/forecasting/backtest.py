@@ -35,8 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from melious_impact.forecast.calibration import PATH_LEVEL, Calibrated, scores
-from melious_impact.forecast.models import (
+from melious_impact.forecasting.calibration import PATH_LEVEL, Calibrated, scores
+from melious_impact.forecasting.models import (
     ETS,
     SEASON,
     Fitted,
@@ -45,7 +45,7 @@ from melious_impact.forecast.models import (
     ZeroModel,
     single_threaded_blas,
 )
-from melious_impact.forecast.scales import Scale, guerrero_lambda
+from melious_impact.forecasting.scales import Scale, guerrero_lambda
 
 #: Method names accepted by ``forecast(method=...)``.
 METHODS = ("auto", "ets", "snaive")

@@ -11,8 +11,8 @@ import pandas as pd
 from melious_impact import charts, units
 from melious_impact.charts.grid import grid_by_hour
 from melious_impact.periods import period
-from melious_impact.report._sections import Section, guarded, public
-from melious_impact.report._tables import table
+from melious_impact.reporting._sections import Section, guarded
+from melious_impact.reporting._tables import table
 
 BUDGET_COLUMNS = [
     ("team", "Team", "text"),
@@ -64,7 +64,9 @@ def model_section(data: Any, end: Any) -> Section:
     in DuckDB (:func:`melious_impact.fit_intensity` with ``end=``), so no row is left out."""
 
     def build(sec: Section) -> None:
-        m = public("fit_intensity")(data, end=end)
+        from melious_impact.model.fit import fit_intensity  # here: a missing part fails this section only
+
+        m = fit_intensity(data, end=end)
         tab = m.table()
         sec.facts["model"] = m
         in_wh = {
@@ -131,7 +133,7 @@ def period_anomalies(m: Any, data: Any, lo: Any, hi: Any) -> pd.DataFrame:
     first. A store is scored whole in DuckDB (each row's score depends on that row and the
     model only) and its hits outside the period dropped; a frame is cut to the period first."""
     from melious_impact.frames import is_store
-    from melious_impact.report.rows import history_rows
+    from melious_impact.reporting.rows import history_rows
 
     if not is_store(data):
         return m.anomalies(history_rows(data, start=lo, end=hi))
@@ -161,7 +163,9 @@ def estimates_section(model: Section, period_rows: pd.DataFrame) -> Section:
         m = model.facts.get("model")
         if m is None:
             raise ValueError(f"needs the fitted model ({model.note or 'not fitted'})")
-        filled = public("fill_missing")(period_rows, m)
+        from melious_impact.model.fill import fill_missing  # here: a missing part fails this section only
+
+        filled = fill_missing(period_rows, m)
         size = filled["n_requests"] if "n_requests" in filled.columns else pd.Series(1, index=filled.index)
         filled = filled.assign(_requests=size.astype("int64"))
         est = filled[filled["impact_estimated"].astype(bool)]
@@ -241,7 +245,8 @@ def scenarios_section(
             raise ValueError(f"needs the fitted model ({model.note or 'not fitted'})")
         if period_rows.empty:
             raise ValueError("no requests in this period")
-        scenario = public("scenario")
+        from melious_impact.model.scenario import scenario  # here: a missing part fails this section only
+
         specs = requested if requested is not None else default_scenarios(m)
         frames, failed = [], []
         for spec in specs:
@@ -401,7 +406,11 @@ def forecast_section(
     def build(sec: Section) -> None:
         if history.empty:
             raise ValueError("no history to forecast from")
-        fc = public("forecast")(history, metric=metric, by="team", horizon_days=horizon_days, level=0.8)
+        from melious_impact.forecasting.forecast import (
+            forecast,  # here: a missing part fails this section only
+        )
+
+        fc = forecast(history, metric=metric, by="team", horizon_days=horizon_days, level=0.8)
         sec.facts["frame"] = fc
         totals = (
             fc.groupby("team", as_index=False)[["mean", "low", "high"]]
@@ -444,7 +453,7 @@ def budgets_section(history: pd.DataFrame, budgets: Any, page_units: dict[str, s
             sec.ok = False
             sec.note = "No budgets were given (pass budgets= a dict or a TOML/YAML file, or --budgets FILE)."
             return
-        from melious_impact.forecast.budgets import budget_outlook
+        from melious_impact.forecasting.budgets import budget_outlook
 
         outlook = budget_outlook(history, budgets, period="month")
         st = outlook.status
@@ -461,9 +470,13 @@ def budget_metrics(budgets: Any) -> tuple[Any, set[str]]:
     if budgets is None:
         return None, set()
     if isinstance(budgets, str | Path):
-        spec = public("load_budgets")(budgets)
+        from melious_impact.forecasting.budgets import (
+            load_budgets,  # here: a missing part fails this section only
+        )
+
+        spec = load_budgets(budgets)
     else:
-        from melious_impact.forecast.budgets import split_market
+        from melious_impact.forecasting.budgets import split_market
 
         spec, _ = split_market(budgets)
     return spec, {str(metric) for per_team in spec.values() for metric in per_team}
@@ -475,7 +488,7 @@ def market_from_budgets(budgets: Any, market_factors: Any) -> Any:
     be read gives None here: the budget section says what is wrong with it."""
     if market_factors is not None or budgets is None:
         return market_factors
-    from melious_impact.forecast.budgets import load_market, split_market
+    from melious_impact.forecasting.budgets import load_market, split_market
 
     try:
         if isinstance(budgets, str | Path):
@@ -501,13 +514,13 @@ def run_all(
 ) -> dict[str, Section]:
     """Every model and forecast section, each fed the smallest input that gives its answer."""
     from melious_impact.charts.source import Cube, connect
-    from melious_impact.report._aggregate import (
+    from melious_impact.reporting._aggregate import (
         AGGREGATE_SCENARIOS_ABOVE,
         daily_rows,
         hourly_workload,
         unreported_workload,
     )
-    from melious_impact.report.rows import history_rows
+    from melious_impact.reporting.rows import history_rows
 
     raw = getattr(facts, "raw_con", None)
     rows = facts.rows if isinstance(facts, Cube) else facts

@@ -36,8 +36,8 @@ from typing import Any, Protocol
 import numpy as np
 from scipy import stats
 
-from melious_impact.forecast.models import SEASON, back_transform
-from melious_impact.forecast.scales import Scale
+from melious_impact.forecasting.models import SEASON, back_transform
+from melious_impact.forecasting.scales import Scale
 
 #: The level whose factor scales sample paths (budgets' default level).
 PATH_LEVEL = 0.8

@@ -50,20 +50,3 @@ def guarded(key: str, title: str, build: Callable[[Section], None]) -> Section:
     section.seconds = time.perf_counter() - t0
     logger.debug("report section %s took %.2f s", key, section.seconds)
     return section
-
-
-def public(name: str) -> Any:
-    """A public name of the package, imported lazily so a missing part fails its section only.
-
-    Resolved through the export table rather than ``getattr(melious_impact, name)``: once
-    the subpackage ``melious_impact.forecast`` is imported, that attribute is the module,
-    not the function of the same name.
-    """
-    import importlib
-
-    import melious_impact
-
-    module = melious_impact._EXPORTS.get(name)
-    if module is None:
-        raise ImportError(f"melious_impact has no public name {name!r}")
-    return getattr(importlib.import_module(module), name)

@@ -4,7 +4,7 @@ Prices are ``_meta.pricing.input_cost_per_million_eur`` / ``output_cost_per_mill
 (seen in third-party clients, not in the Melious API documentation), read as
 exact decimals. They are the bare-model price; per-flavor hub prices can differ, so
 observed history (``cost_of(history=...)``) is the better source once you have it.
-A model without pricing is kept with ``None`` prices; :func:`~melious_impact.forecast.costs.cost_of`
+A model without pricing is kept with ``None`` prices; :func:`~melious_impact.forecasting.costs.cost_of`
 names it if a workload needs it.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from melious_impact.errors import ForecastError
-from melious_impact.forecast.costs import to_decimal
+from melious_impact.forecasting.costs import to_decimal
 
 #: How long a cached catalogue is used before it is fetched again (the API itself caches
 #: /v1/models for 5 minutes; prices change far less often).

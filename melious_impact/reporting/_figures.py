@@ -20,7 +20,7 @@ import pandas as pd
 from melious_impact import units
 from melious_impact.charts.source import COUNT, connect, count_where, fetch_one, query, span
 from melious_impact.periods import parse_bound, period
-from melious_impact.report.boundary import RENEWABLE_LABEL
+from melious_impact.reporting.boundary import RENEWABLE_LABEL
 
 #: Summary figures: key -> (label, unit, SQL over facts). Units are in the keys.
 SUMMARY_SQL: dict[str, tuple[str, str, str]] = {

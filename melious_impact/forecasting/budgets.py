@@ -50,16 +50,16 @@ import numpy as np
 import pandas as pd
 
 from melious_impact.errors import ForecastError
-from melious_impact.forecast.backtest import choose
-from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT, sum_decimal, to_decimal
-from melious_impact.forecast.daily import (
+from melious_impact.forecasting.backtest import choose
+from melious_impact.forecasting.costs import DEFAULT_EUR_PER_ENERGY_UNIT, sum_decimal, to_decimal
+from melious_impact.forecasting.daily import (
     COUNTED_METRICS,
     METRICS,
     daily_totals,
     local_dates,
     series_matrix,
 )
-from melious_impact.forecast.forecast import check_level
+from melious_impact.forecasting.forecast import check_level
 
 #: Periods accepted by :func:`budget_status` and their pandas period codes.
 PERIODS = {"month": "M", "quarter": "Q", "year": "Y"}

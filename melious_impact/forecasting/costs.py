@@ -230,7 +230,7 @@ def cost_of(
        and provider, else by model (:func:`fit_prices_from_history`, costs from
        :func:`add_cost_eur`);
     3. ``catalogue``: the model list of ``GET /v1/models?include_meta=true`` (see
-       :func:`melious_impact.forecast.catalogue.fetch_catalogue`), ``_meta.pricing``.
+       :func:`melious_impact.forecasting.catalogue.fetch_catalogue`), ``_meta.pricing``.
 
     Returns the workload with ``input_cost_per_million_eur``, ``output_cost_per_million_eur``,
     ``cost_eur`` (exact ``Decimal``: ``count * (in * p_in + out * p_out) / 1e6``) and
@@ -255,7 +255,7 @@ def cost_of(
     table: dict[str, tuple[Decimal | None, Decimal | None, str]] = {}
     cat: dict[str, tuple[Decimal | None, Decimal | None]] = {}
     if catalogue is not None:
-        from melious_impact.forecast.catalogue import catalogue_prices
+        from melious_impact.forecasting.catalogue import catalogue_prices
 
         cat = catalogue_prices(catalogue)
         for model, (p_in, p_out) in cat.items():
@@ -393,7 +393,7 @@ def cost_totals(
     ordered by the groups.
     """
 
-    from melious_impact.forecast.daily import rows_view
+    from melious_impact.forecasting.daily import rows_view
     from melious_impact.frames import is_store
 
     groups = [by] if isinstance(by, str) else list(by or ())

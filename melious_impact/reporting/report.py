@@ -14,10 +14,10 @@ from melious_impact import charts, units
 from melious_impact.charts.source import Cube, as_arrow, connect, default_eur_per_energy_unit
 from melious_impact.frames import is_store
 from melious_impact.periods import Period
-from melious_impact.report import _figures, _model_sections, boundary
-from melious_impact.report._boundary_sections import check_lines, coverage, lines_section
-from melious_impact.report._html import RENDER_MODES, ChartSlot, chart_slot, prefetch_bundle, render_page
-from melious_impact.report._tables import table
+from melious_impact.reporting import _figures, _model_sections, boundary
+from melious_impact.reporting._boundary_sections import check_lines, coverage, lines_section
+from melious_impact.reporting._html import RENDER_MODES, ChartSlot, chart_slot, prefetch_bundle, render_page
+from melious_impact.reporting._tables import table
 
 BREAKDOWN_COLUMNS = [
     ("key", "", "text"),
@@ -84,7 +84,7 @@ def report(
     Sections that need the model or forecast parts say so if those cannot run on the data.
 
     The methodology section states the boundary of the figures
-    (:mod:`melious_impact.report.boundary`). Optional lines beyond it, shown apart and never
+    (:mod:`melious_impact.reporting.boundary`). Optional lines beyond it, shown apart and never
     added to the totals: ``lines=("offsite_water", "embodied_carbon")`` and, with
     ``market_factors=`` (``{provider_id: {"g_co2e_per_kwh", "source", "year"}}`` or a
     TOML/YAML file with a ``[market]`` table), a market-based carbon line
@@ -123,7 +123,7 @@ def report(
     )
     page = render_page("report.html.j2", out, charts=_slots(slots, render), mode=render, **context)
     if pdf:
-        from melious_impact.report.pdf import html_to_pdf
+        from melious_impact.reporting.pdf import html_to_pdf
 
         static = out.with_name(f".{out.stem}.print.html")
         render_page("report.html.j2", static, charts=_slots(slots, "static"), mode="static", **context)

@@ -43,7 +43,7 @@ from typing import Any, Protocol
 import numpy as np
 from scipy import stats
 
-from melious_impact.forecast.scales import Scale
+from melious_impact.forecasting.scales import Scale
 
 #: Weekly seasonality of daily data.
 SEASON = 7

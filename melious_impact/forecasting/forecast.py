@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from melious_impact.forecast.backtest import MAX_FIT_DAYS, Choice, choose
-from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT
-from melious_impact.forecast.daily import check_metric, daily_totals, series_matrix
+from melious_impact.forecasting.backtest import MAX_FIT_DAYS, Choice, choose
+from melious_impact.forecasting.costs import DEFAULT_EUR_PER_ENERGY_UNIT
+from melious_impact.forecasting.daily import check_metric, daily_totals, series_matrix
 
 
 def check_level(level: float) -> float:
@@ -76,7 +76,7 @@ def forecast(
     ``df``: a store (anything with ``connect()``) or request rows (a DataFrame); the daily
     series is one DuckDB ``GROUP BY`` day x group over either (:func:`~.daily.daily_totals`).
     ``metric``: ``energy_kwh``, ``carbon_g_co2``, ``water_liters``, ``input_tokens``,
-    ``output_tokens``, ``requests`` or ``cost_eur`` (see :mod:`melious_impact.forecast.costs`;
+    ``output_tokens``, ``requests`` or ``cost_eur`` (see :mod:`melious_impact.forecasting.costs`;
     ``eur_per_energy_unit`` values energy-paid requests). ``by``: the group column
     (``None``: one series for everything, group ``"all"``). Days are calendar days in ``tz``.
     ``method``: ``"auto"`` (the best ETS form, raw, log or Box-Cox scale, damped or not,

@@ -13,14 +13,14 @@ from melious_impact import charts
 from melious_impact.charts.source import Cube, as_arrow, connect
 from melious_impact.frames import is_store
 from melious_impact.periods import Period
-from melious_impact.report import _figures, _model_sections, boundary
-from melious_impact.report._aggregate import daily_rows
-from melious_impact.report._boundary_sections import coverage, lines_section
-from melious_impact.report._html import RENDER_MODES, chart_slot, prefetch_bundle, render_page, slug
-from melious_impact.report._sections import Section, guarded, public
-from melious_impact.report._tables import table
-from melious_impact.report.report import BREAKDOWN_COLUMNS
-from melious_impact.report.rows import history_rows
+from melious_impact.reporting import _figures, _model_sections, boundary
+from melious_impact.reporting._aggregate import daily_rows
+from melious_impact.reporting._boundary_sections import coverage, lines_section
+from melious_impact.reporting._html import RENDER_MODES, chart_slot, prefetch_bundle, render_page, slug
+from melious_impact.reporting._sections import Section, guarded
+from melious_impact.reporting._tables import table
+from melious_impact.reporting.report import BREAKDOWN_COLUMNS
+from melious_impact.reporting.rows import history_rows
 
 #: The report's breakdown columns, keyed by team, without the token counts.
 TEAM_COLUMNS = [
@@ -66,7 +66,7 @@ def dashboard(
     Each team page has that team's impact and cost over time, its top models, the
     efficiency frontier of its models, its forecast, and its budget status when
     ``budgets`` (dict or TOML/YAML file, as for :func:`melious_impact.budget_status`) is given.
-    Every page states the boundary of the figures (:mod:`melious_impact.report.boundary`)
+    Every page states the boundary of the figures (:mod:`melious_impact.reporting.boundary`)
     and the share of requests each summary figure covers. With market-based factors
     (``market_factors=`` as for :func:`melious_impact.report`, or a ``[market]`` table in
     the ``budgets`` file), the index adds the market-based carbon line beside them.
@@ -195,7 +195,7 @@ def _budget_status(history: pd.DataFrame, budgets: Any) -> Section:
             return
         if history.empty:
             raise ValueError("no history")
-        from melious_impact.forecast.budgets import budget_outlook
+        from melious_impact.forecasting.budgets import budget_outlook
 
         # One computation for every view: the table reads its status, the charts its paths.
         outlook = budget_outlook(history, budgets, period="month")
@@ -218,9 +218,11 @@ def _forecast(history: pd.DataFrame) -> Section:
     def build(sec: Section) -> None:
         if history.empty:
             raise ValueError("no history")
-        sec.facts["frame"] = public("forecast")(
-            history, metric="cost_eur", by="team", horizon_days=28, level=0.8
+        from melious_impact.forecasting.forecast import (
+            forecast,  # here: a missing part fails this section only
         )
+
+        sec.facts["frame"] = forecast(history, metric="cost_eur", by="team", horizon_days=28, level=0.8)
 
     return guarded("forecast", "Forecast", build)
 

@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from melious_impact.billing import check_rate, cost_eur_sql
-from melious_impact.forecast.costs import DEFAULT_EUR_PER_ENERGY_UNIT, to_decimal
+from melious_impact.forecasting.costs import DEFAULT_EUR_PER_ENERGY_UNIT, to_decimal
 from melious_impact.frames import as_frame, is_store
 from melious_impact.periods import DateLike, Period, period
 
@@ -371,7 +371,7 @@ def daily_totals(
 
     ``data``: request rows (a DataFrame) or a store (anything with ``connect()``). ``cost_eur``
     is an object column of exact ``Decimal`` (an existing ``cost_eur`` column of a frame, e.g.
-    from :func:`~melious_impact.forecast.costs.add_cost_eur` with your own rate, is used as it
+    from :func:`~melious_impact.forecasting.costs.add_cost_eur` with your own rate, is used as it
     is); the others are floats (tokens and requests as whole-number floats). With ``by=None``
     all rows form one group whose column is ``group`` with the value ``"all"``. Empty group
     values become :data:`UNTAGGED`. ``start``/``end``: only rows captured in that period

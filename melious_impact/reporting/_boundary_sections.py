@@ -15,8 +15,8 @@ from typing import Any
 import duckdb
 
 from melious_impact.charts.source import COUNT, count_where, fetch_one, query
-from melious_impact.report import boundary
-from melious_impact.report._sections import Section, guarded
+from melious_impact.reporting import boundary
+from melious_impact.reporting._sections import Section, guarded
 
 #: Summary key -> the facts column whose non-missing rows the figure covers (None: all rows).
 COVERAGE_COLUMNS: dict[str, str | None] = {

@@ -10,7 +10,7 @@ the grid intensity of the provider's country at the hour of the request (an hour
 national average); ``water_liters`` is the provider's cooling-water factor prorated per
 kWh; ``renewable_percent`` is the renewable share of that grid at that moment.
 
-Run ``python -m melious_impact.report.boundary`` to print the Markdown form.
+Run ``python -m melious_impact.reporting.boundary`` to print the Markdown form.
 """
 
 from __future__ import annotations

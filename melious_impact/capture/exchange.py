@@ -32,7 +32,7 @@ from melious_impact.parse.body import JsonBody
 from melious_impact.parse.decoding import DecodeError, Decoder, make_decoder
 from melious_impact.parse.endpoints import Endpoint, Kind
 from melious_impact.parse.fields import Warnings
-from melious_impact.parse.headers import apply_impact_headers, has_impact_header_names
+from melious_impact.parse.headers import apply_impact_headers, has_impact_header_names, is_impact_header_name
 from melious_impact.parse.record import (
     FORM_FIELDS,
     FORM_JSON,
@@ -297,11 +297,11 @@ class Exchange:
         self.out.emit_many(rows)
 
     def _headers_kept(self) -> dict[bytes, bytes]:
-        """The raw headers a row reads (ROW_HEADER_NAMES, and every header when impact
-        headers are among them); decoded when the row is built. Others (cookies...) stay out."""
+        """The raw headers a row reads (ROW_HEADER_NAMES and impact or billing headers);
+        decoded when the row is built. Others (cookies...) never reach the journal."""
         raw = self.raw_headers
         if has_impact_header_names(raw):
-            return raw
+            return {k: v for k, v in raw.items() if k in _ROW_HEADER_BYTES or is_impact_header_name(k)}
         return {k: raw[k] for k in _ROW_HEADER_BYTES.intersection(raw)}
 
     def _record(self, eof: bool, t_end: float) -> Record | None:

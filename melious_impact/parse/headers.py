@@ -40,8 +40,12 @@ def has_impact_headers(headers: Mapping[str, str]) -> bool:
 
 def has_impact_header_names(raw: Mapping[bytes, bytes]) -> bool:
     """:func:`has_impact_headers` on raw (bytes) lowercased names."""
-    names = b"\n".join(raw)
-    return b"impact" in names or b"billing" in names or b"melious-" in names
+    return is_impact_header_name(b"\n".join(raw))
+
+
+def is_impact_header_name(name: bytes) -> bool:
+    """Whether a raw lowercased name (or several joined) may carry impact or billing."""
+    return b"impact" in name or b"billing" in name or b"melious-" in name
 
 
 def apply_impact_headers(out: dict[str, Any], headers: Mapping[str, str], w: Warnings) -> None:

@@ -81,7 +81,7 @@ ROUTES: dict[str, Canned] = {
     "/h/kit/other": Canned(200, JSON, [json.dumps({"result": SECRET}).encode()]),  # no row
     "/i/chat/completions": Canned(
         200,
-        [("content-type", "application/json"), ("x-melious-energy-kwh", "0.5")],
+        [("content-type", "application/json"), ("x-melious-energy-kwh", "0.5"), ("set-cookie", "id=CANARY")],
         [_chat(environment_impact=...)],
     ),
 }

@@ -37,8 +37,9 @@ from melious_impact.capture.exchange import Exchange
 from melious_impact.capture.tags import TagValue, context_tags, resolve
 from melious_impact.capture.wire import header_map, library_of, requested_model_and_stream, retry_count
 from melious_impact.parse.endpoints import Kind, classify
-from melious_impact.parse.record import RECORD_KIND, Record, micros, row_of
+from melious_impact.parse.record import RECORD_KIND, Record, row_of
 from melious_impact.parse.request import attempt_from_header
+from melious_impact.store.codec import to_micros
 from melious_impact.store.sink import CountsDrops
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -187,9 +188,8 @@ class Pipeline:
 
     def now_us(self) -> int:
         """:meth:`now` as µs since the epoch (what a record holds)."""
-        if self.clock is None:
-            return time_ns() // 1000
-        return micros(self.now())
+        us = None if self.clock is None else to_micros(self.now())
+        return time_ns() // 1000 if us is None else us
 
     def header_tags(self, headers: Mapping[str, str]) -> dict[str, str]:
         """The ``capture_headers`` present, as ``header.<name>`` tags."""

@@ -62,13 +62,6 @@ assert RowContext._fields[0] == "captured_at" and RowContext._fields[-1] == "hea
 _INPUT_ONLY_VALUES = frozenset(k.value for k in INPUT_ONLY)
 
 
-def micros(when: datetime) -> int:
-    """µs since the epoch of an aware datetime (naive: UTC)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return (when - _EPOCH) // timedelta(microseconds=1)
-
-
 def plain_fields(part: dict[str, Any]) -> dict[str, Any]:
     """Body columns as plain values for the journal: exact decimals travel as their text."""
     for name in DECIMAL_COLUMNS:

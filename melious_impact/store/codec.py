@@ -13,12 +13,11 @@ the background conversion (see :mod:`.convert`).
 Besides rows, a segment holds *records* of a named kind: ``("__record__", kind, record)``,
 written by :meth:`~melious_impact.store.writer.RowWriter.write_record`. A record is what its
 writer could save fastest (capture's is a response's context and compact body); the
-function registered for its kind (:func:`record_kind`) turns it into a row when the segment
-is decoded, in the background conversion or in recovery. The store itself parses nothing:
-it only calls that function. Kinds are registered by their writers, and a process that reads
-a journal before any writer registered (a reader recovering a dead process's segments) finds
-the function :data:`KNOWN_RECORD_KINDS` names, as ``fsspec`` finds its file systems:
-imported by name, only when a record of that kind is met.
+function :data:`KNOWN_RECORD_KINDS` names for its kind (:func:`record_kind`) turns it into a
+row when the segment is decoded, in the background conversion or in recovery. The store itself
+parses nothing: it only calls that function, found as ``fsspec`` finds its file systems:
+imported by name, only when a record of that kind is met, so a reader recovering a dead
+process's segments needs nothing imported beforehand.
 """
 
 from __future__ import annotations
@@ -66,14 +65,11 @@ KNOWN_RECORD_KINDS = {"exchange/1": "melious_impact.parse.record:journal_row_of"
 _RECORD_KINDS: dict[str, RowOf] = {}
 
 
-def record_kind(kind: str, row_of: RowOf | None = None) -> RowOf:
-    """Register ``row_of`` for records of ``kind`` (when given); the function for ``kind``.
+def record_kind(kind: str) -> RowOf:
+    """The function that builds rows from records of ``kind`` (imported on first use).
 
-    Raises ``LookupError`` for a kind neither registered nor known.
+    Raises ``LookupError`` for a kind :data:`KNOWN_RECORD_KINDS` does not name.
     """
-    if row_of is not None:
-        _RECORD_KINDS[kind] = row_of
-        return row_of
     found = _RECORD_KINDS.get(kind)
     if found is None:
         module = KNOWN_RECORD_KINDS.get(kind)

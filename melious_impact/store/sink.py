@@ -6,7 +6,7 @@
 - :class:`RowStore`: hands out this process's :class:`RowSink` (``writer()``), and
   flushes and closes as a whole. :class:`~melious_impact.ImpactStore` is one; so is any
   object with these three methods (an in-memory store in tests).
-- :class:`RecordSink`: a sink that also journals records of a registered kind
+- :class:`RecordSink`: a sink that also journals records of a known kind
   (``write_record``) and builds their rows later (:mod:`melious_impact.store.codec`): the
   store's writer, which keeps the caller's share of capture to one append.
 - :class:`CountsDrops`: a sink that counts the rows it lost (``stats["rows_dropped"]``).

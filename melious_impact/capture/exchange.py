@@ -37,12 +37,11 @@ from melious_impact.parse.record import (
     FORM_FIELDS,
     FORM_JSON,
     Record,
-    carries_ours,
     compact_json,
     is_compactable,
     plain_fields,
 )
-from melious_impact.parse.row import ROW_HEADER_NAMES
+from melious_impact.parse.row import ROW_HEADER_NAMES, carries_ours
 from melious_impact.parse.sse import SSEParser
 
 

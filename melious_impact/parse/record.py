@@ -209,16 +209,6 @@ def _error_member(raw: bytes) -> bytes:
     return b"{" + b",".join(members) + b"}"
 
 
-def carries_ours(part: dict[str, Any]) -> bool:
-    """Whether parsed body columns hold an impact or a billing amount (what makes a row of
-    an unknown endpoint's response; :func:`~melious_impact.parse.row.finish_row`)."""
-    return bool(
-        part.get("impact_reported")
-        or part.get("billing_energy") is not None
-        or part.get("billing_credits") is not None
-    )
-
-
 def is_compactable(kind: Kind) -> bool:
     """Whether a JSON body of this kind may be kept compact: not an unknown endpoint, whose
     row depends on what its body holds, nor a batch file."""

@@ -57,6 +57,16 @@ class RowContext(NamedTuple):
     headers: Mapping[str, str]  # lowercased names; at least ROW_HEADER_NAMES where present
 
 
+def carries_ours(part: dict[str, Any]) -> bool:
+    """Whether parsed body columns hold an impact or a billing amount (what makes a row of
+    an unknown endpoint's response, in :func:`finish_row` and before journaling)."""
+    return bool(
+        part.get("impact_reported")
+        or part.get("billing_energy") is not None
+        or part.get("billing_credits") is not None
+    )
+
+
 def finish_row(
     row: dict[str, Any], ctx: RowContext, w: Warnings, completed: bool | None
 ) -> dict[str, Any] | None:
@@ -80,9 +90,7 @@ def finish_row(
         read_error,
         headers,
     ) = ctx  # one unpacking: cheaper than a named-field lookup per column
-    if kind == Kind.OTHER and not (
-        row["impact_reported"] or row["billing_energy"] is not None or row["billing_credits"] is not None
-    ):
+    if kind == Kind.OTHER and not carries_ours(row):
         return None  # an unknown endpoint that carries nothing of ours
     if read_error:
         w.add("read_error")

@@ -21,15 +21,30 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from melious_impact.errors import ModelError
 from melious_impact.frames import is_store
 from melious_impact.model.locations import canonical_locations
+from melious_impact.model.predict import MIX_MIN_SHARE
 from melious_impact.model.priors import Z90
 from melious_impact.model.scenario_totals import QUANTITIES, SIMULATIONS
 from melious_impact.model.sql_predict import MIXED as _MIXED
-from melious_impact.model.sql_predict import layered, needs_mix, register_keys, side_layers, warning_text
+from melious_impact.model.sql_predict import (
+    SLOTS,
+    UNKNOWN,
+    KeyParams,
+    key_params,
+    layered,
+    mix_cells,
+    mix_layers,
+    needs_mix,
+    register_mix,
+    register_rows,
+    row_layers,
+    side_sums,
+    slot_sql,
+    warning_text,
+)
 from melious_impact.model.warnings import MESSAGES, ImpactWarning, summarise
 from melious_impact.periods import DateLike, period
 from melious_impact.store.query import quote_ident, to_pandas
@@ -118,7 +133,9 @@ def _store_sums(
     start: DateLike | None,
     end: DateLike | None,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Per (group, key) sums over a store: one scan for the keys, one GROUP BY for the sums."""
+    """Per (group, key) sums over a store: one scan for the keys, one GROUP BY for the rows
+    of each key (its sums of energy and spread terms per grid slot, :func:`.sql_predict.row_layers`,
+    times the key's constants in numpy), one for the traffic-mix rows."""
     span = period(start, end)
     cond = " AND ".join(["true", *span.sql_literal("q.captured_at")])
     con = store.connect()
@@ -128,96 +145,155 @@ def _store_sums(
         if missing:
             raise ValueError(f"by: no column {', '.join(missing)} in the store")
         raw = con.sql(
-            "SELECT model, provider_id, location, min(input_tokens), min(output_tokens) "
-            f"FROM requests q WHERE {cond} GROUP BY ALL"
+            "SELECT *, hash(model, provider_id, location) FROM (SELECT model, provider_id, location, "
+            f"min(input_tokens), min(output_tokens) FROM requests q WHERE {cond} GROUP BY ALL)"
         ).fetchall()
         if any((r[3] is not None and r[3] < 0) or (r[4] is not None and r[4] < 0) for r in raw):
             raise ValueError("input_tokens and output_tokens must be non-negative")
+        if len({r[5] for r in raw}) < len(raw):  # rows are matched to their key by this hash
+            raise ModelError("two (model, provider_id, location) keys of the store share a hash")
         names = [r[2] for r in raw if isinstance(r[2], str)]
         canon: dict[Any, Any] = {**dict(zip(names, canonical_locations(names), strict=True)), None: None}
         labels: dict[Key, int] = {}
-        rk = []
-        for model, provider, loc, _, _ in raw:
+        direct: list[tuple[int, int]] = []
+        mixed: list[tuple[int, Key]] = []
+        for model, provider, loc, _, _, h in raw:
             key: Key = (_none(model), _none(provider), canon.get(loc, loc))
-            mix = needs_mix(m, *key)
-            rk.append(
-                {
-                    "model": model,
-                    "provider_id": provider,
-                    "location": loc,
-                    "kid": -1 if mix else labels.setdefault(key, len(labels)),
-                    "mix": mix,
-                }
-            )
+            if needs_mix(m, *key):
+                mixed.append((h, key))
+            else:
+                direct.append((h, labels.setdefault(key, len(labels))))
         keys = list(labels)
-        codes = register_keys(con, "_pk", m, keys, "mean")
+        kp = key_params(m, keys, "mean")
         errs = _errors(m, keys)
         if errs and errors == "raise":
             raise ModelError("; ".join(errs) + " (or pass errors='coerce' to get NaN with a warning)")
-        err = [bool(e) for e in _key_errors(m, keys)]
-        table = pd.DataFrame(rk) if rk else pd.DataFrame({c: [] for c in (*_KEY, "kid", "mix")})
-        con.register("_rk_df", table)
-        con.execute("CREATE OR REPLACE TEMP TABLE _rk AS SELECT * FROM _rk_df")
-        con.unregister("_rk_df")
-        join = (
-            "JOIN _rk k ON q.model IS NOT DISTINCT FROM k.model AND q.provider_id IS NOT DISTINCT FROM "
-            "k.provider_id AND q.location IS NOT DISTINCT FROM k.location"
-        )
+        err = [bool(e) for e in kp.table["err"]] if len(keys) else []
         gsel = "".join(f"q.{quote_ident(g)} AS {quote_ident('_g_' + g)}, " for g in groups)
-        rows = (
-            f"SELECT {gsel}k.kid, CAST(q.input_tokens AS DOUBLE) / 1000.0{_D} AS xin, "
-            f"CAST(q.output_tokens AS DOUBLE) / 1000.0{_D} AS xout, q.captured_at IS NOT NULL AS known, "
-            "month(make_timestamp(epoch_us(q.captured_at))) - 1 AS mo, "
-            f"hour(make_timestamp(epoch_us(q.captured_at))) AS hr FROM requests q {join} WHERE NOT k.mix AND {cond}"
-        )
-        source = (
-            f"({rows}) r LEFT JOIN _pk b ON b.kid = r.kid "
-            "LEFT JOIN _pk_slots gb ON gb.slot = r.kid * 288 + r.mo * 24 + r.hr"
-        )
-        outer = layered(source, "r.*", side_layers("b", "gb", "r.known", "p"))
-        aggs = ["count(*)::DOUBLE AS n"]
-        for q, c in _Q.items():
-            fin = f"coalesce(isfinite(p_v{c}), false)"
-            aggs += [
-                f'coalesce(sum(CASE WHEN {fin} THEN p_v{c} ELSE 0.0{_D} END), 0.0{_D}) AS "{q}:t"',
-                f'coalesce(sum(CASE WHEN {fin} THEN p_v{c} * p_s{c} ELSE 0.0{_D} END), 0.0{_D}) AS "{q}:s"',
-                f'count(*) FILTER (WHERE {fin})::DOUBLE AS "{q}:k"',
-            ]
         gcols = "".join(f"{quote_ident('_g_' + g)}, " for g in groups)
-        con.execute("SET disabled_optimizers = 'partial_aggregate_pushdown'")  # see .sql_scenario
-        sql = (
-            f"SELECT {gcols}kid, p_gcode, p_unknown, {', '.join(aggs)} FROM ({outer}) "
-            f"GROUP BY {gcols}kid, p_gcode, p_unknown"
-        )
-        r = to_pandas(con.sql(sql).to_arrow_table()) if keys else pd.DataFrame()
+
+        def rows(where: str) -> str:
+            return (
+                f"SELECT {gsel}hash(q.model, q.provider_id, q.location) AS h, {slot_sql('q.captured_at')} AS slot, "
+                f"CAST(q.input_tokens AS DOUBLE) / 1000.0{_D} AS xin, CAST(q.output_tokens AS DOUBLE) / 1000.0{_D} "
+                f"AS xout FROM requests q WHERE {where}"
+            )
+
         counts: dict[str, int] = {}
         parts = []
-        if len(r):
-            for kid, gc, unk, n in zip(r["kid"], r["p_gcode"], r["p_unknown"], r["n"], strict=True):
-                text = warning_text(codes[int(kid)], int(gc), bool(unk), err[int(kid)])
-                for code in filter(None, text.split(",")):
-                    counts[code] = counts.get(code, 0) + int(n)
-            r = r.rename(columns={f"_g_{g}": g for g in groups})
-            for i, k in enumerate(_KEY):
-                r[f"_key_{k}"] = [keys[int(kid)][i] for kid in r["kid"]]
-            parts.append(r[[*groups, *(f"_key_{k}" for k in _KEY), *_SUM_COLUMNS]])
-        if any(x["mix"] for x in rk):
-            read = list(dict.fromkeys([*groups, *_KEY, "input_tokens", "output_tokens", "captured_at"]))
-            reader = con.sql(
-                f"SELECT {', '.join('q.' + quote_ident(c) for c in read)} FROM requests q {join} "
-                f"WHERE k.mix AND {cond} AND {_MIXED}"
-            ).to_arrow_reader(MIX_CHUNK_ROWS)
-            for batch in reader:  # in chunks: the traffic-mix prediction expands each row per cell
-                if not batch.num_rows:
-                    continue
-                mixed, mix_counts = _frame_sums(m, to_pandas(pa.Table.from_batches([batch])), groups, errors)
-                parts.append(mixed)
-                for code, cnt in mix_counts.items():
-                    counts[code] = counts.get(code, 0) + cnt
+        # keep each layer of per-row arithmetic a projection of its own (pushing the
+        # aggregates' inputs down inlines every layer into the next, repeating its work)
+        con.execute("SET disabled_optimizers = 'partial_aggregate_pushdown'")
+        if keys:
+            register_rows(con, "_pr", kp, direct)
+            outer = layered(
+                f"({rows(cond)}) r JOIN _pr k ON k.h = r.h AND k.slot = r.slot",
+                "r.*, k.kid",
+                row_layers("k", "p"),
+            )
+            gk = f"((kid * {SLOTS} + slot) * 16 + p_flags)"
+            sql = (
+                f"SELECT {gcols}{gk} AS gk, count(*)::DOUBLE AS n, sum(p_e) AS e, sum(p_re) AS re, "
+                f"sum(p_rc) AS rc, sum(p_rw) AS rw FROM ({outer}) GROUP BY ALL"
+            )
+            parts.append(
+                _direct_sums(kp, keys, err, groups, to_pandas(con.sql(sql).to_arrow_table()), counts)
+            )
+        if mixed:
+            parts.append(
+                _mix_sums(m, con, mixed, groups, rows(f"{cond} AND {_MIXED}"), gcols, errors, counts)
+            )
     finally:
         con.close()
     sums = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*groups, *_SUM_COLUMNS])
     return sums, counts
+
+
+def _direct_sums(
+    kp: KeyParams,
+    keys: list[Key],
+    err: list[bool],
+    groups: list[str],
+    r: pd.DataFrame,
+    counts: dict[str, int],
+) -> pd.DataFrame:
+    """Per (group, key) sums from the groups of rows by key, slot and flags; adds the rows'
+    warning codes to ``counts``."""
+    gk = r["gk"].to_numpy(dtype=np.int64)
+    flags, ks = gk % 16, gk // 16
+    slot, kid = ks % SLOTS, ks // SLOTS
+    n = r["n"].to_numpy(dtype=np.float64)
+    f = {c: pd.to_numeric(r[c]).to_numpy(dtype=np.float64, na_value=np.nan) for c in ("e", "re", "rc", "rw")}
+    s = side_sums(kp, kid, slot, flags, n, f["e"], f["re"], f["rc"], f["rw"])
+    out = pd.DataFrame({f"_g_{g}": r[f"_g_{g}"] for g in groups})
+    out["kid"] = kid
+    out["n"] = n
+    for q, c in _Q.items():
+        for x in ("t", "s", "k"):
+            out[f"{q}:{x}"] = s[f"{x}{c}"]
+    warn = pd.DataFrame({"kid": kid, "gcode": kp.gcode[kid, slot], "unk": (flags & UNKNOWN) > 0, "n": n})
+    for (k, gc, unk), cnt in warn.groupby(["kid", "gcode", "unk"], sort=False)["n"].sum().items():
+        text = warning_text(kp.codes[int(k)], int(gc), bool(unk), err[int(k)])
+        for code in filter(None, text.split(",")):
+            counts[code] = counts.get(code, 0) + int(cnt)
+    by = [*(f"_g_{g}" for g in groups), "kid"]
+    out = out.groupby(by, dropna=False, sort=False)[list(_SUM_COLUMNS)].sum().reset_index()
+    out = out.rename(columns={f"_g_{g}": g for g in groups})
+    kids = out["kid"].to_numpy(dtype=np.int64)
+    for i, k in enumerate(_KEY):
+        out[f"_key_{k}"] = [keys[int(j)][i] for j in kids]
+    return out[[*groups, *(f"_key_{k}" for k in _KEY), *_SUM_COLUMNS]]
+
+
+def _mix_sums(
+    m: IntensityModel,
+    con: Any,
+    mixed: list[tuple[int, Key]],
+    groups: list[str],
+    rows: str,
+    gcols: str,
+    errors: str,
+    counts: dict[str, int],
+) -> pd.DataFrame:
+    """Per (group, key) sums of the rows spread over their model's traffic mix, in DuckDB
+    (:func:`.sql_predict.mix_layers`); adds their warning codes to ``counts``."""
+    cell_ids: dict[Key, int] = {}
+    raw: list[tuple[int, list[tuple[int, float]]]] = []
+    for h, key in mixed:
+        cells = mix_cells(m, *key)
+        if not cells and errors == "raise":
+            where = ", ".join(
+                f"{k}={v!r}"
+                for k, v in zip(("provider_id", "location"), key[1:], strict=True)
+                if v is not None
+            )
+            raise ModelError(
+                f"model {key[0]!r} was never measured with {where}: give both provider_id and "
+                "location for a pooled or prior estimate (or pass errors='coerce' to get NaN with a warning)"
+            )
+        raw.append((h, [(cell_ids.setdefault(c, len(cell_ids)), share) for c, share in cells]))
+    cells_kp = key_params(m, list(cell_ids), "mean")
+    width = register_mix(con, "_pm", cells_kp, raw, MIX_MIN_SHARE)
+    outer = layered(
+        f"({rows}) r JOIN _pm k ON k.h = r.h AND k.slot = r.slot",
+        ", ".join(["k.mid", "r.xin", "r.xout", *(f"r.{quote_ident('_g_' + g)}" for g in groups)]),
+        mix_layers("k", width),
+    )
+    aggs = ["count(*)::DOUBLE AS n"]
+    for q, c in _Q.items():
+        aggs += [f'sum(m_t{c}) AS "{q}:t"', f'sum(m_s{c}) AS "{q}:s"', f'sum(m_k{c}) AS "{q}:k"']
+    r = to_pandas(
+        con.sql(f"SELECT {gcols}mid, {', '.join(aggs)} FROM ({outer}) GROUP BY ALL").to_arrow_table()
+    )
+    for mid, n in r.groupby("mid")["n"].sum().items():
+        lost = not raw[int(mid)][1]
+        for code in ("routing_mix", "no_matching_site") if lost else ("routing_mix",):
+            counts[code] = counts.get(code, 0) + int(n)
+    r = r.rename(columns={f"_g_{g}": g for g in groups})
+    mids = r["mid"].to_numpy(dtype=np.int64)
+    for i, k in enumerate(_KEY):
+        r[f"_key_{k}"] = [mixed[int(j)][1][i] for j in mids]
+    return r[[*groups, *(f"_key_{k}" for k in _KEY), *_SUM_COLUMNS]]
 
 
 def _key_errors(m: IntensityModel, keys: list[Key]) -> list[str]:

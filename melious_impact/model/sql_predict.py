@@ -13,11 +13,13 @@ handled here: callers predict them as a frame (:func:`needs_mix` says which keys
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from melious_impact.model.predict import BASES, GRID_CODES, _grid_params, _location_sd, _resolve
 from melious_impact.model.priors import Z90
@@ -91,40 +93,187 @@ def key_table(
     return pd.DataFrame(rows), codes
 
 
-def _slot_table(m: IntensityModel, keys: list[tuple[Any, Any, Any]], interval: str) -> pd.DataFrame:
-    """Per key, month and UTC hour: the grid intensity a timed row gets, its log spread and
-    grid code (the observed profile, else the key's monthly prior)."""
-    parts = []
-    month, hour = np.meshgrid(np.arange(12), np.arange(24), indexing="ij")
-    mo, hr = month.ravel(), hour.ravel()
+#: grid slots of a key: 12 months x 24 UTC hours, then one for rows without a time
+SLOTS = 289
+UNTIMED = SLOTS - 1
+
+
+def slot_sql(ts: str) -> str:
+    """The grid slot (:data:`SLOTS`) of a row whose instant is ``ts``."""
+    return (
+        f"coalesce((month(make_timestamp(epoch_us({ts}))) - 1) * 24 "
+        f"+ hour(make_timestamp(epoch_us({ts}))), {UNTIMED})"
+    )
+
+
+@dataclass(frozen=True)
+class KeyParams:
+    """What the rows of each key (``kid`` = position in the key list) need: the key's
+    parameters (:func:`key_table`), its warning codes, and per grid slot the intensity,
+    its log spread and the grid code; arrays are (keys, :data:`SLOTS`)."""
+
+    table: pd.DataFrame
+    codes: list[list[str]]
+    g: NDArray[np.float64]
+    gsd: NDArray[np.float64]
+    gcode: NDArray[np.int64]
+
+
+def key_params(m: IntensityModel, keys: list[tuple[Any, Any, Any]], interval: str) -> KeyParams:
+    """:class:`KeyParams` of ``keys``: a timed row gets its slot of the observed profile,
+    else the key's monthly prior; an untimed row the location's year, else the annual prior."""
+    t, codes = key_table(m, keys, interval)
+    nk = len(keys)
+    g = np.zeros((nk, SLOTS))
+    gsd = np.zeros((nk, SLOTS))
+    gcode = np.zeros((nk, SLOTS), dtype=np.int64)
+    mo = np.repeat(np.arange(12), 24)
     prof = m.grid
     for kid, (_, _, location) in enumerate(keys):
-        gi, gval, gsd, gcode = _grid_params(m, location)
+        gi, gval, gs, gc = _grid_params(m, location)
         if gi >= 0:
-            g = prof.mean[gi].ravel()
-            sd = prof.log_sd[gi].ravel()
-            code = np.where(prof.n[gi].ravel() == 0, GRID_CODES.index("grid_slot_filled"), 0)
+            g[kid, :UNTIMED] = prof.mean[gi].ravel()
+            gsd[kid, :UNTIMED] = prof.log_sd[gi].ravel()
+            gcode[kid, :UNTIMED] = np.where(prof.n[gi].ravel() == 0, GRID_CODES.index("grid_slot_filled"), 0)
         else:
-            g, sd = gval[mo + 1], gsd[mo + 1]
-            code = np.full(len(mo), gcode)
-        if interval == "mean":  # slot spread is per-request weather; priors stay uncertain
-            sd = np.where(code == _PRIOR_GRID, sd, 0.0)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "kid": kid,
-                    "mo": mo.astype(np.int64),
-                    "hr": hr.astype(np.int64),
-                    "g": np.asarray(g, dtype=np.float64),
-                    "gsd": np.asarray(sd, dtype=np.float64),
-                    "gcode": code.astype(np.int64),
-                    "slot": (kid * 288 + mo * 24 + hr).astype(np.int64),  # one join column
-                }
-            )
-        )
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=np.int64) for c in ("kid", "mo", "hr", "gcode", "slot")})
-    return pd.concat(parts, ignore_index=True)
+            g[kid, :UNTIMED], gsd[kid, :UNTIMED] = gval[mo + 1], gs[mo + 1]
+            gcode[kid, :UNTIMED] = gc
+    if nk:
+        g[:, UNTIMED] = t["g0"].to_numpy(dtype=np.float64)
+        gsd[:, UNTIMED] = t["gsd0"].to_numpy(dtype=np.float64)
+        gcode[:, UNTIMED] = t["gcode0"].to_numpy(dtype=np.int64)
+    if interval == "mean":  # slot spread is per-request weather; priors stay uncertain
+        gsd = np.where(gcode == _PRIOR_GRID, gsd, 0.0)
+    return KeyParams(t, codes, g, gsd, gcode)
+
+
+#: per raw key and slot, what a row's arithmetic reads (:func:`row_layers`)
+ROW_PARAMS = (
+    *("a0", "b0", "va", "vb", "cv", "prior", "sd_in", "sd_out", "extra", "a_nan", "b_nan"),
+    *("pue", "g", "water", "gsd2", "wsd2"),
+)
+
+
+def _finite_or_none(x: NDArray[np.float64]) -> NDArray[np.object_]:
+    out = np.asarray(x, dtype=object)
+    out[~np.isfinite(np.asarray(x, dtype=np.float64))] = None
+    return out
+
+
+def register_rows(
+    con: duckdb.DuckDBPyConnection, name: str, kp: KeyParams, raw: list[tuple[int, int]]
+) -> None:
+    """The temporary table ``name``: per raw key (its ``hash(model, provider_id, location)``
+    as written) and grid slot, the key's ``kid`` and :data:`ROW_PARAMS` (``gsd2``, ``wsd2``:
+    squared log spreads, NULL where not finite: no spread term then)."""
+    t = kp.table
+    nr = len(raw)
+    kid = np.array([k for _, k in raw], dtype=np.int64)
+    cols: dict[str, Any] = {
+        "h": np.repeat(np.array([np.uint64(h) for h, _ in raw], dtype=np.uint64), SLOTS),
+        "slot": np.tile(np.arange(SLOTS, dtype=np.int64), nr),
+        "kid": np.repeat(kid, SLOTS),
+    }
+    for c in ROW_PARAMS:
+        if c in ("g", "gsd2"):
+            continue
+        src = "wsd2" if c == "wsd2" else c
+        v = t[src].to_numpy() if nr else np.zeros(0)
+        v = v[kid] if nr else v
+        if c == "wsd2":
+            cols[c] = np.repeat(_finite_or_none(v.astype(np.float64)), SLOTS)
+        else:
+            cols[c] = np.repeat(v, SLOTS)
+    with np.errstate(over="ignore", invalid="ignore"):
+        cols["g"] = kp.g[kid].ravel() if nr else np.zeros(0)
+        cols["gsd2"] = _finite_or_none((kp.gsd * kp.gsd)[kid].ravel() if nr else np.zeros(0))
+    frame = pd.DataFrame(cols)
+    for c in ("gsd2", "wsd2"):
+        frame[c] = frame[c].astype("Float64")
+    con.register(f"{name}_df", frame)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_df")
+    con.unregister(f"{name}_df")
+
+
+#: bits of a row's flags (:func:`row_layers`): its value unknown, each quantity finite
+UNKNOWN, FIN_E, FIN_C, FIN_W = 8, 4, 2, 1
+
+
+def row_layers(k: str, p: str) -> list[list[str]]:
+    """Select expressions of one side's prediction for a row, as successive layers (each
+    layer's names are columns of the next), given ``xin``/``xout`` (thousands of tokens)
+    and ``k``, the alias of its joined :func:`register_rows` row:
+
+    ``{p}_e`` (predicted energy: each quantity is it times the slot's grid intensity or the
+    key's water factor, constants of the row's key and slot), ``{p}_re``, ``{p}_rc``,
+    ``{p}_rw`` (``{p}_e`` times each quantity's log spread, the sd of its 90% bound:
+    NULL where that spread is not finite) and ``{p}_flags`` (:data:`UNKNOWN`: a side of the
+    tokens without a coefficient; :data:`FIN_E`, ... : that quantity's value is finite).
+    A total over rows of one key, slot and flags is then the sum of ``{p}_e`` times the
+    key's constants: the per-row work is the spread alone."""
+    first = [
+        f"{k}.a0 * xin + {k}.b0 * xout AS {p}_mu",
+        f"xin * xin * {k}.va + xout * xout * {k}.vb + 2 * xin * xout * {k}.cv AS {p}_var",
+        f"coalesce((xout > 0 AND {k}.b_nan) OR (xin > 0 AND {k}.a_nan), false) AS {p}_unknown",
+        *(f"{k}.{c} AS {p}_k{c}" for c in ("a0", "prior", "sd_in", "sd_out", "extra", "pue", "g", "water")),
+        *(f"{k}.{c} AS {p}_k{c}" for c in ("gsd2", "wsd2")),
+    ]
+    share = f"(CASE WHEN {p}_mu > 0 THEN {p}_ka0 * xin / {p}_mu ELSE 0.0{_D} END)"
+    part_in = _nzs(f"{share} * {p}_ksd_in")
+    part_out = _nzs(f"(1.0{_D} - {share}) * {p}_ksd_out")
+    rel_sd = f"(sqrt(greatest({p}_var, 0.0{_D})) / {p}_mu)"
+    coef = (
+        f"(CASE WHEN {p}_kprior THEN ({part_in} + {part_out}) "
+        f"ELSE ln(1.0{_D} + {Z90!r}{_D} * {rel_sd}) / {Z90!r}{_D} END)"
+    )
+    second = [f"{coef} * {coef} + {p}_kextra AS {p}_rel2", f"{p}_mu * {p}_kpue AS {p}_e"]
+    fin = [f"coalesce(isfinite({x}), false)" for x in (f"{p}_e", f"{p}_e * {p}_kg", f"{p}_e * {p}_kwater")]
+    flags = (
+        f"CASE WHEN {p}_unknown THEN {UNKNOWN} ELSE "
+        f"(CASE WHEN {fin[0]} THEN {FIN_E} ELSE 0 END) + (CASE WHEN {fin[1]} THEN {FIN_C} ELSE 0 END) "
+        f"+ (CASE WHEN {fin[2]} THEN {FIN_W} ELSE 0 END) END"
+    )
+    third = [
+        f"CASE WHEN {_fin(f'{p}_rel2')} THEN {p}_rel2 ELSE 0.0{_D} END AS {p}_r2",
+        f"{flags} AS {p}_flags",
+    ]
+    fourth = [
+        f"{p}_e * sqrt({p}_r2) AS {p}_re",
+        f"{p}_e * sqrt({p}_r2 + {p}_kgsd2) AS {p}_rc",
+        f"{p}_e * sqrt({p}_r2 + {p}_kwsd2) AS {p}_rw",
+    ]
+    return [first, second, third, fourth]
+
+
+def _bits(flags: NDArray[np.int64], bit: int) -> NDArray[np.bool_]:
+    return np.asarray((flags & bit) > 0, dtype=bool)
+
+
+def side_sums(
+    kp: KeyParams,
+    kid: NDArray[np.int64],
+    slot: NDArray[np.int64],
+    flags: NDArray[np.int64],
+    n: NDArray[np.float64],
+    e: NDArray[np.float64],
+    re: NDArray[np.float64],
+    rc: NDArray[np.float64],
+    rw: NDArray[np.float64],
+) -> dict[str, NDArray[np.float64]]:
+    """Per group of rows of one key, slot and flags (sums of :func:`row_layers`' terms):
+    per quantity letter q (e, c, w) ``t{q}`` the sum of its values, ``s{q}`` of value x log
+    spread and ``k{q}`` the rows with a value (0 where the group has none)."""
+    t = kp.table
+    water = t["water"].to_numpy(dtype=np.float64)[kid] if len(t) else np.zeros(0)
+    g = kp.g[kid, slot]
+    out: dict[str, NDArray[np.float64]] = {}
+    with np.errstate(invalid="ignore", over="ignore"):
+        for q, bit, factor, r in (("e", FIN_E, 1.0, re), ("c", FIN_C, g, rc), ("w", FIN_W, water, rw)):
+            ok = _bits(flags, bit)
+            out[f"t{q}"] = np.where(ok, e * factor, 0.0)
+            out[f"s{q}"] = np.where(ok, np.nan_to_num(r, nan=0.0) * factor, 0.0)
+            out[f"k{q}"] = np.where(ok, n, 0.0)
+    return out
 
 
 def register_keys(
@@ -135,17 +284,27 @@ def register_keys(
     interval: str,
 ) -> list[list[str]]:
     """Register :func:`key_table` as the temporary table ``name`` and the grid of each key
-    as ``{name}_slots`` (kid, mo, hr -> g, gsd, gcode); the keys' warning codes."""
-    t, codes = key_table(m, keys, interval)
+    as ``{name}_slots`` (slot = kid * 288 + month * 24 + hour -> g, gsd, gcode)."""
+    kp = key_params(m, keys, interval)
+    t = kp.table
     if not len(t):
         t = pd.DataFrame({"kid": pd.Series(dtype=np.int64)})
-    if interval == "mean" and len(t):  # an untimed row's spread over the year is weather too
-        t["gsd0"] = np.where(t["gcode0"] == _PRIOR_GRID, t["gsd0"], 0.0)
-    for table, frame in ((name, t), (f"{name}_slots", _slot_table(m, keys, interval))):
+    nk = len(keys)
+    slots = pd.DataFrame(
+        {
+            "g": kp.g[:, :UNTIMED].ravel(),
+            "gsd": kp.gsd[:, :UNTIMED].ravel(),
+            "gcode": kp.gcode[:, :UNTIMED].ravel(),
+            "slot": np.arange(nk * UNTIMED, dtype=np.int64),
+        }
+    )
+    if interval == "mean" and len(kp.table):
+        t = t.assign(gsd0=kp.gsd[:, UNTIMED])
+    for table, frame in ((name, t), (f"{name}_slots", slots)):
         con.register(f"{table}_df", frame)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_df")
         con.unregister(f"{table}_df")
-    return codes
+    return kp.codes
 
 
 def _fin(x: str) -> str:
@@ -231,3 +390,146 @@ def warning_text(codes: list[str], gcode: int, unknown: bool, error: bool) -> st
     """The ``warnings`` text of a row, as :func:`.predict.predict_keys` writes it."""
     parts = [*codes, GRID_CODES[gcode], "coefficient_unknown" if unknown and not error else ""]
     return ",".join(p for p in parts if p)
+
+
+def mix_cells(
+    m: IntensityModel, model: str, provider: Any, location: Any
+) -> list[tuple[tuple[Any, Any, Any], float]]:
+    """The cells a row of a measured model without provider or location is spread over (as
+    :func:`.predict._predict_mix`: the model's cells matching what the row gives), with
+    their shares of its traffic; empty when none matches."""
+    cells = m.cells
+    sel = cells["model"] == model
+    if provider is not None:
+        sel &= cells["provider_id"] == provider
+    if location is not None:
+        sel &= cells["location"] == location
+    part = cells[sel.to_numpy(dtype=bool)]
+    n = part["n_requests"].to_numpy(dtype=np.float64)
+    shares = n / n.sum() if len(part) else n
+    keys = list(zip(part["model"], part["provider_id"], part["location"], strict=True))
+    return [((k[0], _none_of(k[1]), _none_of(k[2])), float(s)) for k, s in zip(keys, shares, strict=True)]
+
+
+def _none_of(v: Any) -> Any:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA else v
+
+
+#: per cell of a traffic mix, what a row's arithmetic reads (NaN kept: numpy's rules)
+_MIX_PARAMS = (
+    *("a0", "b0", "va", "vb", "cv", "prior", "sd_in", "sd_out", "extra", "a_nan", "b_nan"),
+    *("pue", "g", "gsd", "water", "wsd2", "share", "big"),
+)
+
+
+def register_mix(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    kp: KeyParams,
+    raw: list[tuple[int, list[tuple[int, float]]]],
+    min_share: float,
+) -> int:
+    """The temporary table ``name``: per raw key of traffic-mix rows (hash as in
+    :func:`register_rows`) and grid slot, ``mid`` (its position in ``raw``), ``lost`` (no cell to spread over) and for each of
+    its cells ``i`` (``kid`` into ``kp``, share) :data:`_MIX_PARAMS` as ``{param}_{i}``
+    (cells past a key's own count have share 0). Returns the largest cell count."""
+    width = max((len(c) for _, c in raw), default=0)
+    nr = len(raw)
+    t = kp.table
+    cols: dict[str, Any] = {
+        "h": np.repeat(np.array([h for h, _ in raw], dtype=np.uint64), SLOTS),
+        "slot": np.tile(np.arange(SLOTS, dtype=np.int64), nr),
+        "mid": np.repeat(np.arange(nr, dtype=np.int64), SLOTS),
+        "lost": np.repeat(np.array([not c for _, c in raw], dtype=bool), SLOTS),
+    }
+    for i in range(width):
+        kid = np.array([c[i][0] if i < len(c) else -1 for _, c in raw], dtype=np.int64)
+        has = kid >= 0
+        share = np.array([c[i][1] if i < len(c) else 0.0 for _, c in raw], dtype=np.float64)
+        at = np.maximum(kid, 0)
+        for p in _MIX_PARAMS:
+            if p == "share":
+                v = np.repeat(share, SLOTS)
+            elif p == "big":
+                v = np.repeat(has & (share >= min_share), SLOTS)
+            elif p in ("g", "gsd"):
+                arr = kp.g if p == "g" else kp.gsd
+                v = np.where(np.repeat(has, SLOTS), arr[at].ravel(), 0.0)
+            else:
+                col = t[p].to_numpy() if len(t) else np.zeros(0)
+                base = col[at] if len(col) else np.zeros(nr)
+                if base.dtype == bool:
+                    v = np.repeat(np.where(has, base, False), SLOTS)
+                else:
+                    v = np.repeat(np.where(has, base.astype(np.float64), 0.0), SLOTS)
+            cols[f"{p}_{i}"] = v
+    import pyarrow as pa
+
+    table = pa.table({c: pa.array(v) for c, v in cols.items()})  # NaN stays NaN, not NULL
+    con.register(f"{name}_df", table)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_df")
+    con.unregister(f"{name}_df")
+    return width
+
+
+def mix_layers(k: str, width: int) -> list[list[str]]:
+    """Select expressions of a traffic-mix row's prediction (:func:`.predict._predict_mix`
+    with ``interval='mean'``: the share-weighted mean over the cells, its 90% bound the
+    largest bound of the cells with a big share), given ``xin``/``xout`` and ``k``, the
+    alias of its joined :func:`register_mix` row: per quantity q (e, c, w) ``m_t{q}``
+    (its value, 0 where unknown), ``m_s{q}`` (value x log spread of the bound) and
+    ``m_k{q}`` (1 where known)."""
+    nan = f"'nan'{_D}"
+    first: list[str] = []
+    for i in range(width):
+        a0, b0 = f"{k}.a0_{i}", f"{k}.b0_{i}"
+        mu = f"({a0} * xin + {b0} * xout)"
+        var = f"(xin * xin * {k}.va_{i} + xout * xout * {k}.vb_{i} + 2 * xin * xout * {k}.cv_{i})"
+        unknown = f"coalesce((xout > 0 AND {k}.b_nan_{i}) OR (xin > 0 AND {k}.a_nan_{i}), false)"
+        first += [
+            f"{mu} AS mu_{i}",
+            f"{var} AS var_{i}",
+            f"CASE WHEN {unknown} THEN {nan} ELSE {mu} * {k}.pue_{i} END AS e_{i}",
+            *(f"{k}.{p}_{i} AS k{p}_{i}" for p in ("a0", "prior", "sd_in", "sd_out", "extra")),
+            *(f"{k}.{p}_{i} AS k{p}_{i}" for p in ("g", "gsd", "water", "wsd2", "share", "big")),
+        ]
+    first.append(f"CASE WHEN {k}.lost THEN {nan} ELSE 0.0{_D} END AS base")
+    second: list[str] = []
+    for i in range(width):
+        mu = f"mu_{i}"
+        share = f"(CASE WHEN {mu} > 0 THEN ka0_{i} * xin / {mu} ELSE 0.0{_D} END)"
+        prior_sd = f"({_nzs(f'{share} * ksd_in_{i}')} + {_nzs(f'(1.0{_D} - {share}) * ksd_out_{i}')})"
+        rel_sd = f"(sqrt(greatest(var_{i}, 0.0{_D})) / {mu})"
+        coef = f"(CASE WHEN kprior_{i} THEN {prior_sd} ELSE ln(1.0{_D} + {Z90!r}{_D} * {rel_sd}) / {Z90!r}{_D} END)"
+        second.append(f"{coef} * {coef} + kextra_{i} AS rel2_{i}")
+    third = [f"CASE WHEN {_fin(f'rel2_{i}')} THEN rel2_{i} ELSE 0.0{_D} END AS r2_{i}" for i in range(width)]
+    vals = {"e": "e_{i}", "c": "e_{i} * kg_{i}", "w": "e_{i} * kwater_{i}"}
+    sds = {"e": "r2_{i}", "c": "r2_{i} + kgsd_{i} * kgsd_{i}", "w": "r2_{i} + kwsd2_{i}"}
+    fourth: list[str] = []
+    for q in ("e", "c", "w"):
+        terms = [f"kshare_{i} * ({vals[q].format(i=i)})" for i in range(width)]
+        mean = " + ".join(["base", *terms])
+        bounds = [
+            f"CASE WHEN kbig_{i} THEN ({vals[q].format(i=i)}) * exp({Z90!r}{_D} * sqrt({sds[q].format(i=i)})) "
+            f"ELSE '-inf'{_D} END"
+            for i in range(width)
+        ]
+        high = (
+            f"greatest({', '.join(bounds)})" if len(bounds) > 1 else (bounds[0] if bounds else f"'-inf'{_D}")
+        )
+        fourth += [f"{mean} AS m_v{q}", f"{high} AS m_h{q}"]
+    fifth: list[str] = []
+    for q in ("e", "c", "w"):
+        v, h = f"m_v{q}", f"m_h{q}"
+        fifth.append(f"greatest(CASE WHEN {_fin(h)} THEN {h} ELSE {v} END, {v}) AS m_hi{q}")
+    sixth: list[str] = []
+    for q in ("e", "c", "w"):
+        v, ratio = f"m_v{q}", f"(m_hi{q} / m_v{q})"
+        known = _fin(v)
+        s = f"(CASE WHEN {_fin(ratio)} AND {ratio} > 0 THEN ln({ratio}) / {Z90!r}{_D} ELSE 0.0{_D} END)"
+        sixth += [
+            f"CASE WHEN {known} THEN {v} ELSE 0.0{_D} END AS m_t{q}",
+            f"CASE WHEN {known} THEN {v} * {s} ELSE 0.0{_D} END AS m_s{q}",
+            f"CASE WHEN {known} THEN 1.0{_D} ELSE 0.0{_D} END AS m_k{q}",
+        ]
+    return [first, second, third, fourth, fifth, sixth]

@@ -127,3 +127,54 @@ def test_generated_stores_totals_as_frame(
         frame = m.predict(back, by=by, errors="coerce")
         assert_sums_of_rows(frame, back, m, by)
         assert_same_totals(m.predict(store, by=by, errors="coerce"), frame)
+
+
+def odd_requests(n: int, seed: int) -> pd.DataFrame:
+    """Requests the fit never saw the like of: models of known and unknown size, rows
+    without a model, a time, tokens, a provider or a location (some of them spread over a
+    traffic mix that matches no cell), locations that name no country, zero tokens."""
+    rng = np.random.default_rng(seed)
+    models = np.array(["gpt-oss-20b", "bge-m3", "mystery-13b", "qwen3-embedding-8b", None], dtype=object)
+    providers = np.array(["ovhcloud", "scaleway", "nowhere-cloud", None], dtype=object)
+    locations = np.array(["France", "fr", "DE", "atlantis", "eu-west", "SE", None], dtype=object)
+    ts = pd.Series(
+        pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 365 * 86400, n), unit="s")
+    )
+    ts[rng.random(n) < 0.15] = pd.NaT
+    tin = rng.integers(0, 9000, n).astype(float)
+    tin[rng.random(n) < 0.03] = np.nan
+    return pd.DataFrame(
+        {
+            "captured_at": ts,
+            "model": models[rng.choice(len(models), n, p=[0.4, 0.2, 0.15, 0.15, 0.1])],
+            "provider_id": providers[rng.integers(0, len(providers), n)],
+            "location": locations[rng.integers(0, len(locations), n)],
+            "input_tokens": pd.array(tin, dtype="Int64"),
+            "output_tokens": rng.choice([0, 1, 250, 4000], n),
+            "team": np.array(["a", "b", None], dtype=object)[rng.integers(0, 3, n)],
+        }
+    )
+
+
+@settings(
+    max_examples=5,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(n=st.integers(20, 800), seed=st.integers(0, 10_000))
+def test_odd_keys_totals_as_frame(tmp_path_factory: pytest.TempPathFactory, n: int, seed: int) -> None:
+    try:
+        m = mi.fit_intensity(messy_requests(2000, seed + 1))
+    except mi.ModelError:
+        return
+    store = mi.ImpactStore(tmp_path_factory.mktemp("s") / "s")
+    store.append(odd_requests(n, seed))
+    store.flush()
+    back = store.to_pandas()
+    for by in ([], ["team"], ["model", "location"]):
+        frame = m.predict(back, by=by, errors="coerce")
+        assert_sums_of_rows(frame, back, m, by)
+        assert_same_totals(m.predict(store, by=by, errors="coerce"), frame)
+    if back["model"].isna().any():
+        with pytest.raises(mi.ModelError):
+            m.predict(store, by="team")

@@ -161,32 +161,42 @@ def _finite_or_none(x: NDArray[np.float64]) -> NDArray[np.object_]:
 
 
 def register_rows(
-    con: duckdb.DuckDBPyConnection, name: str, kp: KeyParams, raw: list[tuple[int, int]]
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    kp: KeyParams,
+    raw: list[tuple[int, int]],
+    extra: dict[str, NDArray[Any]] | None = None,
 ) -> None:
-    """The temporary table ``name``: per raw key (its ``hash(model, provider_id, location)``
-    as written) and grid slot, the key's ``kid`` and :data:`ROW_PARAMS` (``gsd2``, ``wsd2``:
-    squared log spreads, NULL where not finite: no spread term then)."""
+    """The temporary table ``name``: per raw key (``h``: its ``hash(model, provider_id,
+    location)`` as written, or any integer the rows carry) and grid slot, the key's ``kid``
+    and :data:`ROW_PARAMS` (``gsd2``, ``wsd2``: squared log spreads, NULL where not
+    finite: no spread term then). A ``kid`` of -1 has zeros for parameters (rows the
+    caller does not predict). ``extra``: more columns, one value per raw key or an array of
+    (raw keys, :data:`SLOTS`)."""
     t = kp.table
     nr = len(raw)
     kid = np.array([k for _, k in raw], dtype=np.int64)
+    nk = len(t)
+    at = np.where(kid >= 0, kid, nk)  # one row of zeros past the keys
+
+    def pad(v: NDArray[Any]) -> NDArray[Any]:
+        return np.concatenate([v, np.zeros((1, *v.shape[1:]), dtype=v.dtype)])
+
     cols: dict[str, Any] = {
-        "h": np.repeat(np.array([np.uint64(h) for h, _ in raw], dtype=np.uint64), SLOTS),
+        "h": np.repeat(np.array([h for h, _ in raw], dtype=np.uint64), SLOTS),
         "slot": np.tile(np.arange(SLOTS, dtype=np.int64), nr),
         "kid": np.repeat(kid, SLOTS),
     }
     for c in ROW_PARAMS:
         if c in ("g", "gsd2"):
             continue
-        src = "wsd2" if c == "wsd2" else c
-        v = t[src].to_numpy() if nr else np.zeros(0)
-        v = v[kid] if nr else v
-        if c == "wsd2":
-            cols[c] = np.repeat(_finite_or_none(v.astype(np.float64)), SLOTS)
-        else:
-            cols[c] = np.repeat(v, SLOTS)
+        v = pad(t[c].to_numpy() if nk else np.zeros(0))[at]
+        cols[c] = np.repeat(_finite_or_none(v.astype(np.float64)) if c == "wsd2" else v, SLOTS)
     with np.errstate(over="ignore", invalid="ignore"):
-        cols["g"] = kp.g[kid].ravel() if nr else np.zeros(0)
-        cols["gsd2"] = _finite_or_none((kp.gsd * kp.gsd)[kid].ravel() if nr else np.zeros(0))
+        cols["g"] = pad(kp.g)[at].ravel()
+        cols["gsd2"] = _finite_or_none(pad(kp.gsd * kp.gsd)[at].ravel())
+    for c, v in (extra or {}).items():
+        cols[c] = v.ravel() if v.ndim == 2 else np.repeat(v, SLOTS)
     frame = pd.DataFrame(cols)
     for c in ("gsd2", "wsd2"):
         frame[c] = frame[c].astype("Float64")

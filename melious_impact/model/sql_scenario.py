@@ -26,11 +26,28 @@ import pandas as pd
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from melious_impact.errors import ModelError
 from melious_impact.model.locations import canonical_locations
 from melious_impact.model.prices import EUR_PER_ENERGY_UNIT
 from melious_impact.model.scenario_totals import QUANTITIES, SUMS, Groups
+from melious_impact.model.sql_predict import (
+    FIN_C,
+    FIN_E,
+    FIN_W,
+    SLOTS,
+    UNKNOWN,
+    UNTIMED,
+    KeyParams,
+    key_params,
+    layered,
+    needs_mix,
+    register_rows,
+    row_layers,
+    side_sums,
+    slot_sql,
+    warning_text,
+)
 from melious_impact.model.sql_predict import MIXED as _MIXED
-from melious_impact.model.sql_predict import layered, needs_mix, register_keys, side_layers, warning_text
 from melious_impact.periods import DateLike, period
 from melious_impact.store.query import quote_ident, to_pandas
 
@@ -78,8 +95,11 @@ def store_groups(
     con = store.connect()
     try:
         raw = con.sql(
-            f"SELECT model, provider_id, location FROM requests WHERE {cond} GROUP BY ALL"
+            "SELECT *, hash(model, provider_id, location) FROM (SELECT model, provider_id, location "
+            f"FROM requests WHERE {cond} GROUP BY ALL)"
         ).fetchall()
+        if len({r[3] for r in raw}) < len(raw):  # rows are matched to their key by this hash
+            raise ModelError("two (model, provider_id, location) keys of the store share a hash")
         canon = _canon([r[2] for r in raw])
         best = m.grid.mean.argmin(axis=2) if len(m.grid.locations) else np.zeros((0, 12), dtype=np.int64)
         joint: dict[Key, int] = {}
@@ -88,7 +108,7 @@ def store_groups(
             return joint.setdefault(key, len(joint))
 
         rk = []
-        for model, provider, loc in raw:
+        for model, provider, loc, h in raw:
             base: Key = (model, _none(provider), canon.get(loc, loc))
             moved = models is None or model in models
             scen = (model, *target) if target is not None and moved else base
@@ -99,6 +119,7 @@ def store_groups(
                     "model": model,
                     "provider_id": provider,
                     "location": loc,
+                    "h": h,
                     "kb": kid(base) if not mix else -1,
                     "ks": kid(scen) if not mix else -1,
                     "shift": bool(shift and moved and li >= 0),
@@ -107,41 +128,29 @@ def store_groups(
                 }
             )
         labels = list(joint)
-        codes = register_keys(con, "_pk", m, labels, "mean")
-        li_, mo_ = np.meshgrid(np.arange(len(best)), np.arange(12), indexing="ij")
-        con.register(
-            "_best_df",
-            pd.DataFrame(
-                {
-                    "li": li_.ravel().astype(np.int64),
-                    "mo": mo_.ravel().astype(np.int64),
-                    "hr": np.asarray(best, dtype=np.int64).ravel(),
-                }
-            ),
-        )
-        con.execute("CREATE OR REPLACE TEMP TABLE _best AS SELECT * FROM _best_df")
-        con.unregister("_best_df")
-        err = (
-            [bool(e) for e in con.sql("SELECT err FROM _pk ORDER BY kid").fetchnumpy()["err"]]
-            if labels
-            else []
-        )
-        table = (
-            pd.DataFrame(rk) if rk else pd.DataFrame(columns=["model", "provider_id", "location", "kb", "ks"])
-        )
-        con.register("_rk_df", table)
-        con.execute("CREATE OR REPLACE TEMP TABLE _rk AS SELECT * FROM _rk_df")
-        con.unregister("_rk_df")
+        kp = key_params(m, labels, "mean")
+        codes = kp.codes
+        err = [bool(e) for e in kp.table["err"]] if labels else []
+        _register_sides(con, kp, rk, best)
         # keep each layer of per-row arithmetic a projection of its own (pushing the
         # aggregates' inputs down inlines every layer into the next: 4x slower at 1M rows)
         con.execute("SET disabled_optimizers = 'partial_aggregate_pushdown'")
-        sql_groups = (
+        fine = (
             _unpacked(to_pandas(con.sql(_groups_sql(qcond, len(labels))).to_arrow_table()), len(labels))
             if rk
             else pd.DataFrame()
         )
-        other = int(sql_groups["paid_other"].sum()) if len(sql_groups) else 0
+        sql_groups = _side_groups(fine, kp) if len(fine) else fine
+        other = int(fine["paid_other"].sum()) if len(fine) else 0
         other_cost = _other_cost(con, cond) if other else Decimal(0)
+        table = (
+            pd.DataFrame(rk)
+            if rk
+            else pd.DataFrame(columns=["model", "provider_id", "location", "kb", "ks", "mix"])
+        )
+        con.register("_rk_df", table[["model", "provider_id", "location", "kb", "ks", "mix"]])
+        con.execute("CREATE OR REPLACE TEMP TABLE _rk AS SELECT * FROM _rk_df")
+        con.unregister("_rk_df")
         mix_parts = []
         if any(r["mix"] for r in rk):
             reader = con.sql(
@@ -164,7 +173,7 @@ def store_groups(
             ).fetchall()
             return [(labels[b], labels[s], _first_key(f)) for b, s, f in rows]
 
-        return _merge(sql_groups, labels, codes, err, mix_parts, other_cost, exact_firsts)
+        return _merge(sql_groups, fine, labels, codes, err, mix_parts, other_cost, exact_firsts)
     finally:
         con.close()
 
@@ -180,44 +189,55 @@ _MIX_COLUMNS = (
 )
 
 
+def _register_sides(con: Any, kp: KeyParams, rk: list[dict[str, Any]], best: NDArray[np.int64]) -> None:
+    """``_sb``: per raw key (by hash) and grid slot, its base key's row parameters
+    (:func:`.sql_predict.register_rows`) with its base and scenario keys, ``moved`` (the keys
+    differ), ``mix`` and the scenario's slot (``sslot``: the cleanest hour of the row's
+    month at its scenario location for shifted rows with a time, ``shifted``); ``_ss``: per
+    key (``h`` = kid) and slot, the key's row parameters."""
+    slot = np.arange(SLOTS)
+    mo, hr = np.minimum(slot // 24, 11), slot % 24
+    sslot = np.tile(slot, (len(rk), 1))
+    shifted = np.zeros((len(rk), SLOTS), dtype=bool)
+    for i, r in enumerate(rk):
+        if r["shift"] and r["li"] >= 0:
+            bh = np.asarray(best[r["li"]], dtype=np.int64)[mo]
+            sslot[i, :UNTIMED] = (mo * 24 + bh)[:UNTIMED]
+            shifted[i, :UNTIMED] = True
+    del hr
+    extra = {
+        "kb": np.array([r["kb"] for r in rk], dtype=np.int64),
+        "ks": np.array([r["ks"] for r in rk], dtype=np.int64),
+        "moved": np.array([r["kb"] != r["ks"] for r in rk], dtype=bool),
+        "mix": np.array([r["mix"] for r in rk], dtype=bool),
+        "sslot": sslot,
+        "shifted": shifted,
+    }
+    register_rows(con, "_sb", kp, [(r["h"], r["kb"]) for r in rk], extra)
+    register_rows(con, "_ss", kp, [(k, k) for k in range(len(kp.table))])
+
+
 def _groups_sql(cond: str, nkeys: int) -> str:
-    slot = "month(make_timestamp(epoch_us(q.captured_at))) - 1 AS mo, hour(make_timestamp(epoch_us(q.captured_at))) AS hr"
     rows = (
-        "SELECT k.kb, k.ks, k.mix, k.shift, k.li, CAST(q.input_tokens AS DOUBLE) AS tin, "
-        "CAST(q.output_tokens AS DOUBLE) AS tout, q.captured_at IS NOT NULL AS known, "
-        f"epoch_us(q.captured_at) AS us, {slot}, coalesce(q.impact_reported, false) AS rep, "
+        f"SELECT hash(q.model, q.provider_id, q.location) AS h, {slot_sql('q.captured_at')} AS slot, "
+        "CAST(q.input_tokens AS DOUBLE) AS tin, CAST(q.output_tokens AS DOUBLE) AS tout, "
+        f"epoch_us(q.captured_at) AS us, coalesce(q.impact_reported, false) AS rep, "
         "q.energy_kwh, q.carbon_g_co2, q.water_liters, q.billing_paid_with, q.billing_credits, q.billing_energy "
-        "FROM requests q JOIN _rk k ON q.model IS NOT DISTINCT FROM k.model "
-        "AND q.provider_id IS NOT DISTINCT FROM k.provider_id AND q.location IS NOT DISTINCT FROM k.location "
-        f"WHERE {cond}"
+        f"FROM requests q WHERE {cond}"
     )
-    # the cleanest hour of the row's day at its scenario location (shifted rows with a time)
-    moved_hr = "coalesce(bh.hr, r0.hr)"
-    new_us = f"(r0.us - ((r0.us % {_DAY_US}) + {_DAY_US}) % {_DAY_US} + ({moved_hr}) * {_HOUR_US}::BIGINT)"
-    shifted = (
-        "SELECT r0.kb, r0.ks, r0.mix, r0.tin, r0.tout, r0.known, r0.us, r0.mo, r0.hr, r0.rep, r0.energy_kwh, "
-        "r0.carbon_g_co2, r0.water_liters, r0.billing_paid_with, r0.billing_credits, r0.billing_energy, "
-        f"{moved_hr} AS shr, (r0.kb <> r0.ks) OR coalesce(bh.hr IS NOT NULL AND {new_us} <> r0.us, false) AS changed, "
-        f"r0.tin / 1000.0{_D} AS xin, r0.tout / 1000.0{_D} AS xout "
-        f"FROM ({rows}) r0 LEFT JOIN _best bh ON bh.li = (CASE WHEN r0.shift THEN r0.li ELSE -1 END) AND bh.mo = r0.mo"
+    # a shifted row moves to the cleanest hour of its day: changed unless it ran at it already
+    new_us = f"(r.us - ((r.us % {_DAY_US}) + {_DAY_US}) % {_DAY_US} + (b.sslot % 24) * {_HOUR_US}::BIGINT)"
+    keep = (
+        "r.*, b.kb, b.ks, b.mix, b.sslot, r.tin / 1000.0::DOUBLE AS xin, r.tout / 1000.0::DOUBLE AS xout, "
+        f"b.moved OR coalesce(b.shifted AND {new_us} <> r.us, false) AS changed"
     )
-    lb = side_layers("b", "gb", "r.known", "pb")
-    ls = side_layers("s", "gs", "r.known", "ps")
-    source = (
-        f"({shifted}) r LEFT JOIN _pk b ON b.kid = r.kb LEFT JOIN _pk s ON s.kid = r.ks "
-        "LEFT JOIN _pk_slots gb ON gb.slot = r.kb * 288 + r.mo * 24 + r.hr "
-        "LEFT JOIN _pk_slots gs ON gs.slot = r.ks * 288 + r.mo * 24 + r.shr"
-    )
-    # whether each side estimates each quantity: group keys, so the sums need no masks
-    flags = [f"coalesce(isfinite({p}_v{c}), false) AS {p}_f{c}" for p in ("pb", "ps") for c in _Q.values()]
-    layers = [[*x, *y] for x, y in zip(lb, ls, strict=True)] + [flags]
-    outer = layered(source, "r.*", layers)
+    source = f"({rows}) r JOIN _sb b ON b.h = r.h AND b.slot = r.slot LEFT JOIN _ss s ON s.h = b.ks AND s.slot = b.sslot"
+    lb, ls = row_layers("b", "pb"), row_layers("s", "ps")
+    outer = layered(source, keep, [[*x, *y] for x, y in zip(lb, ls, strict=True)])
     aggs = ["count(*) AS n", "sum(tin) AS tin", "sum(tout) AS tout"]
-    for q, c in _Q.items():
-        for p in ("pb", "ps"):
-            # NaN or NULL where not estimated: those groups' sums are never read
-            aggs.append(f'sum({p}_v{c}) AS "{q}:{p}_v"')
-            aggs.append(f'sum({p}_v{c} * {p}_s{c}) AS "{q}:{p}_vs"')
+    for p in ("pb", "ps"):
+        aggs += [f"sum({p}_{x}) AS {p}_{x}" for x in ("e", "re", "rc", "rw")]
+    for q in _Q:
         # reported figures: count the reported rows and those with the figure, sum it
         aggs.append(f'coalesce(sum({q}) FILTER (WHERE rep), 0.0{_D}) AS "obs:{q}"')
         aggs.append(f'count({q}) FILTER (WHERE rep) AS "obs_n:{q}"')
@@ -227,14 +247,15 @@ def _groups_sql(cond: str, nkeys: int) -> str:
         "sum(billing_energy) FILTER (WHERE billing_paid_with = 'energy') AS paid_energy",
         "count(*) FILTER (WHERE billing_paid_with IS DISTINCT FROM 'credits' AND billing_paid_with "
         "IS DISTINCT FROM 'energy' AND (billing_credits IS NOT NULL OR billing_energy IS NOT NULL)) AS paid_other",
-        "bool_and(NOT known) AS first_none",
+        "bool_and(us IS NULL) AS first_none",
         "min(us) AS first_us",
     ]
-    # one integer group key (hashing twenty columns per row cost as much as the arithmetic)
+    # one integer group key (hashing many columns per row cost as much as the arithmetic)
     packed = "(kb + 1)"
     for name, size in _PACKED[1:]:
+        n = nkeys + 1 if size == "K" else size
         value = f"coalesce(CAST({name} AS BIGINT), 0)" if size != "K" else f"({name} + 1)"
-        packed = f"({packed} * {nkeys + 1 if size == 'K' else size} + {value})"
+        packed = f"({packed} * {n} + {value})"
     return f"SELECT {packed} AS gk, {', '.join(aggs)} FROM ({outer}) GROUP BY gk"
 
 
@@ -242,14 +263,53 @@ def _groups_sql(cond: str, nkeys: int) -> str:
 _PACKED: tuple[tuple[str, Any], ...] = (
     ("kb", "K"),
     ("ks", "K"),
+    ("slot", SLOTS),
+    ("sslot", SLOTS),
     ("changed", 2),
     ("mix", 2),
-    ("pb_gcode", 6),
-    ("ps_gcode", 6),
-    ("pb_unknown", 2),
-    ("ps_unknown", 2),
-    *((f"{p}_f{c}", 2) for p in ("pb", "ps") for c in ("e", "c", "w")),
+    ("pb_flags", 16),
+    ("ps_flags", 16),
 )
+
+
+def _side_groups(fine: pd.DataFrame, kp: KeyParams) -> pd.DataFrame:
+    """The groups of rows by key, slot and flags on both sides as groups by (keys, changed,
+    grid codes, whether each side knows each quantity), with each side's sums of values and
+    of value x log spread (the key's factors applied, :func:`.sql_predict.side_sums`)."""
+    direct = fine[~fine["mix"]].reset_index(drop=True)
+    if not len(direct):
+        return direct
+    n = direct["n"].to_numpy(dtype=np.float64)
+    out = pd.DataFrame(
+        {"kb": direct["kb"], "ks": direct["ks"], "changed": direct["changed"], "mix": direct["mix"]}
+    )
+    for p, k, sl in (("pb", "kb", "slot"), ("ps", "ks", "sslot")):
+        kid, slot = direct[k].to_numpy(dtype=np.int64), direct[sl].to_numpy(dtype=np.int64)
+        flags = direct[f"{p}_flags"].to_numpy(dtype=np.int64)
+        f = {
+            x: pd.to_numeric(direct[f"{p}_{x}"]).to_numpy(dtype=np.float64, na_value=np.nan)
+            for x in ("e", "re", "rc", "rw")
+        }
+        sums = side_sums(kp, kid, slot, flags, n, f["e"], f["re"], f["rc"], f["rw"])
+        out[f"{p}_gcode"] = kp.gcode[kid, slot]
+        out[f"{p}_unknown"] = (flags & UNKNOWN) > 0
+        for q, c in _Q.items():
+            out[f"{p}_f{c}"] = (flags & {"e": FIN_E, "c": FIN_C, "w": FIN_W}[c]) > 0
+            out[f"{q}:{p}_v"] = sums[f"t{c}"]
+            out[f"{q}:{p}_vs"] = sums[f"s{c}"]
+    out["n"] = n
+    out["tin"] = direct["tin"].to_numpy(dtype=np.float64)
+    out["tout"] = direct["tout"].to_numpy(dtype=np.float64)
+    out["first_none"] = direct["first_none"].to_numpy(dtype=bool)
+    out["first_us"] = pd.to_numeric(direct["first_us"]).to_numpy(dtype=np.float64, na_value=np.nan)
+    by = ["kb", "ks", "changed", "mix", "pb_gcode", "ps_gcode", "pb_unknown", "ps_unknown"]
+    by += [f"{p}_f{c}" for p in ("pb", "ps") for c in _Q.values()]
+    values = [c for c in out.columns if c not in by and c not in ("first_none", "first_us")]
+    grouped = out.groupby(by, sort=False)
+    res = grouped[values].sum()
+    res["first_none"] = grouped["first_none"].all()
+    res["first_us"] = grouped["first_us"].min()
+    return res.reset_index()
 
 
 def _unpack(gk: NDArray[np.int64], nkeys: int) -> dict[str, NDArray[np.int64]]:
@@ -298,6 +358,7 @@ def _first_key(first: Any) -> tuple[bool, int, str]:
 
 
 def _merge(
+    direct: pd.DataFrame,
     r: pd.DataFrame,
     labels: list[Key],
     codes: list[list[str]],
@@ -307,8 +368,8 @@ def _merge(
     exact_firsts: Callable[[], list[tuple[Key, Key, tuple[bool, int, str]]]],
 ) -> Groups:
     """SQL groups and the traffic-mix rows' groups as one :class:`Groups`, keys numbered as a
-    frame of the store would number them."""
-    direct = r[~r["mix"].astype(bool)] if len(r) else r
+    frame of the store would number them. ``direct``: the groups of rows predicted in SQL
+    (:func:`_side_groups`), ``r``: all rows' groups (reported figures, billed euros)."""
     # group label pairs, first appearance, the sums
     pairs: list[tuple[Key, Key]] = [
         (labels[int(b)], labels[int(s)])

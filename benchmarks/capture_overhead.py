@@ -19,17 +19,29 @@ writer included), CPU time of the calling thread (what the caller itself pays), 
 time. On a quiet machine they agree; on a shared one, wall time also counts other
 processes' time slices, and CPU time is the faithful measure of what capture costs.
 
-Peers, side by side on the same SDK calls: EcoLogits (``pip install ecologits==0.11.3``,
-the ``bench`` extra) patches the SDK's methods for the whole process, so it runs in a
-separate process (``--peer ecologits``), where the bare calls go through the patched
-methods' ``__wrapped__`` originals, interleaved the same way. Its canned responses name
-``gpt-4o-mini`` (a model EcoLogits knows, so it computes its impacts); EcoLogits
-instruments chat completions, not embeddings. Langfuse is not run: its SDK exports traces
-over HTTP to a Langfuse server, and this benchmark runs without any network.
+Peers, side by side on the same SDK calls (the ``bench`` extra pins them). Each patches
+the SDK's methods for the whole process, so each runs in a process of its own
+(``--peer NAME``), where the bare calls go through the patched methods' ``__wrapped__``
+originals, interleaved the same way, over the same canned transport and bodies, whose
+responses name ``gpt-4o-mini``:
+
+- EcoLogits (``ecologits==0.11.3``): a model it knows, so it computes its impacts; it
+  instruments chat completions, not embeddings.
+- Langfuse (``langfuse==5.0.4``, ``from langfuse.openai import OpenAI``): every call becomes
+  an OpenTelemetry span, batched and exported by a background thread over HTTP. Its server
+  here is a small collector on 127.0.0.1 in a process of its own (so its work is not
+  counted as Langfuse's), reached through ``LANGFUSE_BASE_URL``/``LANGFUSE_HOST`` with dummy
+  keys; it answers every request with ``{}`` and decodes the OTLP bodies to count the
+  spans, which are reported beside the requests and bytes so the traces are seen to be
+  real. Langfuse also replaces ``openai.Stream.__iter__`` for every stream; the bare stream
+  case iterates through the original. After each case Langfuse is flushed and the process
+  CPU of that flush (the spans still queued: serialised, compressed, sent) is counted per
+  instrumented call in the *all-in* ratio, as the store's conversion is for capture.
 
     python benchmarks/capture_overhead.py            # full run (about a minute)
     python benchmarks/capture_overhead.py --quick    # a few seconds, noisier
     python benchmarks/capture_overhead.py --no-peers # melious-impact only
+    python benchmarks/capture_overhead.py --peer langfuse  # one peer's side alone (JSON)
 """
 
 from __future__ import annotations
@@ -38,6 +50,8 @@ import argparse
 import gc
 import importlib.util
 import json
+import multiprocessing
+import os
 import random
 import statistics
 import subprocess
@@ -196,10 +210,15 @@ class NullSink:
 
 
 def make_cases(
-    client: OpenAI, model: str = "glm-4.7", *, unwrapped: bool = False
+    client: OpenAI,
+    model: str = "glm-4.7",
+    *,
+    unwrapped: bool = False,
+    iterate: Callable[[Any], Any] = iter,
 ) -> dict[str, Callable[[], None]]:
     """The three SDK calls. ``unwrapped``: call the SDK methods' ``__wrapped__`` originals
-    (the bare side when a peer has patched the methods for the whole process)."""
+    (the bare side when a peer has patched the methods for the whole process); ``iterate``:
+    how the stream is iterated (the original ``Stream.__iter__`` when a peer replaced it)."""
     msgs = [{"role": "user", "content": "Hello there"}]
     chat_create: Any = client.chat.completions.create
     emb_create: Any = client.embeddings.create
@@ -221,11 +240,13 @@ def make_cases(
         emb_create(model="bge-m3", input=["some text to embed"] * 8)
 
     def stream() -> None:
-        for _ in chat_create(
-            model=model,
-            messages=msgs,
-            stream=True,
-            stream_options={"include_usage": True},
+        for _ in iterate(
+            chat_create(
+                model=model,
+                messages=msgs,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
         ):
             pass
 
@@ -320,10 +341,19 @@ class _CollectOne(NullSink):
 PEER_MODEL = "gpt-4o-mini"  # a model EcoLogits knows (it skips the rest for unknown ones)
 
 
+PEERS = ("ecologits", "langfuse")
+
+
 def run_peer(name: str, rounds: int, per_round: dict[str, int]) -> dict[str, Any]:
     """Bare vs the peer's instrumentation of the same calls, in this process (see the doc)."""
-    if name != "ecologits":
-        raise SystemExit(f"unknown peer {name!r}")
+    if name == "ecologits":
+        return _run_ecologits(rounds, per_round)
+    if name == "langfuse":
+        return _run_langfuse(rounds, per_round)
+    raise SystemExit(f"unknown peer {name!r}")
+
+
+def _run_ecologits(rounds: int, per_round: dict[str, int]) -> dict[str, Any]:
     import logging
 
     from ecologits import EcoLogits
@@ -338,10 +368,173 @@ def run_peer(name: str, rounds: int, per_round: dict[str, int]) -> dict[str, Any
     if impacts is None or impacts.energy is None:
         raise SystemExit("EcoLogits computed no impacts: the comparison would not be fair")
     bare, wrapped = make_cases(client, PEER_MODEL, unwrapped=True), make_cases(client, PEER_MODEL)
-    results: dict[str, Any] = {"peer": name, "version": _version(name)}
+    results: dict[str, Any] = {"peer": "ecologits", "version": _version("ecologits")}
     for case in ("chat", "embeddings", "stream"):
         results[case] = compare(bare[case], wrapped[case], per_round[case], rounds)
     return results
+
+
+def _run_langfuse(rounds: int, per_round: dict[str, int]) -> dict[str, Any]:
+    """Langfuse's OpenAI integration, exporting to a loopback collector (see the doc)."""
+    ctx = multiprocessing.get_context("spawn")
+    conn, child_conn = ctx.Pipe()
+    collector = ctx.Process(target=_collector, args=(child_conn,), daemon=True)
+    collector.start()
+    try:
+        port = conn.recv()
+        base_url = f"http://127.0.0.1:{port}"
+        for key in [k for k in os.environ if k.startswith(("LANGFUSE_", "OTEL_"))]:
+            del os.environ[key]  # nothing from the caller's environment redirects the export
+        os.environ.update(
+            {
+                "LANGFUSE_PUBLIC_KEY": "pk-lf-bench",
+                "LANGFUSE_SECRET_KEY": "sk-lf-bench",
+                "LANGFUSE_BASE_URL": base_url,
+                "LANGFUSE_HOST": base_url,
+                "NO_PROXY": "127.0.0.1",
+                "no_proxy": "127.0.0.1",
+            }
+        )
+        import openai
+
+        original_stream_iter = openai.Stream.__iter__  # Langfuse replaces it for every stream
+        from langfuse import Langfuse
+        from langfuse.openai import OpenAI as LangfuseOpenAI
+
+        langfuse = Langfuse()  # from the environment, as a user configures it
+        transport = CannedTransport(model=PEER_MODEL)
+        client = LangfuseOpenAI(
+            base_url="http://bench.local/v1",
+            api_key="sk-bench",
+            max_retries=0,
+            http_client=httpx2.Client(transport=transport),
+        )
+        client.chat.completions.create(model=PEER_MODEL, messages=[{"role": "user", "content": "x"}])
+        langfuse.flush()
+        seen = _ask(conn, "counts")
+        if seen["spans"] < 1:
+            raise SystemExit(f"Langfuse exported no span to the collector ({seen}): not a fair comparison")
+        bare = make_cases(client, PEER_MODEL, unwrapped=True, iterate=original_stream_iter)
+        wrapped = make_cases(client, PEER_MODEL)
+        results: dict[str, Any] = {"peer": "langfuse", "version": _version("langfuse")}
+        for case in ("chat", "embeddings", "stream"):
+            n = per_round[case]
+            langfuse.flush()
+            before = _ask(conn, "counts")
+            res = compare(bare[case], wrapped[case], n, rounds)
+            gc.collect()
+            c0 = time.process_time()
+            langfuse.flush()
+            flush_cpu_s = time.process_time() - c0
+            after = _ask(conn, "counts")
+            calls = max(2, n // 4) + rounds * n  # the wrapped calls compare() made
+            per_call_ms = flush_cpu_s / calls * 1e3
+            res.update(
+                {
+                    "instrumented_calls": calls,
+                    "spans_exported": after["spans"] - before["spans"],
+                    "export_requests": after["requests"] - before["requests"],
+                    "export_bytes": after["bytes"] - before["bytes"],
+                    "final_flush_us_per_call": per_call_ms * 1e3,
+                    "ratio_all_in": (res["wrapped_cpu_ms"] + per_call_ms) / res["bare_cpu_ms"],
+                }
+            )
+            results[case] = res
+        langfuse.shutdown()
+        results["collector"] = _ask(conn, "stop")
+        return results
+    finally:
+        collector.join(timeout=10)
+        if collector.is_alive():
+            collector.terminate()
+
+
+def _ask(conn: Any, message: str) -> dict[str, Any]:
+    conn.send(message)
+    counts: dict[str, Any] = conn.recv()
+    return counts
+
+
+def _collector(conn: Any) -> None:
+    """A stand-in Langfuse server on 127.0.0.1, in a process of its own: answers every
+    request with ``{}`` (207 for the batch ingestion route, 200 otherwise), counts requests
+    and body bytes, and decodes OTLP trace bodies to count their spans."""
+    import gzip
+    import threading
+    import zlib
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    # Installed with Langfuse (its OTLP exporter's dependency).
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    counts = {"requests": 0, "bytes": 0, "spans": 0, "undecoded": 0}
+    paths: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def spans_in(body: bytes, encoding: str) -> int | None:
+        try:
+            if encoding == "gzip":
+                body = gzip.decompress(body)
+            elif encoding == "deflate":
+                body = zlib.decompress(body)
+            req = ExportTraceServiceRequest.FromString(body)
+        except Exception:
+            return None
+        return sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _read_body(self) -> bytes:
+            if self.headers.get("transfer-encoding", "").lower() == "chunked":
+                parts = []
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0], 16)
+                    if size == 0:
+                        self.rfile.readline()
+                        return b"".join(parts)
+                    parts.append(self.rfile.read(size))
+                    self.rfile.readline()
+            return self.rfile.read(int(self.headers.get("content-length") or 0))
+
+        def _answer(self, body: bytes) -> None:
+            path = self.path.split("?")[0]
+            spans = spans_in(body, self.headers.get("content-encoding", "")) if "/traces" in path else 0
+            with lock:
+                counts["requests"] += 1
+                counts["bytes"] += len(body)
+                paths[path] = paths.get(path, 0) + 1
+                if spans is None:
+                    counts["undecoded"] += 1
+                else:
+                    counts["spans"] += spans
+            self.send_response(207 if path.endswith("/ingestion") else 200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def do_POST(self) -> None:
+            self._answer(self._read_body())
+
+        def do_GET(self) -> None:
+            self._answer(b"")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    conn.send(server.server_address[1])
+    while True:
+        message = conn.recv()
+        with lock:
+            reply: dict[str, Any] = {**counts, "paths": dict(paths)}
+        conn.send(reply)
+        if message == "stop":
+            break
+    server.shutdown()
 
 
 def _version(dist: str) -> str:
@@ -364,12 +557,22 @@ def peer_results(name: str, rounds: int, quick: bool) -> dict[str, Any] | None:
     return result
 
 
+def print_peer_rows(label: str, res: dict[str, Any]) -> None:
+    cases = ("chat", "embeddings", "stream")
+    rows = [("process CPU", "ratio_cpu"), ("caller thread", "ratio_thread"), ("wall", "ratio_wall")]
+    if "ratio_all_in" in res["chat"]:
+        rows.append(("all-in", "ratio_all_in"))
+    for i, (measure, key) in enumerate(rows):
+        print(
+            f"{label if i == 0 else '':<20}{measure:<16}{res[cases[0]][key]:>8.3f}"
+            f"{res[cases[1]][key]:>12.3f}{res[cases[2]][key]:>8.3f}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (a few seconds, noisier)")
-    ap.add_argument(
-        "--peer", choices=["ecologits"], default=None, help="measure this peer only (child process)"
-    )
+    ap.add_argument("--peer", choices=PEERS, default=None, help="measure this peer only (child process)")
     ap.add_argument("--no-peers", action="store_true", help="skip the peers' side-by-side runs")
     ap.add_argument(
         "--rounds", type=int, default=None, help="interleaved rounds per case (default 31, quick 7)"
@@ -466,20 +669,26 @@ def main(argv: list[str] | None = None) -> int:
         store.close()
         if not args.no_peers:
             print()
-            print("peers, the same SDK calls in a process of their own (process CPU ratio, wrapped/bare):")
-            for peer in ("ecologits",):
+            print(
+                "peers: wrapped/bare on the same SDK calls, each peer in a process of its own "
+                "(medians of per-round ratios)"
+            )
+            print(f"{'':<20}{'':<16}{'chat':>8}{'embeddings':>12}{'stream':>8}")
+            print_peer_rows("melious-impact", results)
+            for peer in PEERS:
                 res = peer_results(peer, rounds, args.quick)
                 if res is None:
                     continue
                 results[f"peer_{peer}"] = res
-                cells = "  ".join(f"{c} {res[c]['ratio_cpu']:.3f}" for c in ("chat", "embeddings", "stream"))
-                print(
-                    f"{peer} {res['version']}: {cells}   (melious-impact: "
-                    + "  ".join(
-                        f"{c} {results[c]['ratio_cpu']:.3f}" for c in ("chat", "embeddings", "stream")
+                print_peer_rows(f"{peer} {res['version']}", res)
+                if "collector" in res:
+                    col = res["collector"]
+                    calls = sum(res[c]["instrumented_calls"] for c in ("chat", "embeddings", "stream"))
+                    print(
+                        f"{'':<20}(export to the loopback collector: {col['requests']} requests, "
+                        f"{col['bytes'] / 1e6:.2f} MB, {col['spans']:,} spans for {calls:,} "
+                        f"instrumented calls; all-in adds the final flush per call)"
                     )
-                    + ")"
-                )
         if args.json:
             args.json.write_text(json.dumps(results, indent=2))
         return 0 if stats.capture_errors == 0 else 1

@@ -52,3 +52,30 @@ def test_the_ecologits_side_runs_when_installed() -> None:
     assert result["peer"] == "ecologits"
     for case in ("chat", "embeddings", "stream"):
         assert 0.5 < result[case]["ratio_cpu"] < 50.0, result[case]
+
+
+def test_the_langfuse_side_runs_and_exports_a_span_per_instrumented_call() -> None:
+    pytest.importorskip("langfuse")
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "capture_overhead.py"),
+            "--peer",
+            "langfuse",
+            "--quick",
+            "--rounds",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["peer"] == "langfuse"
+    for case in ("chat", "embeddings", "stream"):
+        assert 0.5 < result[case]["ratio_cpu"] < 50.0, result[case]
+        # Every wrapped call reached the loopback collector as a span; no bare call did.
+        assert result[case]["spans_exported"] == result[case]["instrumented_calls"], result[case]
+    collector = result["collector"]
+    assert collector["undecoded"] == 0 and set(collector["paths"]) == {"/api/public/otel/v1/traces"}

@@ -160,6 +160,32 @@ def _finite_or_none(x: NDArray[np.float64]) -> NDArray[np.object_]:
     return out
 
 
+def row_columns(
+    kp: KeyParams, kid: NDArray[np.int64], slot: NDArray[np.int64], prefix: str = ""
+) -> dict[str, Any]:
+    """:data:`ROW_PARAMS` (named ``prefix + name``) of key ``kid`` at grid slot ``slot``
+    (arrays of one shape; ``gsd2``, ``wsd2``: squared log spreads, None where not finite:
+    no spread term then). A ``kid`` of -1 has zeros (rows the caller does not predict)."""
+    t = kp.table
+    nk = len(t)
+    at = np.where(kid >= 0, kid, nk).ravel()  # one row of zeros past the keys
+    sl = slot.ravel()
+
+    def pad(v: NDArray[Any]) -> NDArray[Any]:
+        return np.concatenate([v, np.zeros((1, *v.shape[1:]), dtype=v.dtype)])
+
+    cols: dict[str, Any] = {}
+    for c in ROW_PARAMS:
+        if c in ("g", "gsd2"):
+            continue
+        v = pad(t[c].to_numpy() if nk else np.zeros(0))[at]
+        cols[prefix + c] = _finite_or_none(v.astype(np.float64)) if c == "wsd2" else v
+    with np.errstate(over="ignore", invalid="ignore"):
+        cols[prefix + "g"] = pad(kp.g)[at, sl]
+        cols[prefix + "gsd2"] = _finite_or_none(pad(kp.gsd * kp.gsd)[at, sl])
+    return cols
+
+
 def register_rows(
     con: duckdb.DuckDBPyConnection,
     name: str,
@@ -168,38 +194,23 @@ def register_rows(
     extra: dict[str, NDArray[Any]] | None = None,
 ) -> None:
     """The temporary table ``name``: per raw key (``h``: its ``hash(model, provider_id,
-    location)`` as written, or any integer the rows carry) and grid slot, the key's ``kid``
-    and :data:`ROW_PARAMS` (``gsd2``, ``wsd2``: squared log spreads, NULL where not
-    finite: no spread term then). A ``kid`` of -1 has zeros for parameters (rows the
-    caller does not predict). ``extra``: more columns, one value per raw key or an array of
-    (raw keys, :data:`SLOTS`)."""
-    t = kp.table
+    location)`` as written) and grid slot, the key's ``kid`` and :func:`row_columns`.
+    ``extra``: more columns, one value per raw key or an array of (raw keys, :data:`SLOTS`)."""
     nr = len(raw)
-    kid = np.array([k for _, k in raw], dtype=np.int64)
-    nk = len(t)
-    at = np.where(kid >= 0, kid, nk)  # one row of zeros past the keys
-
-    def pad(v: NDArray[Any]) -> NDArray[Any]:
-        return np.concatenate([v, np.zeros((1, *v.shape[1:]), dtype=v.dtype)])
-
+    kid = np.repeat(np.array([k for _, k in raw], dtype=np.int64), SLOTS)
+    slot = np.tile(np.arange(SLOTS, dtype=np.int64), nr)
     cols: dict[str, Any] = {
         "h": np.repeat(np.array([h for h, _ in raw], dtype=np.uint64), SLOTS),
-        "slot": np.tile(np.arange(SLOTS, dtype=np.int64), nr),
-        "kid": np.repeat(kid, SLOTS),
+        "slot": slot,
+        "kid": kid,
+        **row_columns(kp, kid, slot),
     }
-    for c in ROW_PARAMS:
-        if c in ("g", "gsd2"):
-            continue
-        v = pad(t[c].to_numpy() if nk else np.zeros(0))[at]
-        cols[c] = np.repeat(_finite_or_none(v.astype(np.float64)) if c == "wsd2" else v, SLOTS)
-    with np.errstate(over="ignore", invalid="ignore"):
-        cols["g"] = pad(kp.g)[at].ravel()
-        cols["gsd2"] = _finite_or_none(pad(kp.gsd * kp.gsd)[at].ravel())
     for c, v in (extra or {}).items():
         cols[c] = v.ravel() if v.ndim == 2 else np.repeat(v, SLOTS)
     frame = pd.DataFrame(cols)
-    for c in ("gsd2", "wsd2"):
-        frame[c] = frame[c].astype("Float64")
+    for c in frame.columns:
+        if frame[c].dtype == object:  # the squared spreads: NULL where not finite
+            frame[c] = frame[c].astype("Float64")
     con.register(f"{name}_df", frame)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_df")
     con.unregister(f"{name}_df")
@@ -209,10 +220,11 @@ def register_rows(
 UNKNOWN, FIN_E, FIN_C, FIN_W = 8, 4, 2, 1
 
 
-def row_layers(k: str, p: str) -> list[list[str]]:
+def row_layers(k: str, p: str, prefix: str = "") -> list[list[str]]:
     """Select expressions of one side's prediction for a row, as successive layers (each
     layer's names are columns of the next), given ``xin``/``xout`` (thousands of tokens)
-    and ``k``, the alias of its joined :func:`register_rows` row:
+    and ``k``, the alias of its joined :func:`register_rows` row (``prefix``: of the
+    parameters' names there, :func:`row_columns`):
 
     ``{p}_e`` (predicted energy: each quantity is it times the slot's grid intensity or the
     key's water factor, constants of the row's key and slot), ``{p}_re``, ``{p}_rc``,
@@ -221,12 +233,13 @@ def row_layers(k: str, p: str) -> list[list[str]]:
     tokens without a coefficient; :data:`FIN_E`, ... : that quantity's value is finite).
     A total over rows of one key, slot and flags is then the sum of ``{p}_e`` times the
     key's constants: the per-row work is the spread alone."""
+    k = f"{k}.{prefix}"
     first = [
-        f"{k}.a0 * xin + {k}.b0 * xout AS {p}_mu",
-        f"xin * xin * {k}.va + xout * xout * {k}.vb + 2 * xin * xout * {k}.cv AS {p}_var",
-        f"coalesce((xout > 0 AND {k}.b_nan) OR (xin > 0 AND {k}.a_nan), false) AS {p}_unknown",
-        *(f"{k}.{c} AS {p}_k{c}" for c in ("a0", "prior", "sd_in", "sd_out", "extra", "pue", "g", "water")),
-        *(f"{k}.{c} AS {p}_k{c}" for c in ("gsd2", "wsd2")),
+        f"{k}a0 * xin + {k}b0 * xout AS {p}_mu",
+        f"xin * xin * {k}va + xout * xout * {k}vb + 2 * xin * xout * {k}cv AS {p}_var",
+        f"coalesce((xout > 0 AND {k}b_nan) OR (xin > 0 AND {k}a_nan), false) AS {p}_unknown",
+        *(f"{k}{c} AS {p}_k{c}" for c in ("a0", "prior", "sd_in", "sd_out", "extra", "pue", "g", "water")),
+        *(f"{k}{c} AS {p}_k{c}" for c in ("gsd2", "wsd2")),
     ]
     share = f"(CASE WHEN {p}_mu > 0 THEN {p}_ka0 * xin / {p}_mu ELSE 0.0{_D} END)"
     part_in = _nzs(f"{share} * {p}_ksd_in")
@@ -438,11 +451,13 @@ def register_mix(
     kp: KeyParams,
     raw: list[tuple[int, list[tuple[int, float]]]],
     min_share: float,
+    extra: dict[str, NDArray[Any]] | None = None,
 ) -> int:
     """The temporary table ``name``: per raw key of traffic-mix rows (hash as in
     :func:`register_rows`) and grid slot, ``mid`` (its position in ``raw``), ``lost`` (no cell to spread over) and for each of
     its cells ``i`` (``kid`` into ``kp``, share) :data:`_MIX_PARAMS` as ``{param}_{i}``
-    (cells past a key's own count have share 0). Returns the largest cell count."""
+    (cells past a key's own count have share 0), and ``extra`` columns (as in
+    :func:`register_rows`). Returns the largest cell count."""
     width = max((len(c) for _, c in raw), default=0)
     nr = len(raw)
     t = kp.table
@@ -473,6 +488,8 @@ def register_mix(
                 else:
                     v = np.repeat(np.where(has, base.astype(np.float64), 0.0), SLOTS)
             cols[f"{p}_{i}"] = v
+    for c, x in (extra or {}).items():
+        cols[c] = x.ravel() if x.ndim == 2 else np.repeat(x, SLOTS)
     import pyarrow as pa
 
     table = pa.table({c: pa.array(v) for c, v in cols.items()})  # NaN stays NaN, not NULL

@@ -17,17 +17,18 @@ same simulated errors as on the frame.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from numpy.typing import NDArray
 
 from melious_impact.errors import ModelError
 from melious_impact.model.locations import canonical_locations
+from melious_impact.model.predict import MIX_MIN_SHARE
 from melious_impact.model.prices import EUR_PER_ENERGY_UNIT
 from melious_impact.model.scenario_totals import QUANTITIES, SUMS, Groups
 from melious_impact.model.sql_predict import (
@@ -40,8 +41,12 @@ from melious_impact.model.sql_predict import (
     KeyParams,
     key_params,
     layered,
+    mix_cells,
+    mix_layers,
     needs_mix,
+    register_mix,
     register_rows,
+    row_columns,
     row_layers,
     side_sums,
     slot_sql,
@@ -49,7 +54,7 @@ from melious_impact.model.sql_predict import (
 )
 from melious_impact.model.sql_predict import MIXED as _MIXED
 from melious_impact.periods import DateLike, period
-from melious_impact.store.query import quote_ident, to_pandas
+from melious_impact.store.query import to_pandas
 
 if TYPE_CHECKING:  # pragma: no cover
     from melious_impact.model.fit import IntensityModel
@@ -121,7 +126,8 @@ def store_groups(
                     "location": loc,
                     "h": h,
                     "kb": kid(base) if not mix else -1,
-                    "ks": kid(scen) if not mix else -1,
+                    "ks": kid(scen) if not mix else (kid(scen) if scen != base else -1),
+                    "label": base,
                     "shift": bool(shift and moved and li >= 0),
                     "li": li,
                     "mix": mix,
@@ -135,13 +141,14 @@ def store_groups(
         # keep each layer of per-row arithmetic a projection of its own (pushing the
         # aggregates' inputs down inlines every layer into the next: 4x slower at 1M rows)
         con.execute("SET disabled_optimizers = 'partial_aggregate_pushdown'")
-        fine = (
+        everything = (
             _unpacked(to_pandas(con.sql(_groups_sql(qcond, len(labels))).to_arrow_table()), len(labels))
             if rk
             else pd.DataFrame()
         )
+        fine = everything[~everything["mix"]].reset_index(drop=True) if len(everything) else everything
         sql_groups = _side_groups(fine, kp) if len(fine) else fine
-        other = int(fine["paid_other"].sum()) if len(fine) else 0
+        other = int(everything["paid_other"].sum()) if len(everything) else 0
         other_cost = _other_cost(con, cond) if other else Decimal(0)
         table = (
             pd.DataFrame(rk)
@@ -151,17 +158,8 @@ def store_groups(
         con.register("_rk_df", table[["model", "provider_id", "location", "kb", "ks", "mix"]])
         con.execute("CREATE OR REPLACE TEMP TABLE _rk AS SELECT * FROM _rk_df")
         con.unregister("_rk_df")
-        mix_parts = []
-        if any(r["mix"] for r in rk):
-            reader = con.sql(
-                f"SELECT {', '.join('q.' + quote_ident(c) for c in _MIX_COLUMNS)} FROM requests q "
-                "JOIN _rk k ON q.model IS NOT DISTINCT FROM k.model AND q.provider_id IS NOT DISTINCT FROM "
-                f"k.provider_id AND q.location IS NOT DISTINCT FROM k.location WHERE k.mix AND {qcond} "
-                f"AND {_MIXED} ORDER BY q.captured_at, q.record_id"
-            ).to_arrow_reader(MIX_CHUNK_ROWS)
-            for batch in reader:  # in chunks: the traffic-mix prediction expands each row per cell
-                if batch.num_rows:
-                    mix_parts.append(prepare(to_pandas(pa.Table.from_batches([batch]))))
+        mixed = [r for r in rk if r["mix"]]
+        mix_parts = [_mix_groups(con, m, kp, labels, mixed, best, qcond, err)] if mixed else []
 
         def exact_firsts() -> list[tuple[Key, Key, tuple[bool, int, str]]]:
             """First (captured_at, record_id) of each key pair's rows, where times tie."""
@@ -173,7 +171,7 @@ def store_groups(
             ).fetchall()
             return [(labels[b], labels[s], _first_key(f)) for b, s, f in rows]
 
-        return _merge(sql_groups, fine, labels, codes, err, mix_parts, other_cost, exact_firsts)
+        return _merge(sql_groups, everything, labels, codes, err, mix_parts, other_cost, exact_firsts)
     finally:
         con.close()
 
@@ -192,19 +190,10 @@ _MIX_COLUMNS = (
 def _register_sides(con: Any, kp: KeyParams, rk: list[dict[str, Any]], best: NDArray[np.int64]) -> None:
     """``_sb``: per raw key (by hash) and grid slot, its base key's row parameters
     (:func:`.sql_predict.register_rows`) with its base and scenario keys, ``moved`` (the keys
-    differ), ``mix`` and the scenario's slot (``sslot``: the cleanest hour of the row's
-    month at its scenario location for shifted rows with a time, ``shifted``); ``_ss``: per
-    key (``h`` = kid) and slot, the key's row parameters."""
-    slot = np.arange(SLOTS)
-    mo, hr = np.minimum(slot // 24, 11), slot % 24
-    sslot = np.tile(slot, (len(rk), 1))
-    shifted = np.zeros((len(rk), SLOTS), dtype=bool)
-    for i, r in enumerate(rk):
-        if r["shift"] and r["li"] >= 0:
-            bh = np.asarray(best[r["li"]], dtype=np.int64)[mo]
-            sslot[i, :UNTIMED] = (mo * 24 + bh)[:UNTIMED]
-            shifted[i, :UNTIMED] = True
-    del hr
+    differ), ``mix``, the scenario's slot (``sslot``: the cleanest hour of the row's month
+    at its scenario location for shifted rows with a time, ``shifted``) and the scenario
+    key's row parameters at that slot (``s_`` + name)."""
+    sslot, shifted = _shift_slots(rk, best)
     extra = {
         "kb": np.array([r["kb"] for r in rk], dtype=np.int64),
         "ks": np.array([r["ks"] for r in rk], dtype=np.int64),
@@ -213,8 +202,171 @@ def _register_sides(con: Any, kp: KeyParams, rk: list[dict[str, Any]], best: NDA
         "sslot": sslot,
         "shifted": shifted,
     }
+    ks = np.repeat(extra["ks"], SLOTS).reshape(len(rk), SLOTS)
+    extra.update(
+        {c: np.asarray(v).reshape(len(rk), SLOTS) for c, v in row_columns(kp, ks, sslot, "s_").items()}
+    )
     register_rows(con, "_sb", kp, [(r["h"], r["kb"]) for r in rk], extra)
-    register_rows(con, "_ss", kp, [(k, k) for k in range(len(kp.table))])
+
+
+def _shift_slots(
+    rk: list[dict[str, Any]], best: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Per raw key and grid slot, the scenario's slot (the cleanest hour of the month at the
+    scenario location for shifted keys, the same slot otherwise) and whether it shifts."""
+    slot = np.arange(SLOTS)
+    mo = np.minimum(slot // 24, 11)
+    sslot = np.tile(slot, (len(rk), 1))
+    shifted = np.zeros((len(rk), SLOTS), dtype=bool)
+    for i, r in enumerate(rk):
+        if r["shift"] and r["li"] >= 0:
+            bh = np.asarray(best[r["li"]], dtype=np.int64)[mo]
+            sslot[i, :UNTIMED] = (mo * 24 + bh)[:UNTIMED]
+            shifted[i, :UNTIMED] = True
+    return sslot, shifted
+
+
+def _changed_sql(b: str) -> str:
+    """A row the scenario moves to another key, or to the cleanest hour of its day unless it
+    ran at that instant already (``{b}``: its joined key row; the row has ``us``)."""
+    new_us = f"(us - ((us % {_DAY_US}) + {_DAY_US}) % {_DAY_US} + ({b}.sslot % 24) * {_HOUR_US}::BIGINT)"
+    return f"{b}.moved OR coalesce({b}.shifted AND {new_us} <> us, false)"
+
+
+def _mix_groups(
+    con: Any,
+    m: IntensityModel,
+    kp: KeyParams,
+    keys: list[Key],
+    mixed: list[dict[str, Any]],
+    best: NDArray[np.int64],
+    cond: str,
+    err: list[bool],
+) -> tuple[Groups, list[tuple[bool, int, str]]]:
+    """The groups of rows spread over their model's traffic mix (base side as
+    :func:`.sql_predict.mix_layers`, a moved row's scenario side at its target key as the
+    other rows), with each group's first row (no time, time, record_id)."""
+    cell_ids: dict[Key, int] = {}
+    raw = []
+    for r in mixed:
+        cells = mix_cells(m, *r["label"])
+        raw.append((r["h"], [(cell_ids.setdefault(c, len(cell_ids)), share) for c, share in cells]))
+    cells_kp = key_params(m, list(cell_ids), "mean")
+    sslot, shifted = _shift_slots(mixed, best)
+    ks = np.array([r["ks"] for r in mixed], dtype=np.int64)
+    extra: dict[str, NDArray[Any]] = {
+        "ks": ks,
+        "moved": ks >= 0,
+        "sslot": sslot,
+        "shifted": shifted,
+    }
+    scen = row_columns(kp, np.repeat(ks, SLOTS).reshape(len(mixed), SLOTS), sslot, "s_")
+    for c, v in scen.items():
+        arr = np.asarray(v)
+        if arr.dtype == object:  # squared spreads: NaN where not finite (no spread term)
+            arr = np.array([np.nan if x is None else x for x in arr], dtype=np.float64)
+        extra[c] = arr.reshape(len(mixed), SLOTS)
+    width = register_mix(con, "_pm", cells_kp, raw, MIX_MIN_SHARE, extra)
+    rows = (
+        f"SELECT hash(q.model, q.provider_id, q.location) AS h, {slot_sql('q.captured_at')} AS slot, "
+        "epoch_us(q.captured_at) AS us, q.record_id AS rid, CAST(q.input_tokens AS DOUBLE) AS tin, "
+        f"CAST(q.output_tokens AS DOUBLE) AS tout FROM requests q WHERE {cond} AND {_MIXED}"
+    )
+    keep = (
+        "k.mid, k.ks, k.sslot, r.us, r.rid, r.tin, r.tout, r.tin / 1000.0::DOUBLE AS xin, "
+        f"r.tout / 1000.0::DOUBLE AS xout, {_changed_sql('k')} AS changed"
+    )
+    lm, ls = mix_layers("k", width), row_layers("k", "ps", "s_")
+    empty: list[str] = []
+    layers = [[*x, *y] for x, y in itertools.zip_longest(lm, ls, fillvalue=empty)]
+    outer = layered(f"({rows}) r JOIN _pm k ON k.h = r.h AND k.slot = r.slot", keep, layers)
+    bflags = " + ".join(
+        f"CAST(m_k{c} AS INTEGER) * {bit}" for c, bit in (("e", FIN_E), ("c", FIN_C), ("w", FIN_W))
+    )
+    aggs = ["count(*)::DOUBLE AS n", "sum(tin) AS tin", "sum(tout) AS tout"]
+    aggs += [f"sum(m_{x}{c}) AS m_{x}{c}" for c in _Q.values() for x in ("t", "s")]
+    aggs += [f"sum(ps_{x}) AS ps_{x}" for x in ("e", "re", "rc", "rw")]
+    aggs.append("min(struct_pack(z := us IS NULL, u := us, r := rid)) AS f")
+    sql = (
+        f"SELECT mid, ks, sslot, changed, {bflags} AS bflags, ps_flags, {', '.join(aggs)} "
+        f"FROM ({outer}) GROUP BY ALL"
+    )
+    r = to_pandas(con.sql(sql).to_arrow_table())
+    mid = r["mid"].to_numpy(dtype=np.int64)
+    gks = r["ks"].to_numpy(dtype=np.int64)
+    sl = r["sslot"].to_numpy(dtype=np.int64)
+    n = r["n"].to_numpy(dtype=np.float64)
+    bf = r["bflags"].to_numpy(dtype=np.int64)
+    sf = r["ps_flags"].to_numpy(dtype=np.int64)
+    moved = gks >= 0
+    f = {
+        x: pd.to_numeric(r[f"ps_{x}"]).to_numpy(dtype=np.float64, na_value=np.nan)
+        for x in ("e", "re", "rc", "rw")
+    }
+    side = side_sums(kp, np.maximum(gks, 0), sl, np.where(moved, sf, 0), n, f["e"], f["re"], f["rc"], f["rw"])
+    index: dict[Key, int] = {}
+
+    def at(key: Key) -> int:
+        return index.setdefault(key, len(index))
+
+    kb = np.array([at(mixed[i]["label"]) for i in mid], dtype=np.intp)
+    ks_ = np.array(
+        [at(keys[k] if k >= 0 else mixed[i]["label"]) for i, k in zip(mid, gks, strict=True)], dtype=np.intp
+    )
+    labels = list(index)
+    sums: dict[str, NDArray[np.float64]] = {}
+    unknown = np.zeros(len(r), dtype=bool)
+    for q, c in _Q.items():
+        bit = {"e": FIN_E, "c": FIN_C, "w": FIN_W}[c]
+        fb = (bf & bit) > 0
+        fs = np.where(moved, (sf & bit) > 0, fb)
+        tb = pd.to_numeric(r[f"m_t{c}"]).to_numpy(dtype=np.float64)
+        sb = pd.to_numeric(r[f"m_s{c}"]).to_numpy(dtype=np.float64)
+        ts = np.where(moved, side[f"t{c}"], tb)
+        ss = np.where(moved, side[f"s{c}"], sb)
+        both = fb & fs
+        unknown |= ~both
+        for name, v in (
+            ("tb", np.where(fb, tb, 0.0)),
+            ("sb", np.where(fb, sb, 0.0)),
+            ("ts", np.where(fs, ts, 0.0)),
+            ("ss", np.where(fs, ss, 0.0)),
+            ("tbb", np.where(both, tb, 0.0)),
+            ("sbb", np.where(both, sb, 0.0)),
+            ("tsb", np.where(both, ts, 0.0)),
+            ("ssb", np.where(both, ss, 0.0)),
+            ("wb", np.where(fb, n, 0.0)),
+            ("ws", np.where(fs, n, 0.0)),
+            ("wbb", np.where(both, n, 0.0)),
+            ("nbad", np.where(both, 0.0, n)),
+        ):
+            sums[f"{q}:{name}"] = v
+    warnings: dict[str, int] = {}
+    for i, k, s_, unk, cnt in zip(mid, gks, sl, (sf & UNKNOWN) > 0, n, strict=True):
+        mix_codes = ["routing_mix", "no_matching_site"] if not raw[int(i)][1] else ["routing_mix"]
+        texts = [",".join(mix_codes)]
+        texts.append(
+            warning_text(kp.codes[k], int(kp.gcode[k, s_]), bool(unk), err[k]) if k >= 0 else texts[0]
+        )
+        for text in texts:
+            for code in filter(None, text.split(",")):
+                warnings[code] = warnings.get(code, 0) + int(cnt)
+    g = Groups(
+        labels=labels,
+        kb=kb,
+        ks=ks_,
+        changed=r["changed"].to_numpy(dtype=bool),
+        n=n,
+        w=n,
+        tin=pd.to_numeric(r["tin"]).to_numpy(dtype=np.float64),
+        tout=pd.to_numeric(r["tout"]).to_numpy(dtype=np.float64),
+        sums=sums,
+        observed={},
+        observed_cost=None,
+        warnings=warnings,
+        unknown_rows=int(n[unknown].sum()),
+    )
+    return g, [_first_key(x) for x in r["f"]]
 
 
 def _groups_sql(cond: str, nkeys: int) -> str:
@@ -225,14 +377,12 @@ def _groups_sql(cond: str, nkeys: int) -> str:
         "q.energy_kwh, q.carbon_g_co2, q.water_liters, q.billing_paid_with, q.billing_credits, q.billing_energy "
         f"FROM requests q WHERE {cond}"
     )
-    # a shifted row moves to the cleanest hour of its day: changed unless it ran at it already
-    new_us = f"(r.us - ((r.us % {_DAY_US}) + {_DAY_US}) % {_DAY_US} + (b.sslot % 24) * {_HOUR_US}::BIGINT)"
     keep = (
         "r.*, b.kb, b.ks, b.mix, b.sslot, r.tin / 1000.0::DOUBLE AS xin, r.tout / 1000.0::DOUBLE AS xout, "
-        f"b.moved OR coalesce(b.shifted AND {new_us} <> r.us, false) AS changed"
+        f"{_changed_sql('b')} AS changed"
     )
-    source = f"({rows}) r JOIN _sb b ON b.h = r.h AND b.slot = r.slot LEFT JOIN _ss s ON s.h = b.ks AND s.slot = b.sslot"
-    lb, ls = row_layers("b", "pb"), row_layers("s", "ps")
+    source = f"({rows}) r JOIN _sb b ON b.h = r.h AND b.slot = r.slot"
+    lb, ls = row_layers("b", "pb"), row_layers("b", "ps", "s_")
     outer = layered(source, keep, [[*x, *y] for x, y in zip(lb, ls, strict=True)])
     aggs = ["count(*) AS n", "sum(tin) AS tin", "sum(tout) AS tout"]
     for p in ("pb", "ps"):
@@ -363,7 +513,7 @@ def _merge(
     labels: list[Key],
     codes: list[list[str]],
     err: list[bool],
-    mix_parts: list[tuple[Groups, NDArray[np.intp], pd.DataFrame]],
+    mix_parts: list[tuple[Groups, list[tuple[bool, int, str]]]],
     other_cost: Decimal,
     exact_firsts: Callable[[], list[tuple[Key, Key, tuple[bool, int, str]]]],
 ) -> Groups:
@@ -428,24 +578,9 @@ def _merge(
             for c in _Q.values():
                 every &= direct[f"{p}_f{c}"].to_numpy(dtype=bool)
         unknown_rows = int(direct["n"].to_numpy(dtype=np.int64)[~every].sum())
-    for g, group_of_row, frame in mix_parts:
+    for g, mix_firsts in mix_parts:
         pairs += [(g.labels[int(b)], g.labels[int(s)]) for b, s in zip(g.kb, g.ks, strict=True)]
-        order = pd.DataFrame(
-            {
-                "g": group_of_row,
-                "z": frame["captured_at"].isna().to_numpy(),
-                "u": pd.to_datetime(frame["captured_at"], utc=True)
-                .dt.as_unit("us")
-                .astype("int64")
-                .to_numpy(),
-                "r": frame["record_id"].astype(str).to_numpy(),
-            }
-        )
-        order.loc[order["z"], "u"] = 0
-        mins = order.sort_values(["z", "u", "r"]).groupby("g").first()
-        firsts += [
-            (bool(mins.loc[i, "z"]), int(mins.loc[i, "u"]), str(mins.loc[i, "r"])) for i in range(len(g.kb))
-        ]
+        firsts += mix_firsts
         changed.append(g.changed)
         for name in ("n", "w", "tin", "tout"):
             arrays[name].append(getattr(g, name))

@@ -165,7 +165,9 @@ class ImpactStore:
     def writer(self) -> RowWriter:
         """This process's RowWriter for this store (created on first use; thread-safe)."""
         w = self._writer
-        if w is not None and w.pid == os.getpid() and not w.closed:
+        # A forked child finds its parent's writer closed (the writer module's fork hook
+        # closes them), so the usual case needs no getpid() system call on every row.
+        if w is not None and not w.closed:
             return w
         with self._writer_lock:
             w = self._writer

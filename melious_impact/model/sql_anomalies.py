@@ -76,13 +76,13 @@ def _fin(x: str) -> str:
     return f"coalesce(isfinite({x}), false)"
 
 
-def scores_sql(threshold: float) -> str:
-    """Hits over ``_src`` (see :mod:`.source`): its key, then reason index, score, expected
-    and observed, largest score first."""
+def scores_sql(threshold: float, rows_of: str = "_src") -> str:
+    """Hits over ``rows_of`` (``_src`` of :mod:`.source`, or a selection of its rows): its
+    columns, then reason index, score, expected and observed."""
     x1, x2 = f"tin / 1000.0{_D}", f"tout / 1000.0{_D}"
     rows = (
         "SELECT s.*, k.pue_ref, k.a, k.b, k.var_in, k.var_out, k.noise, k.model IS NOT NULL AS in_cell, "
-        "g.g_ref, g.g_sd FROM _src s "
+        f"g.g_ref, g.g_sd FROM {rows_of} s "
         "LEFT JOIN _acell k ON s.model = k.model AND s.provider_id = k.provider_id AND s.location = k.location "
         "LEFT JOIN _agrid g ON s.location = g.location AND s.mo = g.mo AND s.hr = g.hr"
     )
@@ -120,6 +120,36 @@ def scores_sql(threshold: float) -> str:
     )
 
 
+def _at_hit_instants(con: Any, column: str) -> str:
+    """``column`` is the capture instant of a hit (one of ``_hit_ts``, NULL included when a
+    hit has none), bounded by literals of the first and last so that a store's scan skips
+    the row groups without hits."""
+    n_at, lo, hi, nulls = con.sql(
+        "SELECT count(ts), epoch_us(min(ts)), epoch_us(max(ts)), bool_or(ts IS NULL) FROM _hit_ts"
+    ).fetchall()[0]
+    found = (
+        f"({column} BETWEEN make_timestamptz({int(lo)}) AND make_timestamptz({int(hi)}) "
+        f"AND {column} IN (SELECT ts FROM _hit_ts))"
+        if n_at
+        else "FALSE"
+    )
+    return f"({found} OR {column} IS NULL)" if nulls else found
+
+
+def _store_hits(con: Any, threshold: float) -> pd.DataFrame:
+    """The hits of a store's rows with their ``record_id``, in two passes: the scores over
+    every row give the capture instants of the hits (``record_id``, a string per row, is not
+    read), then the rows at those instants are scored again with their ``record_id``. A
+    row's score depends on that row only, so the second pass finds exactly the same hits."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _hit_ts AS SELECT DISTINCT ts FROM ({scores_sql(threshold)})")
+    if not con.sql("SELECT count(*) FROM _hit_ts").fetchall()[0][0]:
+        return pd.DataFrame({"record_id": [], "top": [], "score": [], "expected": [], "observed": []})
+    at_hits = f"(SELECT * FROM _src WHERE {_at_hit_instants(con, 'ts')})"
+    return con.sql(
+        f"SELECT record_id, top, score, expected, observed FROM ({scores_sql(threshold, at_hits)})"
+    ).df()
+
+
 def find_anomalies_sql(
     m: IntensityModel,
     data: Any,
@@ -133,10 +163,12 @@ def find_anomalies_sql(
 
     with open_source(data, start, end) as src:
         _register_model(src.con, m)
-        cols = "_pos" if src.frame is not None else "record_id"
-        hits = src.con.sql(
-            f"SELECT {cols}, top, score, expected, observed FROM ({scores_sql(threshold)})"
-        ).df()
+        if src.frame is not None:
+            hits = src.con.sql(
+                f"SELECT _pos, top, score, expected, observed FROM ({scores_sql(threshold)})"
+            ).df()
+        else:
+            hits = _store_hits(src.con, threshold)
         if src.frame is not None:
             df = src.frame  # rows keep their labels (positions in the caller's frame)
             if not len(hits):
@@ -153,6 +185,7 @@ def find_anomalies_sql(
             rows = to_pandas(
                 src.con.sql(
                     "SELECT r.* FROM requests r SEMI JOIN _hit_ids h ON r.record_id = h.record_id"
+                    f" WHERE {_at_hit_instants(src.con, 'r.captured_at')}"
                 ).to_arrow_table()
             )
             out = (

@@ -16,7 +16,7 @@ from decimal import Decimal
 import duckdb
 import pandas as pd
 
-from melious_impact.charts.source import COUNT, count_where, query, require_hours
+from melious_impact.charts.source import COUNT, count_where, query, require_hours, utc_instant
 from melious_impact.periods import period
 
 #: Above this many requests in the period, the report's scenarios run on the hourly workload
@@ -120,9 +120,11 @@ def unreported_workload(con: duckdb.DuckDBPyConnection, start: datetime, end: da
     """
     where, params = period(start, end).sql("captured_at")
     where.append("NOT coalesce(impact_reported, FALSE)")
-    stamp = (
-        "date_trunc('month', captured_at) + INTERVAL 14 DAY + to_hours(CAST(hour(captured_at) AS BIGINT))"
-        " + INTERVAL 30 MINUTE"
+    # grouped by the UTC month and hour of day (wall clock: no time-zone calendar per row),
+    # each group then stamped at that hour on the 15th of its month
+    wall = "make_timestamp(epoch_us(captured_at))"
+    stamp = utc_instant(
+        "month_utc + INTERVAL 14 DAY + to_hours(CAST(hour_utc AS BIGINT)) + INTERVAL 30 MINUTE"
     )
     df = query(
         con,
@@ -131,8 +133,9 @@ def unreported_workload(con: duckdb.DuckDBPyConnection, start: datetime, end: da
                CAST(sum(input_tokens) AS DOUBLE) AS input_tokens,
                CAST(sum(output_tokens) AS DOUBLE) AS output_tokens,
                count(*) AS n_requests
-        FROM requests WHERE {" AND ".join(where)}
-        GROUP BY {stamp}, model, provider_id, location,
+        FROM (SELECT *, date_trunc('month', {wall}) AS month_utc, hour({wall}) AS hour_utc
+              FROM requests WHERE {" AND ".join(where)})
+        GROUP BY month_utc, hour_utc, model, provider_id, location,
                  input_tokens IS NULL, output_tokens IS NULL,
                  coalesce(input_tokens, 0) > 0, coalesce(output_tokens, 0) > 0
         ORDER BY 1, 2, 3, 4

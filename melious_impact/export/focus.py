@@ -169,12 +169,6 @@ def _focus_columns(charges: Mapping[str, Any], account: _Account, prices: PriceL
         [account.invoice_ids.get(m) for m in month_list.astype(str).tolist()], dtype=object
     )  # by "2026-03"
     provider = account.provider_name
-    # "<model> <input |output |>tokens on <provider> <endpoints>[, paid with <balance>]"
-    heads = [f"{m or 'unknown model'} " for m in models.tolist()]
-    tails = [
-        f"tokens on {provider} {e or 'inference'}" + (f", paid with {p}" if p else "")
-        for e, p in zip(charges["endpoints"].tolist(), charges["paid_with"].tolist(), strict=True)
-    ]
     consumed = [Decimal(t) for t in tokens]
     quantities = [MONEY.divide(t, _MILLION) for t in consumed]  # in the price list's unit
     list_costs = [
@@ -209,8 +203,8 @@ def _focus_columns(charges: Mapping[str, Any], account: _Account, prices: PriceL
         "BillingPeriodStart": months.astype("datetime64[us]")[index],
         "ChargeCategory": same("Usage"),
         "ChargeClass": same(None),
-        "ChargeDescription": shared(
-            [heads[g] + k + tails[g] for g, k in zip(index.tolist(), kinds.tolist(), strict=True)]
+        "ChargeDescription": _descriptions(
+            row_models, kinds, charges["endpoints"][index], charges["paid_with"][index], provider
         ),
         "ChargeFrequency": same("Usage-Based"),
         "ChargePeriodEnd": charges["end"][index],
@@ -282,6 +276,25 @@ def _focus_columns(charges: Mapping[str, Any], account: _Account, prices: PriceL
     return columns
 
 
+def _descriptions(models: Any, kinds: Any, endpoints: Any, paid_with: Any, provider: str) -> Any:
+    """ChargeDescription of each row: "<model> <input |output |>tokens on <provider>
+    <endpoints>[, paid with <balance>]", one text object per distinct description."""
+    import numpy as np
+
+    texts: dict[tuple[Any, ...], str] = {}
+    out = np.empty(len(models), dtype=object)
+    keys = zip(models.tolist(), kinds.tolist(), endpoints.tolist(), paid_with.tolist(), strict=True)
+    for i, key in enumerate(keys):
+        text = texts.get(key)
+        if text is None:
+            m, k, e, p = key
+            text = texts[key] = f"{m or 'unknown model'} {k}tokens on {provider} {e or 'inference'}" + (
+                f", paid with {p}" if p else ""
+            )
+        out[i] = text
+    return out
+
+
 def to_focus(
     source: Any,
     *,
@@ -351,20 +364,26 @@ def to_focus(
         keep_unknown=unknown_cost == "null",
         teams=[teams] if isinstance(teams, str) else teams,
     )
-    out = _frame(_focus_columns(groups, account, price_list))
+    columns = _focus_columns(groups, account, price_list)
+    del groups  # the charges' own columns, no longer needed while the frame is made
+    out = _frame(columns)
     out.attrs["focus_version"] = focus_version
     out.attrs["unknown_cost_requests"] = unknown if unknown_cost == "omit" else 0
     return out
 
 
-def _frame(columns: Mapping[str, list[Any]]) -> Any:
+def _frame(columns: dict[str, Any]) -> Any:
     """The FOCUS table: each column with the dtype its FOCUS data type asks for (decimals
-    stay Decimal objects, texts are Python strings or None)."""
+    stay Decimal objects, texts are Python strings or None).
+
+    Takes the columns out of ``columns`` one by one, so each list is freed once its column
+    is made, and keeps the columns as they are made (not copied into one block).
+    """
     import pandas as pd
 
     data = {}
     for column in FOCUS_COLUMNS:
-        values = columns[column.name]
+        values = columns.pop(column.name)
         if column.data_type == "DateTime":
             data[column.name] = pd.Series(pd.to_datetime(values, utc=True), dtype="datetime64[us, UTC]")
         elif column.data_type == "Integer":
@@ -375,7 +394,8 @@ def _frame(columns: Mapping[str, list[Any]]) -> Any:
             data[column.name] = pd.Series(values, dtype="bool")
         else:  # Decimal, String, JSON: Python objects, None for null
             data[column.name] = pd.Series(values, dtype=object)
-    return pd.DataFrame(data, columns=list(FOCUS_COLUMN_NAMES))
+        del values
+    return pd.DataFrame(data, columns=list(FOCUS_COLUMN_NAMES), copy=False)
 
 
 def focus_arrow_schema(*, unknown_costs: bool = False) -> Any:

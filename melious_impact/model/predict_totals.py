@@ -188,16 +188,24 @@ def _store_sums(
             register_rows(con, "_pr", kp, direct)
             outer = layered(
                 f"({rows(cond)}) r JOIN _pr k ON k.h = r.h AND k.slot = r.slot",
-                "r.*, k.kid",
+                "r.*, k.cell",
                 row_layers("k", "p"),
             )
-            gk = f"((kid * {SLOTS} + slot) * 16 + p_flags)"
+            gk = "(cell * 16 + p_flags)"
             sql = (
-                f"SELECT {gcols}{gk} AS gk, count(*)::DOUBLE AS n, sum(p_e) AS e, sum(p_re) AS re, "
+                f"SELECT {gcols}{gk} AS gk, count(*)::DOUBLE AS n, sum(p_mu) AS e, sum(p_re) AS re, "
                 f"sum(p_rc) AS rc, sum(p_rw) AS rw FROM ({outer}) GROUP BY ALL"
             )
             parts.append(
-                _direct_sums(kp, keys, err, groups, to_pandas(con.sql(sql).to_arrow_table()), counts)
+                _direct_sums(
+                    kp,
+                    keys,
+                    [k for _, k in direct],
+                    err,
+                    groups,
+                    to_pandas(con.sql(sql).to_arrow_table()),
+                    counts,
+                )
             )
         if mixed:
             parts.append(
@@ -212,16 +220,18 @@ def _store_sums(
 def _direct_sums(
     kp: KeyParams,
     keys: list[Key],
+    raw_kid: list[int],
     err: list[bool],
     groups: list[str],
     r: pd.DataFrame,
     counts: dict[str, int],
 ) -> pd.DataFrame:
-    """Per (group, key) sums from the groups of rows by key, slot and flags; adds the rows'
-    warning codes to ``counts``."""
+    """Per (group, key) sums from the groups of rows by raw key, slot and flags (``raw_kid``:
+    each raw key's kid); adds the rows' warning codes to ``counts``."""
     gk = r["gk"].to_numpy(dtype=np.int64)
-    flags, ks = gk % 16, gk // 16
-    slot, kid = ks % SLOTS, ks // SLOTS
+    flags, cell = gk % 16, gk // 16
+    slot = cell % SLOTS
+    kid = np.asarray(raw_kid, dtype=np.int64)[cell // SLOTS]
     n = r["n"].to_numpy(dtype=np.float64)
     f = {c: pd.to_numeric(r[c]).to_numpy(dtype=np.float64, na_value=np.nan) for c in ("e", "re", "rc", "rw")}
     s = side_sums(kp, kid, slot, flags, n, f["e"], f["re"], f["rc"], f["rw"])

@@ -147,11 +147,10 @@ def key_params(m: IntensityModel, keys: list[tuple[Any, Any, Any]], interval: st
     return KeyParams(t, codes, g, gsd, gcode)
 
 
-#: per raw key and slot, what a row's arithmetic reads (:func:`row_layers`)
-ROW_PARAMS = (
-    *("a0", "b0", "va", "vb", "cv", "prior", "sd_in", "sd_out", "extra", "a_nan", "b_nan"),
-    *("pue", "g", "water", "gsd2", "wsd2"),
-)
+#: per raw key and slot, what a row's arithmetic reads (:func:`row_layers`); ``kbits``:
+#: the key's energy prior (4), input (2) and output (1) coefficient unknown
+ROW_PARAMS = ("a0", "b0", "va", "vb", "cv", "sd_in", "sd_out", "extra", "gsd2", "wsd2", "kbits")
+_PRIOR, _A_NAN, _B_NAN = 4, 2, 1
 
 
 def _finite_or_none(x: NDArray[np.float64]) -> NDArray[np.object_]:
@@ -174,15 +173,21 @@ def row_columns(
     def pad(v: NDArray[Any]) -> NDArray[Any]:
         return np.concatenate([v, np.zeros((1, *v.shape[1:]), dtype=v.dtype)])
 
+    def col(c: str) -> NDArray[Any]:
+        return pad(t[c].to_numpy() if nk else np.zeros(0))[at]
+
     cols: dict[str, Any] = {}
-    for c in ROW_PARAMS:
-        if c in ("g", "gsd2"):
-            continue
-        v = pad(t[c].to_numpy() if nk else np.zeros(0))[at]
-        cols[prefix + c] = _finite_or_none(v.astype(np.float64)) if c == "wsd2" else v
+    for c in ("a0", "b0", "va", "vb", "cv", "sd_in", "sd_out", "extra"):
+        cols[prefix + c] = col(c).astype(np.float64)
+    cols[prefix + "wsd2"] = _finite_or_none(col("wsd2").astype(np.float64))
     with np.errstate(over="ignore", invalid="ignore"):
-        cols[prefix + "g"] = pad(kp.g)[at, sl]
         cols[prefix + "gsd2"] = _finite_or_none(pad(kp.gsd * kp.gsd)[at, sl])
+    bits = (
+        col("prior").astype(bool) * _PRIOR
+        + col("a_nan").astype(bool) * _A_NAN
+        + col("b_nan").astype(bool) * _B_NAN
+    )
+    cols[prefix + "kbits"] = bits.astype(np.int64)
     return cols
 
 
@@ -194,7 +199,8 @@ def register_rows(
     extra: dict[str, NDArray[Any]] | None = None,
 ) -> None:
     """The temporary table ``name``: per raw key (``h``: its ``hash(model, provider_id,
-    location)`` as written) and grid slot, the key's ``kid`` and :func:`row_columns`.
+    location)`` as written) and grid slot, ``cell`` (raw key's position x :data:`SLOTS` +
+    slot: what rows are grouped by), the key's ``kid`` and :func:`row_columns`.
     ``extra``: more columns, one value per raw key or an array of (raw keys, :data:`SLOTS`)."""
     nr = len(raw)
     kid = np.repeat(np.array([k for _, k in raw], dtype=np.int64), SLOTS)
@@ -202,6 +208,7 @@ def register_rows(
     cols: dict[str, Any] = {
         "h": np.repeat(np.array([h for h, _ in raw], dtype=np.uint64), SLOTS),
         "slot": slot,
+        "cell": np.arange(nr * SLOTS, dtype=np.int64),
         "kid": kid,
         **row_columns(kp, kid, slot),
     }
@@ -216,8 +223,9 @@ def register_rows(
     con.unregister(f"{name}_df")
 
 
-#: bits of a row's flags (:func:`row_layers`): its value unknown, each quantity finite
-UNKNOWN, FIN_E, FIN_C, FIN_W = 8, 4, 2, 1
+#: bits of a row's flags (:func:`row_layers`): its value unknown, its energy before the
+#: key's factors finite
+UNKNOWN, FIN = 8, 4
 
 
 def row_layers(k: str, p: str, prefix: str = "") -> list[list[str]]:
@@ -226,20 +234,22 @@ def row_layers(k: str, p: str, prefix: str = "") -> list[list[str]]:
     and ``k``, the alias of its joined :func:`register_rows` row (``prefix``: of the
     parameters' names there, :func:`row_columns`):
 
-    ``{p}_e`` (predicted energy: each quantity is it times the slot's grid intensity or the
-    key's water factor, constants of the row's key and slot), ``{p}_re``, ``{p}_rc``,
-    ``{p}_rw`` (``{p}_e`` times each quantity's log spread, the sd of its 90% bound:
-    NULL where that spread is not finite) and ``{p}_flags`` (:data:`UNKNOWN`: a side of the
-    tokens without a coefficient; :data:`FIN_E`, ... : that quantity's value is finite).
-    A total over rows of one key, slot and flags is then the sum of ``{p}_e`` times the
-    key's constants: the per-row work is the spread alone."""
+    ``{p}_mu`` (the key's energy per request before PUE: each quantity is it times the
+    key's PUE and the slot's grid intensity or the key's water factor, constants of the
+    row's key and slot), ``{p}_re``, ``{p}_rc``, ``{p}_rw`` (``{p}_mu`` times each
+    quantity's log spread, the sd of its 90% bound: NULL where that spread is not finite)
+    and ``{p}_flags`` (:data:`UNKNOWN`: a side of the tokens without a coefficient;
+    :data:`FIN`: ``{p}_mu`` is finite). A total over rows of one key, slot and flags is
+    then a sum of ``{p}_mu`` times the key's constants: the per-row work is the spread."""
     k = f"{k}.{prefix}"
+    bits = f"{k}kbits"
     first = [
         f"{k}a0 * xin + {k}b0 * xout AS {p}_mu",
         f"xin * xin * {k}va + xout * xout * {k}vb + 2 * xin * xout * {k}cv AS {p}_var",
-        f"coalesce((xout > 0 AND {k}b_nan) OR (xin > 0 AND {k}a_nan), false) AS {p}_unknown",
-        *(f"{k}{c} AS {p}_k{c}" for c in ("a0", "prior", "sd_in", "sd_out", "extra", "pue", "g", "water")),
-        *(f"{k}{c} AS {p}_k{c}" for c in ("gsd2", "wsd2")),
+        f"coalesce((xout > 0 AND ({bits} & {_B_NAN}) > 0) OR (xin > 0 AND ({bits} & {_A_NAN}) > 0), false) "
+        f"AS {p}_unknown",
+        f"({bits} & {_PRIOR}) > 0 AS {p}_kprior",
+        *(f"{k}{c} AS {p}_k{c}" for c in ("a0", "sd_in", "sd_out", "extra", "gsd2", "wsd2")),
     ]
     share = f"(CASE WHEN {p}_mu > 0 THEN {p}_ka0 * xin / {p}_mu ELSE 0.0{_D} END)"
     part_in = _nzs(f"{share} * {p}_ksd_in")
@@ -249,27 +259,18 @@ def row_layers(k: str, p: str, prefix: str = "") -> list[list[str]]:
         f"(CASE WHEN {p}_kprior THEN ({part_in} + {part_out}) "
         f"ELSE ln(1.0{_D} + {Z90!r}{_D} * {rel_sd}) / {Z90!r}{_D} END)"
     )
-    second = [f"{coef} * {coef} + {p}_kextra AS {p}_rel2", f"{p}_mu * {p}_kpue AS {p}_e"]
-    fin = [f"coalesce(isfinite({x}), false)" for x in (f"{p}_e", f"{p}_e * {p}_kg", f"{p}_e * {p}_kwater")]
-    flags = (
-        f"CASE WHEN {p}_unknown THEN {UNKNOWN} ELSE "
-        f"(CASE WHEN {fin[0]} THEN {FIN_E} ELSE 0 END) + (CASE WHEN {fin[1]} THEN {FIN_C} ELSE 0 END) "
-        f"+ (CASE WHEN {fin[2]} THEN {FIN_W} ELSE 0 END) END"
-    )
+    second = [f"{coef} * {coef} + {p}_kextra AS {p}_rel2"]
+    flags = f"CASE WHEN {p}_unknown THEN {UNKNOWN} WHEN {_fin(f'{p}_mu')} THEN {FIN} ELSE 0 END"
     third = [
         f"CASE WHEN {_fin(f'{p}_rel2')} THEN {p}_rel2 ELSE 0.0{_D} END AS {p}_r2",
         f"{flags} AS {p}_flags",
     ]
     fourth = [
-        f"{p}_e * sqrt({p}_r2) AS {p}_re",
-        f"{p}_e * sqrt({p}_r2 + {p}_kgsd2) AS {p}_rc",
-        f"{p}_e * sqrt({p}_r2 + {p}_kwsd2) AS {p}_rw",
+        f"{p}_mu * sqrt({p}_r2) AS {p}_re",
+        f"{p}_mu * sqrt({p}_r2 + {p}_kgsd2) AS {p}_rc",
+        f"{p}_mu * sqrt({p}_r2 + {p}_kwsd2) AS {p}_rw",
     ]
     return [first, second, third, fourth]
-
-
-def _bits(flags: NDArray[np.int64], bit: int) -> NDArray[np.bool_]:
-    return np.asarray((flags & bit) > 0, dtype=bool)
 
 
 def side_sums(
@@ -278,25 +279,35 @@ def side_sums(
     slot: NDArray[np.int64],
     flags: NDArray[np.int64],
     n: NDArray[np.float64],
-    e: NDArray[np.float64],
+    mu: NDArray[np.float64],
     re: NDArray[np.float64],
     rc: NDArray[np.float64],
     rw: NDArray[np.float64],
 ) -> dict[str, NDArray[np.float64]]:
     """Per group of rows of one key, slot and flags (sums of :func:`row_layers`' terms):
     per quantity letter q (e, c, w) ``t{q}`` the sum of its values, ``s{q}`` of value x log
-    spread and ``k{q}`` the rows with a value (0 where the group has none)."""
+    spread and ``k{q}`` the rows with a value (0 where the group has none: a coefficient
+    or a factor of the key or slot unknown)."""
     t = kp.table
-    water = t["water"].to_numpy(dtype=np.float64)[kid] if len(t) else np.zeros(0)
-    g = kp.g[kid, slot]
+    at = np.maximum(kid, 0)
+    pue = t["pue"].to_numpy(dtype=np.float64)[at] if len(t) else np.zeros(0)
+    water = t["water"].to_numpy(dtype=np.float64)[at] if len(t) else np.zeros(0)
+    g = kp.g[at, slot] if len(t) else np.zeros(0)
+    known = (flags & FIN) > 0
     out: dict[str, NDArray[np.float64]] = {}
     with np.errstate(invalid="ignore", over="ignore"):
-        for q, bit, factor, r in (("e", FIN_E, 1.0, re), ("c", FIN_C, g, rc), ("w", FIN_W, water, rw)):
-            ok = _bits(flags, bit)
-            out[f"t{q}"] = np.where(ok, e * factor, 0.0)
-            out[f"s{q}"] = np.where(ok, np.nan_to_num(r, nan=0.0) * factor, 0.0)
+        for q, factor in (("e", pue), ("c", pue * g), ("w", pue * water)):
+            ok = known & np.isfinite(factor) & (kid >= 0)
+            out[f"t{q}"] = np.where(ok, mu * factor, 0.0)
+            out[f"s{q}"] = np.where(ok, np.nan_to_num(r_of(q, re, rc, rw), nan=0.0) * factor, 0.0)
             out[f"k{q}"] = np.where(ok, n, 0.0)
     return out
+
+
+def r_of(
+    q: str, re: NDArray[np.float64], rc: NDArray[np.float64], rw: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    return {"e": re, "c": rc, "w": rw}[q]
 
 
 def register_keys(

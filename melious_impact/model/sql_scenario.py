@@ -31,10 +31,8 @@ from melious_impact.model.locations import canonical_locations
 from melious_impact.model.predict import MIX_MIN_SHARE
 from melious_impact.model.prices import EUR_PER_ENERGY_UNIT
 from melious_impact.model.scenario_totals import QUANTITIES, SUMS, Groups
+from melious_impact.model.sql_predict import MIXED as _MIXED
 from melious_impact.model.sql_predict import (
-    FIN_C,
-    FIN_E,
-    FIN_W,
     SLOTS,
     UNKNOWN,
     UNTIMED,
@@ -52,7 +50,6 @@ from melious_impact.model.sql_predict import (
     slot_sql,
     warning_text,
 )
-from melious_impact.model.sql_predict import MIXED as _MIXED
 from melious_impact.periods import DateLike, period
 from melious_impact.store.query import to_pandas
 
@@ -62,6 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
 _D = "::DOUBLE"
 MIX_CHUNK_ROWS = 100_000  # traffic-mix rows predicted at a time (each expands to a row per cell)
 _Q = {"energy_kwh": "e", "carbon_g_co2": "c", "water_liters": "w"}
+_BITS = {"e": 4, "c": 2, "w": 1}  # a traffic-mix row's base side knows each quantity
 _DAY_US = 86_400_000_000
 _HOUR_US = 3_600_000_000
 Key = tuple[Any, Any, Any]
@@ -137,12 +135,12 @@ def store_groups(
         kp = key_params(m, labels, "mean")
         codes = kp.codes
         err = [bool(e) for e in kp.table["err"]] if labels else []
-        _register_sides(con, kp, rk, best)
+        sslots = _register_sides(con, kp, rk, best)
         # keep each layer of per-row arithmetic a projection of its own (pushing the
         # aggregates' inputs down inlines every layer into the next: 4x slower at 1M rows)
         con.execute("SET disabled_optimizers = 'partial_aggregate_pushdown'")
         everything = (
-            _unpacked(to_pandas(con.sql(_groups_sql(qcond, len(labels))).to_arrow_table()), len(labels))
+            _unpacked(to_pandas(con.sql(_groups_sql(qcond)).to_arrow_table()), rk, sslots)
             if rk
             else pd.DataFrame()
         )
@@ -187,26 +185,30 @@ _MIX_COLUMNS = (
 )
 
 
-def _register_sides(con: Any, kp: KeyParams, rk: list[dict[str, Any]], best: NDArray[np.int64]) -> None:
+def _register_sides(
+    con: Any, kp: KeyParams, rk: list[dict[str, Any]], best: NDArray[np.int64]
+) -> NDArray[np.int64]:
     """``_sb``: per raw key (by hash) and grid slot, its base key's row parameters
-    (:func:`.sql_predict.register_rows`) with its base and scenario keys, ``moved`` (the keys
-    differ), ``mix``, the scenario's slot (``sslot``: the cleanest hour of the row's month
-    at its scenario location for shifted rows with a time, ``shifted``) and the scenario
-    key's row parameters at that slot (``s_`` + name)."""
+    (:func:`.sql_predict.register_rows`), the scenario key's at the scenario's slot (``s_`` +
+    name) and how the scenario changes its rows (:func:`_change_columns`). Returns the
+    scenario's slots (raw keys x slots)."""
     sslot, shifted = _shift_slots(rk, best)
-    extra = {
-        "kb": np.array([r["kb"] for r in rk], dtype=np.int64),
-        "ks": np.array([r["ks"] for r in rk], dtype=np.int64),
-        "moved": np.array([r["kb"] != r["ks"] for r in rk], dtype=bool),
-        "mix": np.array([r["mix"] for r in rk], dtype=bool),
-        "sslot": sslot,
-        "shifted": shifted,
-    }
-    ks = np.repeat(extra["ks"], SLOTS).reshape(len(rk), SLOTS)
+    ks = np.repeat(np.array([r["ks"] for r in rk], dtype=np.int64), SLOTS).reshape(len(rk), SLOTS)
+    extra = _change_columns(np.array([r["kb"] != r["ks"] for r in rk], dtype=bool), sslot, shifted)
     extra.update(
         {c: np.asarray(v).reshape(len(rk), SLOTS) for c, v in row_columns(kp, ks, sslot, "s_").items()}
     )
     register_rows(con, "_sb", kp, [(r["h"], r["kb"]) for r in rk], extra)
+    return sslot
+
+
+def _change_columns(
+    moved: NDArray[np.bool_], sslot: NDArray[np.int64], shifted: NDArray[np.bool_]
+) -> dict[str, NDArray[Any]]:
+    """``chg`` (1: the scenario moves the rows to another key, 2: to the cleanest hour of
+    their day, 0: neither) and ``shr`` (that hour) per raw key and slot."""
+    chg = np.where(moved[:, None], 1, np.where(shifted, 2, 0)).astype(np.int64)
+    return {"chg": chg, "shr": (sslot % 24).astype(np.int64)}
 
 
 def _shift_slots(
@@ -229,8 +231,8 @@ def _shift_slots(
 def _changed_sql(b: str) -> str:
     """A row the scenario moves to another key, or to the cleanest hour of its day unless it
     ran at that instant already (``{b}``: its joined key row; the row has ``us``)."""
-    new_us = f"(us - ((us % {_DAY_US}) + {_DAY_US}) % {_DAY_US} + ({b}.sslot % 24) * {_HOUR_US}::BIGINT)"
-    return f"{b}.moved OR coalesce({b}.shifted AND {new_us} <> us, false)"
+    new_us = f"(us - ((us % {_DAY_US}) + {_DAY_US}) % {_DAY_US} + {b}.shr * {_HOUR_US}::BIGINT)"
+    return f"({b}.chg = 1 OR coalesce({b}.chg = 2 AND {new_us} <> us, false))"
 
 
 def _mix_groups(
@@ -254,12 +256,7 @@ def _mix_groups(
     cells_kp = key_params(m, list(cell_ids), "mean")
     sslot, shifted = _shift_slots(mixed, best)
     ks = np.array([r["ks"] for r in mixed], dtype=np.int64)
-    extra: dict[str, NDArray[Any]] = {
-        "ks": ks,
-        "moved": ks >= 0,
-        "sslot": sslot,
-        "shifted": shifted,
-    }
+    extra: dict[str, NDArray[Any]] = {"ks": ks, "sslot": sslot, **_change_columns(ks >= 0, sslot, shifted)}
     scen = row_columns(kp, np.repeat(ks, SLOTS).reshape(len(mixed), SLOTS), sslot, "s_")
     for c, v in scen.items():
         arr = np.asarray(v)
@@ -280,12 +277,10 @@ def _mix_groups(
     empty: list[str] = []
     layers = [[*x, *y] for x, y in itertools.zip_longest(lm, ls, fillvalue=empty)]
     outer = layered(f"({rows}) r JOIN _pm k ON k.h = r.h AND k.slot = r.slot", keep, layers)
-    bflags = " + ".join(
-        f"CAST(m_k{c} AS INTEGER) * {bit}" for c, bit in (("e", FIN_E), ("c", FIN_C), ("w", FIN_W))
-    )
+    bflags = " + ".join(f"CAST(m_k{c} AS INTEGER) * {bit}" for c, bit in _BITS.items())
     aggs = ["count(*)::DOUBLE AS n", "sum(tin) AS tin", "sum(tout) AS tout"]
     aggs += [f"sum(m_{x}{c}) AS m_{x}{c}" for c in _Q.values() for x in ("t", "s")]
-    aggs += [f"sum(ps_{x}) AS ps_{x}" for x in ("e", "re", "rc", "rw")]
+    aggs += [f"sum(ps_{x}) AS ps_{x}" for x in ("mu", "re", "rc", "rw")]
     aggs.append("min(struct_pack(z := us IS NULL, u := us, r := rid)) AS f")
     sql = (
         f"SELECT mid, ks, sslot, changed, {bflags} AS bflags, ps_flags, {', '.join(aggs)} "
@@ -301,9 +296,9 @@ def _mix_groups(
     moved = gks >= 0
     f = {
         x: pd.to_numeric(r[f"ps_{x}"]).to_numpy(dtype=np.float64, na_value=np.nan)
-        for x in ("e", "re", "rc", "rw")
+        for x in ("mu", "re", "rc", "rw")
     }
-    side = side_sums(kp, np.maximum(gks, 0), sl, np.where(moved, sf, 0), n, f["e"], f["re"], f["rc"], f["rw"])
+    side = side_sums(kp, gks, sl, sf, n, f["mu"], f["re"], f["rc"], f["rw"])
     index: dict[Key, int] = {}
 
     def at(key: Key) -> int:
@@ -317,9 +312,8 @@ def _mix_groups(
     sums: dict[str, NDArray[np.float64]] = {}
     unknown = np.zeros(len(r), dtype=bool)
     for q, c in _Q.items():
-        bit = {"e": FIN_E, "c": FIN_C, "w": FIN_W}[c]
-        fb = (bf & bit) > 0
-        fs = np.where(moved, (sf & bit) > 0, fb)
+        fb = (bf & _BITS[c]) > 0
+        fs = np.where(moved, side[f"k{c}"] > 0, fb)
         tb = pd.to_numeric(r[f"m_t{c}"]).to_numpy(dtype=np.float64)
         sb = pd.to_numeric(r[f"m_s{c}"]).to_numpy(dtype=np.float64)
         ts = np.where(moved, side[f"t{c}"], tb)
@@ -369,7 +363,7 @@ def _mix_groups(
     return g, [_first_key(x) for x in r["f"]]
 
 
-def _groups_sql(cond: str, nkeys: int) -> str:
+def _groups_sql(cond: str) -> str:
     rows = (
         f"SELECT hash(q.model, q.provider_id, q.location) AS h, {slot_sql('q.captured_at')} AS slot, "
         "CAST(q.input_tokens AS DOUBLE) AS tin, CAST(q.output_tokens AS DOUBLE) AS tout, "
@@ -378,7 +372,7 @@ def _groups_sql(cond: str, nkeys: int) -> str:
         f"FROM requests q WHERE {cond}"
     )
     keep = (
-        "r.*, b.kb, b.ks, b.mix, b.sslot, r.tin / 1000.0::DOUBLE AS xin, r.tout / 1000.0::DOUBLE AS xout, "
+        "r.*, b.cell, r.tin / 1000.0::DOUBLE AS xin, r.tout / 1000.0::DOUBLE AS xout, "
         f"{_changed_sql('b')} AS changed"
     )
     source = f"({rows}) r JOIN _sb b ON b.h = r.h AND b.slot = r.slot"
@@ -386,7 +380,7 @@ def _groups_sql(cond: str, nkeys: int) -> str:
     outer = layered(source, keep, [[*x, *y] for x, y in zip(lb, ls, strict=True)])
     aggs = ["count(*) AS n", "sum(tin) AS tin", "sum(tout) AS tout"]
     for p in ("pb", "ps"):
-        aggs += [f"sum({p}_{x}) AS {p}_{x}" for x in ("e", "re", "rc", "rw")]
+        aggs += [f"sum({p}_{x}) AS {p}_{x}" for x in ("mu", "re", "rc", "rw")]
     for q in _Q:
         # reported figures: count the reported rows and those with the figure, sum it
         aggs.append(f'coalesce(sum({q}) FILTER (WHERE rep), 0.0{_D}) AS "obs:{q}"')
@@ -397,29 +391,28 @@ def _groups_sql(cond: str, nkeys: int) -> str:
         "sum(billing_energy) FILTER (WHERE billing_paid_with = 'energy') AS paid_energy",
         "count(*) FILTER (WHERE billing_paid_with IS DISTINCT FROM 'credits' AND billing_paid_with "
         "IS DISTINCT FROM 'energy' AND (billing_credits IS NOT NULL OR billing_energy IS NOT NULL)) AS paid_other",
-        "bool_and(us IS NULL) AS first_none",
         "min(us) AS first_us",
     ]
-    # one integer group key (hashing many columns per row cost as much as the arithmetic)
-    packed = "(kb + 1)"
-    for name, size in _PACKED[1:]:
-        n = nkeys + 1 if size == "K" else size
-        value = f"coalesce(CAST({name} AS BIGINT), 0)" if size != "K" else f"({name} + 1)"
-        packed = f"({packed} * {n} + {value})"
+    # one integer group key: the row's raw key and slot (``cell``), changed, both sides' flags
+    packed = "(((cell * 2 + CAST(changed AS BIGINT)) * 16 + pb_flags) * 16 + ps_flags)"
     return f"SELECT {packed} AS gk, {', '.join(aggs)} FROM ({outer}) GROUP BY gk"
 
 
-#: the packed group key's parts in order, with their number of values ("K": a key or -1)
-_PACKED: tuple[tuple[str, Any], ...] = (
-    ("kb", "K"),
-    ("ks", "K"),
-    ("slot", SLOTS),
-    ("sslot", SLOTS),
-    ("changed", 2),
-    ("mix", 2),
-    ("pb_flags", 16),
-    ("ps_flags", 16),
-)
+def _unpacked(r: pd.DataFrame, rk: list[dict[str, Any]], sslots: NDArray[np.int64]) -> pd.DataFrame:
+    """The parts of the packed group keys of :func:`_groups_sql`: raw key, base and scenario
+    keys and slots, changed, mix, both sides' flags."""
+    gk = r["gk"].to_numpy(dtype=np.int64)
+    r["ps_flags"], gk = gk % 16, gk // 16
+    r["pb_flags"], gk = gk % 16, gk // 16
+    r["changed"], cell = (gk % 2).astype(bool), gk // 2
+    ri, slot = cell // SLOTS, cell % SLOTS
+    r["slot"] = slot
+    r["sslot"] = sslots[ri, slot]
+    for c in ("kb", "ks", "mix"):
+        v = np.array([x[c] for x in rk])
+        r[c] = v[ri]
+    r["first_none"] = slot == UNTIMED  # every row of the group without a time
+    return r.drop(columns="gk")
 
 
 def _side_groups(fine: pd.DataFrame, kp: KeyParams) -> pd.DataFrame:
@@ -438,13 +431,13 @@ def _side_groups(fine: pd.DataFrame, kp: KeyParams) -> pd.DataFrame:
         flags = direct[f"{p}_flags"].to_numpy(dtype=np.int64)
         f = {
             x: pd.to_numeric(direct[f"{p}_{x}"]).to_numpy(dtype=np.float64, na_value=np.nan)
-            for x in ("e", "re", "rc", "rw")
+            for x in ("mu", "re", "rc", "rw")
         }
-        sums = side_sums(kp, kid, slot, flags, n, f["e"], f["re"], f["rc"], f["rw"])
+        sums = side_sums(kp, kid, slot, flags, n, f["mu"], f["re"], f["rc"], f["rw"])
         out[f"{p}_gcode"] = kp.gcode[kid, slot]
         out[f"{p}_unknown"] = (flags & UNKNOWN) > 0
         for q, c in _Q.items():
-            out[f"{p}_f{c}"] = (flags & {"e": FIN_E, "c": FIN_C, "w": FIN_W}[c]) > 0
+            out[f"{p}_f{c}"] = sums[f"k{c}"] > 0
             out[f"{q}:{p}_v"] = sums[f"t{c}"]
             out[f"{q}:{p}_vs"] = sums[f"s{c}"]
     out["n"] = n
@@ -460,27 +453,6 @@ def _side_groups(fine: pd.DataFrame, kp: KeyParams) -> pd.DataFrame:
     res["first_none"] = grouped["first_none"].all()
     res["first_us"] = grouped["first_us"].min()
     return res.reset_index()
-
-
-def _unpack(gk: NDArray[np.int64], nkeys: int) -> dict[str, NDArray[np.int64]]:
-    """The parts of packed group keys (see :func:`_groups_sql`)."""
-    out: dict[str, NDArray[np.int64]] = {}
-    rest = np.asarray(gk, dtype=np.int64)
-    for name, size in reversed(_PACKED[1:]):
-        n = nkeys + 1 if size == "K" else int(size)
-        value = rest % n
-        out[name] = value - 1 if size == "K" else value
-        rest = rest // n
-    out["kb"] = rest - 1
-    return out
-
-
-def _unpacked(r: pd.DataFrame, nkeys: int) -> pd.DataFrame:
-    parts = _unpack(r["gk"].to_numpy(dtype=np.int64), nkeys)
-    for name, values in parts.items():
-        size = dict(_PACKED)[name]
-        r[name] = values.astype(bool) if size == 2 else values
-    return r.drop(columns="gk")
 
 
 def _other_cost(con: Any, cond: str) -> Decimal:

@@ -55,16 +55,18 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from melious_impact.cli._stores import open_existing
-    from melious_impact.export.focus import to_focus, write_focus
+    from melious_impact.export.focus import export_focus
     from melious_impact.export.focus_prices import load_price_list
 
     prices = load_price_list(args.prices) if args.prices else None
 
     store = open_existing(args.store)
     try:
-        # Aggregated in DuckDB over the period's partitions only: the rows never load.
-        table = to_focus(
+        # Aggregated in DuckDB month by month over the period's partitions (the rows never
+        # load); a CSV file is written month by month.
+        written = export_focus(
             store,
+            args.output,
             start=args.start,
             end=args.end,
             teams=args.teams,
@@ -76,11 +78,11 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         store.close()
-    path = write_focus(table, args.output)
-    total = sum(v for v in table["BilledCost"] if v is not None) if len(table) else 0
-    left_out = table.attrs.get("unknown_cost_requests", 0)
-    requests = int(table["x_Requests"].sum()) if len(table) else 0
-    print(f"{len(table)} FOCUS rows from {requests + left_out} requests, BilledCost {total} EUR -> {path}")
+    left_out = written.unknown_cost_requests
+    print(
+        f"{written.rows} FOCUS rows from {written.requests + left_out} requests, "
+        f"BilledCost {written.billed_cost} EUR -> {written.path}"
+    )
     if left_out:
         print(f"{left_out} requests with no billing block (cost unknown) are not in the table")
     return 0

@@ -502,6 +502,28 @@ def _run(
     return table.append_column("endpoints", pa.array(texts, pa.string()))
 
 
+def charge_parts(
+    source: Any,
+    granularity: str,
+    rate: Decimal,
+    span: Period,
+    *,
+    keep_unknown: bool,
+    teams: Sequence[str] | None = None,
+) -> Iterator[tuple[dict[str, Any], int]]:
+    """The charges of ``source`` (a store or rows) in ``span``, part by part (a store's
+    months in time order, a frame at once), as the columns of :func:`charges` and the number
+    of requests of the part whose cost is unknown. The parts follow one another in time, so
+    the charges of all of them, one part after the other, are in the order of their first rows.
+    """
+    for chunk in _chunks(source, span, teams):
+        with rows_connection(source, chunk.span, teams, undated=chunk.undated) as (con, relation, by_pos):
+            table, wide, left_out = _chunk_charges(con, relation, granularity, by_pos, keep_unknown)
+        columns = _columns(table, granularity, rate, wide)
+        del table
+        yield columns, left_out
+
+
 def charges(
     source: Any,
     granularity: str,
@@ -522,17 +544,15 @@ def charges(
     ``impact_reported``, ``input_tokens``, ``output_tokens``, the float sums
     ``energy_kwh``, ``carbon_g_co2``, ``water_liters`` and ``endpoints`` (text).
 
-    A store is aggregated month by month (:func:`_chunks`); the months' charges follow one
-    another in time, so their concatenation is in the order of the first rows.
+    The parts of :func:`charge_parts`, one after the other.
     """
     parts: list[dict[str, Any]] = []
     unknown = 0
-    for chunk in _chunks(source, span, teams):
-        with rows_connection(source, chunk.span, teams, undated=chunk.undated) as (con, relation, by_pos):
-            table, wide, left_out = _chunk_charges(con, relation, granularity, by_pos, keep_unknown)
+    for columns, left_out in charge_parts(
+        source, granularity, rate, span, keep_unknown=keep_unknown, teams=teams
+    ):
+        parts.append(columns)
         unknown += left_out
-        parts.append(_columns(table, granularity, rate, wide))
-        del table
     if len(parts) == 1:
         return parts[0], unknown
     return {

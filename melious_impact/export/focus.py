@@ -28,13 +28,15 @@ FOCUS forbids to be null). The frame keeps every digit of the sums (an energy co
 
 from __future__ import annotations
 
+import inspect
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from melious_impact.export._focus_groups import MONEY, charges, shared
+from melious_impact.export._focus_groups import MONEY, charge_parts, charges, shared
 from melious_impact.export.focus_prices import (
     PRICING_UNIT,
     TOKENS_PER_PRICING_UNIT,
@@ -334,6 +336,43 @@ def to_focus(
     frame registered with DuckDB): memory grows with the charges, not with the requests.
     """
 
+    options = _options(
+        granularity, eur_per_energy_unit, prices, unknown_cost, invoice_ids, billing_account_id,
+        billing_account_name, billing_currency, service_name, provider_name, focus_version, start,
+        end, teams,
+    )  # fmt: skip
+    groups, unknown = charges(source, *options.charges_args, **options.charges_kwargs)
+    return _table(groups, unknown, options)
+
+
+@dataclass(frozen=True)
+class _Options:
+    """The checked arguments of :func:`to_focus`."""
+
+    charges_args: tuple[Any, ...]  # granularity, rate, span
+    charges_kwargs: dict[str, Any]  # keep_unknown, teams
+    account: _Account
+    prices: PriceList
+    focus_version: str
+    unknown_cost: str
+
+
+def _options(
+    granularity: str,
+    eur_per_energy_unit: Decimal | str,
+    prices: PriceList | Mapping[str, Any] | None,
+    unknown_cost: str,
+    invoice_ids: Mapping[str, str] | None,
+    billing_account_id: str,
+    billing_account_name: str | None,
+    billing_currency: str,
+    service_name: str,
+    provider_name: str,
+    focus_version: str,
+    start: DateLike | None,
+    end: DateLike | None,
+    teams: Sequence[str] | None,
+) -> _Options:
     if focus_version not in SUPPORTED_FOCUS_VERSIONS:
         raise ValueError(
             f"focus_version {focus_version!r} is not supported; this package writes "
@@ -346,7 +385,6 @@ def to_focus(
     rate = Decimal(str(eur_per_energy_unit))
     if not rate.is_finite() or rate < 0:
         raise ValueError(f"eur_per_energy_unit must be a non-negative decimal, got {eur_per_energy_unit!r}")
-    price_list = price_list_from_mapping(prices) if prices else {}
     account = _Account(
         billing_account_id,
         billing_account_name,
@@ -355,21 +393,90 @@ def to_focus(
         provider_name,
         dict(invoice_ids or {}),
     )
-
-    groups, unknown = charges(
-        source,
-        granularity,
-        rate,
-        period(start, end),
-        keep_unknown=unknown_cost == "null",
-        teams=[teams] if isinstance(teams, str) else teams,
+    return _Options(
+        (granularity, rate, period(start, end)),
+        {"keep_unknown": unknown_cost == "null", "teams": [teams] if isinstance(teams, str) else teams},
+        account,
+        price_list_from_mapping(prices) if prices else {},
+        focus_version,
+        unknown_cost,
     )
-    columns = _focus_columns(groups, account, price_list)
-    del groups  # the charges' own columns, no longer needed while the frame is made
+
+
+def _table(groups: dict[str, Any], unknown: int, options: _Options) -> Any:
+    """The FOCUS table of some charges (:func:`._focus_groups.charges`); takes them over."""
+    columns = _focus_columns(groups, options.account, options.prices)
+    groups.clear()  # the charges' own columns, no longer needed while the frame is made
     out = _frame(columns)
-    out.attrs["focus_version"] = focus_version
-    out.attrs["unknown_cost_requests"] = unknown if unknown_cost == "omit" else 0
+    out.attrs["focus_version"] = options.focus_version
+    out.attrs["unknown_cost_requests"] = unknown if options.unknown_cost == "omit" else 0
     return out
+
+
+@dataclass(frozen=True)
+class FocusFile:
+    """What :func:`export_focus` wrote: the file, its FOCUS rows, the requests they cover,
+    their total BilledCost (exact) and the requests left out for an unknown cost."""
+
+    path: Path
+    rows: int
+    requests: int
+    billed_cost: Decimal | int
+    unknown_cost_requests: int
+
+
+def export_focus(source: Any, path: str | Path, *, format: str | None = None, **options: Any) -> FocusFile:
+    """Write the FOCUS table of ``source`` (the arguments of :func:`to_focus`) to ``path``.
+
+    A CSV file is written part by part (a store's months in time order, see
+    :mod:`._focus_groups`): only one month's FOCUS rows are in memory at a time, and the file
+    is byte for byte the one ``write_focus(to_focus(source, ...), path)`` writes. A Parquet
+    file is written from the whole table (its schema says whether any cost is null, which
+    is known only at the end).
+    """
+    target = Path(path)
+    fmt = _format(target, format)
+    if fmt == "parquet":
+        table = to_focus(source, **options)
+        write_focus(table, target, format=fmt)
+        return FocusFile(target, len(table), _requests(table), _billed(table, 0),
+                         int(table.attrs["unknown_cost_requests"]))  # fmt: skip
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(to_focus).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+    checked = _options(**{**defaults, **options})
+    rows = requests = unknown = 0
+    billed: Decimal | int = 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.part")  # the file appears whole or not at all
+    try:
+        with open(partial, "w", encoding="utf-8", newline="") as out:
+            for n, (groups, left_out) in enumerate(
+                charge_parts(source, *checked.charges_args, **checked.charges_kwargs)
+            ):
+                part = _table(groups, left_out, checked)
+                del groups
+                if n == 0 or len(part):
+                    _csv_text(part).to_csv(out, index=False, header=n == 0)
+                rows += len(part)
+                requests += _requests(part)
+                billed = _billed(part, billed)
+                unknown += int(part.attrs["unknown_cost_requests"])
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return FocusFile(target, rows, requests, billed, unknown)
+
+
+def _requests(table: Any) -> int:
+    return int(table["x_Requests"].sum()) if len(table) else 0
+
+
+def _billed(table: Any, total: Decimal | int) -> Decimal | int:
+    """``total`` plus the table's BilledCost, added in row order."""
+    return sum((v for v in table["BilledCost"] if v is not None), total)
 
 
 def _frame(columns: dict[str, Any]) -> Any:
@@ -432,11 +539,7 @@ def write_focus(frame: Any, path: str | Path, *, format: str | None = None) -> P
     import pyarrow.parquet as pq
 
     target = Path(path)
-    fmt = (format or target.suffix.lstrip(".")).lower()
-    if fmt not in {"csv", "parquet"}:
-        raise ValueError(
-            f"cannot tell the format of {target}: use a .csv or .parquet name, or format='csv'|'parquet'"
-        )
+    fmt = _format(target, format)
     target.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":
         decimals = [c.name for c in FOCUS_COLUMNS if c.data_type == "Decimal"]
@@ -449,6 +552,21 @@ def write_focus(frame: Any, path: str | Path, *, format: str | None = None) -> P
         table = table.cast(schema)  # from_pandas keeps nullable fields: ask for required ones
         pq.write_table(table, target)
         return target
+    _csv_text(frame).to_csv(target, index=False)
+    return target
+
+
+def _format(target: Path, format: str | None) -> str:
+    fmt = (format or target.suffix.lstrip(".")).lower()
+    if fmt not in {"csv", "parquet"}:
+        raise ValueError(
+            f"cannot tell the format of {target}: use a .csv or .parquet name, or format='csv'|'parquet'"
+        )
+    return fmt
+
+
+def _csv_text(frame: Any) -> Any:
+    """A copy of the table with its times and decimals as the CSV text FOCUS asks for."""
     data = frame.copy()
     for column in FOCUS_COLUMNS:
         if column.data_type == "DateTime":
@@ -462,8 +580,7 @@ def write_focus(frame: Any, path: str | Path, *, format: str | None = None) -> P
             data[column.name] = values.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
         elif column.data_type == "Decimal":
             data[column.name] = [None if v is None else format_decimal(v) for v in data[column.name]]
-    data.to_csv(target, index=False)
-    return target
+    return data
 
 
 def _to_store_scale(value: Decimal) -> Decimal:

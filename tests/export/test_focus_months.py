@@ -215,3 +215,56 @@ def test_a_row_without_captured_at(tmp_path: Path) -> None:
             to_focus(store)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("granularity", ["day", "request"])
+def test_export_focus_writes_the_file_of_the_whole_table_month_by_month(
+    months_store: Any, tmp_path: Path, granularity: str
+) -> None:
+    from melious_impact.export.focus import export_focus
+
+    for kw in ({}, {"prices": PRICES, "unknown_cost": "null", "start": "2026-02-03T04:05"}):
+        table = to_focus(months_store, granularity=granularity, **kw)
+        whole = write_focus(table, tmp_path / "whole.csv").read_bytes()
+        written = export_focus(months_store, tmp_path / "parts.csv", granularity=granularity, **kw)
+        assert written.path.read_bytes() == whole
+        assert written.rows == len(table)
+        assert written.requests == int(table["x_Requests"].sum())
+        assert written.billed_cost == sum(v for v in table["BilledCost"] if v is not None)
+        assert written.unknown_cost_requests == table.attrs["unknown_cost_requests"]
+        assert (written.unknown_cost_requests > 0) == ("unknown_cost" not in kw)
+        # Parquet holds 38 digits: without the finance team's 39-digit charge
+        teams = ["search", "ads", "platform"]
+        parquet = export_focus(
+            months_store, tmp_path / "t.parquet", granularity=granularity, teams=teams, **kw
+        )
+        small = to_focus(months_store, granularity=granularity, teams=teams, **kw)
+        assert parquet.path.read_bytes() == write_focus(small, tmp_path / "w.parquet").read_bytes()
+        assert parquet.rows == len(small) > 0
+
+
+def test_export_focus_of_nothing_and_of_a_failure(months_store: Any, tmp_path: Path) -> None:
+    from melious_impact.export.focus import export_focus
+
+    empty = export_focus(months_store, tmp_path / "none.csv", teams=["nobody"])
+    assert empty.rows == 0 and empty.billed_cost == 0
+    assert (
+        empty.path.read_bytes()
+        == write_focus(to_focus(months_store, teams=["nobody"]), tmp_path / "e.csv").read_bytes()
+    )
+    with pytest.raises(TypeError):
+        export_focus(months_store, tmp_path / "x.csv", granularty="day")
+    import melious_impact as mi
+
+    store = mi.ImpactStore(str(tmp_path / "undated"))
+    try:
+        row = months_rows(1, seed=5)[0]
+        store.append(
+            [{**row, "captured_at": None, "billing_paid_with": "credits", "billing_credits": Decimal(1)}]
+        )
+        store.flush()
+        with pytest.raises(ValueError, match="no captured_at"):
+            export_focus(store, tmp_path / "out" / "f.csv")
+        assert list((tmp_path / "out").iterdir()) == []  # no partial file
+    finally:
+        store.close()

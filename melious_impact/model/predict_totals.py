@@ -187,9 +187,9 @@ def _store_sums(
         if keys:
             register_rows(con, "_pr", kp, direct)
             outer = layered(
-                f"({rows(cond)}) r JOIN _pr k ON k.h = r.h AND k.slot = r.slot",
-                "r.*, k.cell",
-                row_layers("k", "p"),
+                f"({rows(cond)}) r JOIN _pr k ON k.h = r.h JOIN _pr_slots g ON g.h = r.h AND g.slot = r.slot",
+                "r.*, g.cell",
+                row_layers("k", "p", g="g"),
             )
             gk = "(cell * 16 + p_flags)"
             sql = (

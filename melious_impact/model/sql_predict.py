@@ -196,31 +196,38 @@ def register_rows(
     name: str,
     kp: KeyParams,
     raw: list[tuple[int, int]],
-    extra: dict[str, NDArray[Any]] | None = None,
+    keys: dict[str, NDArray[Any]] | None = None,
+    slots: dict[str, NDArray[Any]] | None = None,
 ) -> None:
-    """The temporary table ``name``: per raw key (``h``: its ``hash(model, provider_id,
-    location)`` as written) and grid slot, ``cell`` (raw key's position x :data:`SLOTS` +
-    slot: what rows are grouped by), the key's ``kid`` and :func:`row_columns`.
-    ``extra``: more columns, one value per raw key or an array of (raw keys, :data:`SLOTS`)."""
+    """Two temporary tables: ``name``, per raw key (``h``: its ``hash(model, provider_id,
+    location)`` as written), the key's ``kid`` and :func:`row_columns` but ``gsd2``, with
+    ``keys`` (more columns, a value per raw key); ``{name}_slots``, per raw key and grid
+    slot, ``cell`` (raw key's position x :data:`SLOTS` + slot: what rows are grouped by),
+    ``gsd2`` and ``slots`` (arrays of raw keys x :data:`SLOTS`). A row joins the first by
+    its key and the second by key and slot: the first is a few rows, so the many
+    parameters a row reads stay in the processor's cache."""
     nr = len(raw)
-    kid = np.repeat(np.array([k for _, k in raw], dtype=np.int64), SLOTS)
-    slot = np.tile(np.arange(SLOTS, dtype=np.int64), nr)
-    cols: dict[str, Any] = {
-        "h": np.repeat(np.array([h for h, _ in raw], dtype=np.uint64), SLOTS),
-        "slot": slot,
+    kid = np.array([k for _, k in raw], dtype=np.int64)
+    h = np.array([x for x, _ in raw], dtype=np.uint64)
+    params = row_columns(kp, kid, np.zeros(nr, dtype=np.int64))
+    gsd2 = row_columns(kp, np.repeat(kid, SLOTS), np.tile(np.arange(SLOTS, dtype=np.int64), nr))["gsd2"]
+    key_cols: dict[str, Any] = {"h": h, "kid": kid, **{c: v for c, v in params.items() if c != "gsd2"}}
+    key_cols.update(keys or {})
+    slot_cols: dict[str, Any] = {
+        "h": np.repeat(h, SLOTS),
+        "slot": np.tile(np.arange(SLOTS, dtype=np.int64), nr),
         "cell": np.arange(nr * SLOTS, dtype=np.int64),
-        "kid": kid,
-        **row_columns(kp, kid, slot),
+        "gsd2": gsd2,
+        **{c: np.asarray(v).ravel() for c, v in (slots or {}).items()},
     }
-    for c, v in (extra or {}).items():
-        cols[c] = v.ravel() if v.ndim == 2 else np.repeat(v, SLOTS)
-    frame = pd.DataFrame(cols)
-    for c in frame.columns:
-        if frame[c].dtype == object:  # the squared spreads: NULL where not finite
-            frame[c] = frame[c].astype("Float64")
-    con.register(f"{name}_df", frame)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_df")
-    con.unregister(f"{name}_df")
+    for table, cols in ((name, key_cols), (f"{name}_slots", slot_cols)):
+        frame = pd.DataFrame(cols)
+        for c in frame.columns:
+            if frame[c].dtype == object:  # the squared spreads: NULL where not finite
+                frame[c] = frame[c].astype("Float64")
+        con.register(f"{table}_df", frame)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_df")
+        con.unregister(f"{table}_df")
 
 
 #: bits of a row's flags (:func:`row_layers`): its value unknown, its energy before the
@@ -228,11 +235,12 @@ def register_rows(
 UNKNOWN, FIN = 8, 4
 
 
-def row_layers(k: str, p: str, prefix: str = "") -> list[list[str]]:
+def row_layers(k: str, p: str, prefix: str = "", g: str | None = None) -> list[list[str]]:
     """Select expressions of one side's prediction for a row, as successive layers (each
     layer's names are columns of the next), given ``xin``/``xout`` (thousands of tokens)
-    and ``k``, the alias of its joined :func:`register_rows` row (``prefix``: of the
-    parameters' names there, :func:`row_columns`):
+    and ``k``, the alias of its joined :func:`register_rows` key row (``prefix``: of the
+    parameters' names there, :func:`row_columns`), ``g`` of its slot row (``gsd2``; ``k``
+    when one table has both):
 
     ``{p}_mu`` (the key's energy per request before PUE: each quantity is it times the
     key's PUE and the slot's grid intensity or the key's water factor, constants of the
@@ -241,6 +249,7 @@ def row_layers(k: str, p: str, prefix: str = "") -> list[list[str]]:
     and ``{p}_flags`` (:data:`UNKNOWN`: a side of the tokens without a coefficient;
     :data:`FIN`: ``{p}_mu`` is finite). A total over rows of one key, slot and flags is
     then a sum of ``{p}_mu`` times the key's constants: the per-row work is the spread."""
+    gsd2 = f"{g or k}.{prefix}gsd2"
     k = f"{k}.{prefix}"
     bits = f"{k}kbits"
     first = [
@@ -249,7 +258,8 @@ def row_layers(k: str, p: str, prefix: str = "") -> list[list[str]]:
         f"coalesce((xout > 0 AND ({bits} & {_B_NAN}) > 0) OR (xin > 0 AND ({bits} & {_A_NAN}) > 0), false) "
         f"AS {p}_unknown",
         f"({bits} & {_PRIOR}) > 0 AS {p}_kprior",
-        *(f"{k}{c} AS {p}_k{c}" for c in ("a0", "sd_in", "sd_out", "extra", "gsd2", "wsd2")),
+        *(f"{k}{c} AS {p}_k{c}" for c in ("a0", "sd_in", "sd_out", "extra", "wsd2")),
+        f"{gsd2} AS {p}_kgsd2",
     ]
     share = f"(CASE WHEN {p}_mu > 0 THEN {p}_ka0 * xin / {p}_mu ELSE 0.0{_D} END)"
     part_in = _nzs(f"{share} * {p}_ksd_in")

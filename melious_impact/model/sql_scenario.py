@@ -193,12 +193,12 @@ def _register_sides(
     name) and how the scenario changes its rows (:func:`_change_columns`). Returns the
     scenario's slots (raw keys x slots)."""
     sslot, shifted = _shift_slots(rk, best)
-    ks = np.repeat(np.array([r["ks"] for r in rk], dtype=np.int64), SLOTS).reshape(len(rk), SLOTS)
-    extra = _change_columns(np.array([r["kb"] != r["ks"] for r in rk], dtype=bool), sslot, shifted)
-    extra.update(
-        {c: np.asarray(v).reshape(len(rk), SLOTS) for c, v in row_columns(kp, ks, sslot, "s_").items()}
-    )
-    register_rows(con, "_sb", kp, [(r["h"], r["kb"]) for r in rk], extra)
+    ks = np.array([r["ks"] for r in rk], dtype=np.int64)
+    scen = row_columns(kp, np.repeat(ks, SLOTS).reshape(len(rk), SLOTS), sslot, "s_")
+    keys = {c: np.asarray(v).reshape(len(rk), SLOTS)[:, 0] for c, v in scen.items() if c != "s_gsd2"}
+    slots = _change_columns(np.array([r["kb"] != r["ks"] for r in rk], dtype=bool), sslot, shifted)
+    slots["s_gsd2"] = np.asarray(scen["s_gsd2"]).reshape(len(rk), SLOTS)
+    register_rows(con, "_sb", kp, [(r["h"], r["kb"]) for r in rk], keys, slots)
     return sslot
 
 
@@ -372,36 +372,55 @@ def _groups_sql(cond: str) -> str:
         f"FROM requests q WHERE {cond}"
     )
     keep = (
-        "r.*, b.cell, r.tin / 1000.0::DOUBLE AS xin, r.tout / 1000.0::DOUBLE AS xout, "
-        f"{_changed_sql('b')} AS changed"
+        "r.*, g.cell, r.tin / 1000.0::DOUBLE AS xin, r.tout / 1000.0::DOUBLE AS xout, "
+        f"{_changed_sql('g')} AS changed"
     )
-    source = f"({rows}) r JOIN _sb b ON b.h = r.h AND b.slot = r.slot"
-    lb, ls = row_layers("b", "pb"), row_layers("b", "ps", "s_")
+    source = f"({rows}) r JOIN _sb b ON b.h = r.h JOIN _sb_slots g ON g.h = r.h AND g.slot = r.slot"
+    lb, ls = row_layers("b", "pb", g="g"), row_layers("b", "ps", "s_", g="g")
     outer = layered(source, keep, [[*x, *y] for x, y in zip(lb, ls, strict=True)])
     aggs = ["count(*) AS n", "sum(tin) AS tin", "sum(tout) AS tout"]
     for p in ("pb", "ps"):
         aggs += [f"sum({p}_{x}) AS {p}_{x}" for x in ("mu", "re", "rc", "rw")]
+    # reported figures and billed amounts: plain sums, split by whether the row reported
+    # its impact and how it was paid (group key bits: filtered aggregates over joined rows
+    # cost several times the arithmetic)
     for q in _Q:
-        # reported figures: count the reported rows and those with the figure, sum it
-        aggs.append(f'coalesce(sum({q}) FILTER (WHERE rep), 0.0{_D}) AS "obs:{q}"')
-        aggs.append(f'count({q}) FILTER (WHERE rep) AS "obs_n:{q}"')
+        aggs += [f'sum({q}) AS "obs:{q}"', f'count({q}) AS "obs_n:{q}"']
     aggs += [
-        "count(*) FILTER (WHERE rep) AS obs_rep",
-        "sum(billing_credits) FILTER (WHERE billing_paid_with = 'credits') AS paid_credits",
-        "sum(billing_energy) FILTER (WHERE billing_paid_with = 'energy') AS paid_energy",
-        "count(*) FILTER (WHERE billing_paid_with IS DISTINCT FROM 'credits' AND billing_paid_with "
-        "IS DISTINCT FROM 'energy' AND (billing_credits IS NOT NULL OR billing_energy IS NOT NULL)) AS paid_other",
+        "sum(billing_credits) AS paid_credits",
+        "sum(billing_energy) AS paid_energy",
         "min(us) AS first_us",
     ]
-    # one integer group key: the row's raw key and slot (``cell``), changed, both sides' flags
-    packed = "(((cell * 2 + CAST(changed AS BIGINT)) * 16 + pb_flags) * 16 + ps_flags)"
+    pay = (
+        "(CASE WHEN billing_paid_with = 'credits' THEN 0 WHEN billing_paid_with = 'energy' THEN 1 "
+        "WHEN billing_credits IS NOT NULL OR billing_energy IS NOT NULL THEN 2 ELSE 3 END)"
+    )
+    # one integer group key: the row's raw key and slot (``cell``), changed, both sides'
+    # flags, reported, paid
+    packed = (
+        "(((((cell * 2 + CAST(changed AS BIGINT)) * 16 + pb_flags) * 16 + ps_flags) * 2 "
+        f"+ CAST(rep AS BIGINT)) * 4 + {pay})"
+    )
     return f"SELECT {packed} AS gk, {', '.join(aggs)} FROM ({outer}) GROUP BY gk"
 
 
 def _unpacked(r: pd.DataFrame, rk: list[dict[str, Any]], sslots: NDArray[np.int64]) -> pd.DataFrame:
-    """The parts of the packed group keys of :func:`_groups_sql`: raw key, base and scenario
-    keys and slots, changed, mix, both sides' flags."""
+    """The parts of the packed group keys of :func:`_groups_sql` (raw key, base and scenario
+    keys and slots, changed, mix, both sides' flags), and the reported and billed sums of
+    the groups where they apply (0 or None elsewhere)."""
     gk = r["gk"].to_numpy(dtype=np.int64)
+    pay, gk = gk % 4, gk // 4
+    rep, gk = (gk % 2).astype(bool), gk // 2
+    n = r["n"].to_numpy(dtype=np.int64)
+    for q in _Q:
+        r[f"obs:{q}"] = np.where(
+            rep, pd.to_numeric(r[f"obs:{q}"]).to_numpy(dtype=np.float64, na_value=0.0), 0.0
+        )
+        r[f"obs_n:{q}"] = np.where(rep, r[f"obs_n:{q}"].to_numpy(dtype=np.int64), 0)
+    r["obs_rep"] = np.where(rep, n, 0)
+    for c, code in (("paid_credits", 0), ("paid_energy", 1)):
+        r[c] = np.where(pay == code, r[c].to_numpy(dtype=object), None)
+    r["paid_other"] = np.where(pay == 2, n, 0)
     r["ps_flags"], gk = gk % 16, gk // 16
     r["pb_flags"], gk = gk % 16, gk // 16
     r["changed"], cell = (gk % 2).astype(bool), gk // 2

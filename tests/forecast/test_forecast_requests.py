@@ -1,0 +1,126 @@
+"""Forecasts and budgets of the ``requests`` metric: daily request counts per team, counted in
+DuckDB (per team and UTC bucket, then per local day), are the counts of the rows, over a
+store and over the same rows as a frame, in UTC and in zones whose days start off the UTC
+hour (half-hour and 45-minute offsets, summer time changes).
+
+The rows come from a generator of this file: bursts around local midnights and around the
+summer-time changes of 2026, teams that start late or stop early, empty team names.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import melious_impact as mi
+from melious_impact.forecasting.daily import UNTAGGED, daily_totals, local_dates
+from melious_impact.records import empty_row
+
+ZONES = ["UTC", "Europe/Paris", "Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns"]
+#: The summer-time changes of 2026 in Europe and North America, and some local midnights.
+_EDGES = [
+    datetime(2026, 3, 8, 5, 30, tzinfo=UTC),
+    datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+    datetime(2026, 2, 14, 18, 30, tzinfo=UTC),  # midnight in Kolkata
+    datetime(2026, 2, 14, 18, 15, tzinfo=UTC),  # midnight in Kathmandu
+    datetime(2026, 2, 14, 23, 0, tzinfo=UTC),  # midnight in Paris (winter)
+]
+
+
+def request_rows(n: int, seed: int) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    first = datetime(2026, 1, 5, tzinfo=UTC)
+    days = 90
+    rows = []
+    for i in range(n):
+        team = ["search", "ads", "late", "early", "", None][int(rng.integers(6))]
+        if i % 7 == 0:  # a burst within a minute of an edge, on either side
+            at = _EDGES[i % len(_EDGES)] + timedelta(seconds=float(rng.uniform(-60, 60)))
+        else:
+            at = first + timedelta(days=float(rng.random() * days))
+        if team == "late" and at < first + timedelta(days=40):
+            at += timedelta(days=40)
+        if team == "early" and at > first + timedelta(days=30):
+            at -= timedelta(days=30)
+        row = empty_row()
+        row.update(
+            captured_at=at,
+            team=team,
+            model="glm-4.7",
+            input_tokens=int(rng.integers(1, 900)),
+            output_tokens=int(rng.integers(0, 300)),
+            record_id=f"{seed:04x}{i:028x}",
+        )
+        rows.append(row)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def requests_store(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    store = mi.ImpactStore(str(tmp_path_factory.mktemp("requests")))
+    store.append(request_rows(2500, seed=23))
+    store.flush()
+    yield store
+    store.close()
+
+
+def counted_by_hand(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """Rows per (team, local date), counted in pandas."""
+    team = frame["team"].astype(object)
+    work = pd.DataFrame(
+        {
+            "team": team.where(team.notna() & (team.astype(str) != ""), UNTAGGED).astype(str),
+            "date": local_dates(frame["captured_at"], tz),
+        }
+    )
+    counts = work.groupby(["team", "date"], sort=True).size().rename("requests").astype(float)
+    return counts.reset_index()[["date", "team", "requests"]]
+
+
+@pytest.mark.parametrize("tz", ZONES)
+def test_daily_request_counts_of_a_store_and_a_frame(requests_store: Any, tz: str) -> None:
+    frame = requests_store.to_pandas()
+    want = counted_by_hand(frame, tz)
+    for source in (requests_store, frame):
+        got = daily_totals(source, ["requests"], by="team", tz=tz)
+        assert got["date"].tolist() == want["date"].tolist()
+        assert got["team"].tolist() == want["team"].tolist()
+        assert got["requests"].tolist() == want["requests"].tolist()  # whole numbers, exactly
+    assert want["requests"].sum() == len(frame)
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Kathmandu", "America/St_Johns"])
+def test_forecast_and_budgets_of_requests_are_those_of_the_frame(requests_store: Any, tz: str) -> None:
+    frame = requests_store.to_pandas()
+    kw = {"metric": "requests", "by": "team", "horizon_days": 14, "tz": tz}
+    got, want = mi.forecast(requests_store, **kw), mi.forecast(frame, **kw)
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9)
+    assert got.attrs["backtest"].keys() == want.attrs["backtest"].keys()
+    budgets = {"search": {"requests": 300}, "late": {"requests": 50}, "early": {"requests": 10}}
+    for as_of in ("2026-02-14", "2026-03-29"):
+        a = mi.budget_status(requests_store, budgets, as_of=as_of, tz=tz)
+        b = mi.budget_status(frame, budgets, as_of=as_of, tz=tz)
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+        counts = counted_by_hand(frame, tz)
+        day = pd.Timestamp(as_of)
+        for team in budgets:
+            sel = counts[
+                (counts["team"] == team) & (counts["date"] >= day.replace(day=1)) & (counts["date"] <= day)
+            ]
+            spent = a.loc[a["team"] == team, "spent"].iloc[0]
+            assert spent == float(sel["requests"].sum())
+            assert a.loc[a["team"] == team, "spent_covered_percent"].iloc[0] == 100.0
+
+
+def test_request_counts_of_a_period_read_only_its_rows(requests_store: Any) -> None:
+    frame = requests_store.to_pandas()
+    start, end = "2026-02-14T18:30Z", "2026-03-29T01:00Z"
+    got = daily_totals(requests_store, ["requests"], tz="Asia/Kolkata", start=start, end=end)
+    inside = frame[(frame["captured_at"] >= pd.Timestamp(start)) & (frame["captured_at"] < pd.Timestamp(end))]
+    want = counted_by_hand(inside, "Asia/Kolkata")
+    assert got["requests"].tolist() == want["requests"].tolist()
+    assert got["date"].tolist() == want["date"].tolist()

@@ -95,11 +95,14 @@ def store_groups(
         return " AND ".join(where + span.sql_literal(f"{t}captured_at"))
 
     cond, qcond = usable(""), usable("q.")
+    # the keys of the period's rows (a key whose rows are all unusable is resolved and unused:
+    # cheaper than reading the token columns to rule it out)
+    keys_cond = " AND ".join(["true", *span.sql_literal("captured_at")])
     con = store.connect()
     try:
         raw = con.sql(
             "SELECT *, hash(model, provider_id, location) FROM (SELECT model, provider_id, location "
-            f"FROM requests WHERE {cond} GROUP BY ALL)"
+            f"FROM requests WHERE {keys_cond} GROUP BY ALL)"
         ).fetchall()
         if len({r[3] for r in raw}) < len(raw):  # rows are matched to their key by this hash
             raise ModelError("two (model, provider_id, location) keys of the store share a hash")

@@ -60,6 +60,8 @@ from melious_impact.forecasting.daily import (
     series_matrix,
 )
 from melious_impact.forecasting.forecast import check_level
+from melious_impact.periods import DateLike
+from melious_impact.periods import period as period_of
 
 #: Periods accepted by :func:`budget_status` and their pandas period codes.
 PERIODS = {"month": "M", "quarter": "Q", "year": "Y"}
@@ -244,6 +246,7 @@ def budget_status(
     n_paths: int = 2000,
     seed: int = 0,
     eur_per_energy_unit: Decimal | str | int | float = DEFAULT_EUR_PER_ENERGY_UNIT,
+    end: DateLike | None = None,
 ) -> pd.DataFrame:
     """Spent, forecast period total and overrun risk, one row per budgeted (team, metric).
 
@@ -261,6 +264,7 @@ def budget_status(
         n_paths=n_paths,
         seed=seed,
         eur_per_energy_unit=eur_per_energy_unit,
+        end=end,
     ).status
 
 
@@ -277,6 +281,7 @@ def budget_outlook(
     n_paths: int = 2000,
     seed: int = 0,
     eur_per_energy_unit: Decimal | str | int | float = DEFAULT_EUR_PER_ENERGY_UNIT,
+    end: DateLike | None = None,
 ) -> BudgetOutlook:
     """Spent, forecast period total and overrun risk per budgeted (team, metric), with the
     running total day by day behind them (:class:`BudgetOutlook`).
@@ -285,6 +290,8 @@ def budget_outlook(
     ``as_of``: the last day counted as spent (a date, or an instant read in ``tz``); default
     the last day with data. Data after it is ignored; days between the last data and a later
     ``as_of`` count as zero (no requests). The period containing ``as_of`` runs to its end.
+    ``end``: only the rows captured before it are read, as if the data stopped there (the
+    default ``as_of`` is then the last day with data before ``end``).
 
     Columns: ``team, metric, period_start, period_end, as_of, budget, spent`` (float; for
     ``cost_eur`` the exact ``Decimal`` is in ``spent_exact``), ``forecast`` (expected period
@@ -306,6 +313,9 @@ def budget_outlook(
     # as_of are not read (a UTC bound safely past the local day's end, then the exact cut).
     day = None if as_of is None else _as_of_date(as_of, tz)
     bound = None if day is None else (day + pd.Timedelta(days=2)).tz_localize("UTC")
+    if end is not None:
+        stop = period_of(None, end).end
+        bound = stop if bound is None or stop is None else min(stop, bound.to_pydatetime())
     totals = daily_totals(
         df, metrics, by=by, tz=tz, eur_per_energy_unit=eur_per_energy_unit, end=bound, counts=True
     )

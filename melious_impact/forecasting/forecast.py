@@ -18,6 +18,7 @@ import pandas as pd
 from melious_impact.forecasting.backtest import MAX_FIT_DAYS, Choice, choose
 from melious_impact.forecasting.costs import DEFAULT_EUR_PER_ENERGY_UNIT
 from melious_impact.forecasting.daily import check_metric, daily_totals, series_matrix
+from melious_impact.periods import DateLike
 
 
 def check_level(level: float) -> float:
@@ -70,6 +71,7 @@ def forecast(
     *,
     eur_per_energy_unit: Decimal | str | int | float = DEFAULT_EUR_PER_ENERGY_UNIT,
     n_jobs: int = 1,
+    end: DateLike | None = None,
 ) -> pd.DataFrame:
     """Forecast a daily metric per group for the ``horizon_days`` after the last day with data.
 
@@ -83,7 +85,8 @@ def forecast(
     when it beats seasonal naive in a rolling-origin backtest, else seasonal naive; intervals
     calibrated on the backtest), ``"ets"`` (the best ETS form, whatever the baseline does)
     or ``"snaive"`` (plain seasonal naive, uncalibrated). ``n_jobs`` > 1 fits groups in that many
-    processes (``-1``: one per CPU).
+    processes (``-1``: one per CPU). ``end``: only the rows captured before it are read (the
+    history as it stood then; :mod:`melious_impact.periods`, a date counts its whole day).
 
     Returns one row per (date, group): ``date`` (naive local date), the group column,
     ``metric``, ``mean``, ``low`` and ``high`` (the central ``level`` prediction interval,
@@ -101,7 +104,7 @@ def forecast(
     if not isinstance(horizon_days, (int, np.integer)) or horizon_days < 1:
         raise ValueError(f"horizon_days must be a positive whole number of days, got {horizon_days!r}")
     group_col = by or "group"
-    totals = daily_totals(df, [metric], by=by, tz=tz, eur_per_energy_unit=eur_per_energy_unit)
+    totals = daily_totals(df, [metric], by=by, tz=tz, eur_per_energy_unit=eur_per_energy_unit, end=end)
     series = series_matrix(totals, metric, group_col)
     if not series:
         out = pd.DataFrame({c: pd.Series(dtype=object) for c in forecast_columns(group_col)})

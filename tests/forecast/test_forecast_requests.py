@@ -124,3 +124,22 @@ def test_request_counts_of_a_period_read_only_its_rows(requests_store: Any) -> N
     want = counted_by_hand(inside, "Asia/Kolkata")
     assert got["requests"].tolist() == want["requests"].tolist()
     assert got["date"].tolist() == want["date"].tolist()
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata"])
+def test_an_end_reads_the_history_as_it_stood_then(requests_store: Any, tz: str) -> None:
+    """``end=`` over a store gives the answers of the rows captured before it, as a frame."""
+    frame = requests_store.to_pandas()
+    end = datetime(2026, 3, 1, 18, 30, tzinfo=UTC)
+    before = frame[frame["captured_at"] < pd.Timestamp(end)].reset_index(drop=True)
+    kw = {"metric": "requests", "by": "team", "horizon_days": 10, "tz": tz}
+    got = mi.forecast(requests_store, end=end, **kw)
+    pd.testing.assert_frame_equal(got, mi.forecast(before, **kw), check_exact=False, rtol=1e-9)
+    assert got["date"].min() > pd.Timestamp("2026-02-28")
+    assert got["date"].min() < pd.Timestamp("2026-03-03")
+    budgets = {"search": {"requests": 300, "input_tokens": 10**5}, "late": {"requests": 50}}
+    for as_of in (None, "2026-02-20"):
+        a = mi.budget_status(requests_store, budgets, as_of=as_of, tz=tz, end=end)
+        b = mi.budget_status(before, budgets, as_of=as_of, tz=tz)
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+    assert a["as_of"].iloc[0] == pd.Timestamp("2026-02-20")

@@ -4,9 +4,10 @@ A total of predicted energy, carbon or water over many requests needs, per group
 (model, provider_id, location) key, three sums: the predicted values (expected values,
 ``interval='mean'``), the values times their log spread, and the rows estimated. Over a
 store DuckDB computes them next to the scan (:mod:`.sql_predict`: per-key parameters
-resolved once in Python, the per-row arithmetic in SQL), so the rows never reach pandas;
-rows spread over a model's traffic mix (a measured model without provider or location) and
-frames are predicted by :func:`.predict.predict` and summed by pandas. Both end in
+resolved once in Python, each row's energy and spread terms in SQL, summed by key and grid
+slot, the key's factors applied to the sums), the rows spread over a model's traffic mix (a
+measured model without provider or location) in a second query, so the rows never reach
+pandas; frames are predicted by :func:`.predict.predict` and summed by pandas. Both end in
 :func:`_finish`.
 
 The interval of a total treats each key's coefficient error as one lognormal factor shared
@@ -55,7 +56,6 @@ if TYPE_CHECKING:  # pragma: no cover
 _D = "::DOUBLE"
 _Q = {"energy_kwh": "e", "carbon_g_co2": "c", "water_liters": "w"}
 _KEY = ("model", "provider_id", "location")
-MIX_CHUNK_ROWS = 100_000  # traffic-mix rows predicted at a time (each expands to a row per cell)
 Key = tuple[Any, Any, Any]
 #: per group and key: rows, and per quantity the sum of values, of value x log spread, and
 #: the rows estimated

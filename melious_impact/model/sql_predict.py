@@ -2,12 +2,23 @@
 
 What a key resolves to (a cell, the model's pooled fit, public priors; PUE, water, grid
 source) is decided in Python once per distinct (model, provider_id, location) key by the
-same functions as a frame's prediction (:func:`.predict._resolve`, :func:`.predict._grid_params`),
-and registered as a small table (:func:`register_keys`); the grid profile is a second one.
-Each row then takes its value and log spread from :func:`side_layers`, a few expressions
-evaluated by DuckDB next to the scan, so the rows never reach pandas. Rows whose provider or
-location is missing for a measured model (spread over the model's traffic mix) are not
-handled here: callers predict them as a frame (:func:`needs_mix` says which keys).
+same functions as a frame's prediction (:func:`.predict._resolve`, :func:`.predict._grid_params`):
+:func:`key_params`, with the grid intensity, spread and code of each of the key's slots
+(month x UTC hour, and one for rows without a time).
+
+Most of a row's prediction is linear in its tokens: energy is ``(a * input + b * output) x
+PUE``, carbon that times the slot's grid intensity, water times the key's water factor. So
+a row's work in SQL (:func:`row_layers`) is its energy before the key's factors and, per
+quantity, that times its log spread (which depends on the row's own mix of input and output
+tokens: it cannot be pre-summed); the rows are summed by key, slot and flags, and the
+factors applied to the few sums afterwards (:func:`side_sums`). A row finds its key's
+parameters by the hash of (model, provider_id, location) as written (:func:`register_rows`:
+one small table per key, one per key and slot).
+
+Rows whose provider or location is missing for a measured model (:func:`needs_mix`) are
+spread over the model's traffic mix: their cells are columns of one table per key
+(:func:`register_mix`) and each row's mean and bound are taken over them
+(:func:`mix_layers`), as :func:`.predict._predict_mix` does.
 """
 
 from __future__ import annotations
@@ -147,9 +158,8 @@ def key_params(m: IntensityModel, keys: list[tuple[Any, Any, Any]], interval: st
     return KeyParams(t, codes, g, gsd, gcode)
 
 
-#: per raw key and slot, what a row's arithmetic reads (:func:`row_layers`); ``kbits``:
-#: the key's energy prior (4), input (2) and output (1) coefficient unknown
-ROW_PARAMS = ("a0", "b0", "va", "vb", "cv", "sd_in", "sd_out", "extra", "gsd2", "wsd2", "kbits")
+#: what a row's arithmetic reads of its key (:func:`row_layers`, :func:`row_columns`):
+#: ``kbits`` are the key's energy prior (4), input (2) and output (1) coefficient unknown
 _PRIOR, _A_NAN, _B_NAN = 4, 2, 1
 
 
@@ -162,7 +172,8 @@ def _finite_or_none(x: NDArray[np.float64]) -> NDArray[np.object_]:
 def row_columns(
     kp: KeyParams, kid: NDArray[np.int64], slot: NDArray[np.int64], prefix: str = ""
 ) -> dict[str, Any]:
-    """:data:`ROW_PARAMS` (named ``prefix + name``) of key ``kid`` at grid slot ``slot``
+    """The parameters a row reads (a0, b0, va, vb, cv, sd_in, sd_out, extra, gsd2, wsd2,
+    kbits; named ``prefix + name``) of key ``kid`` at grid slot ``slot``
     (arrays of one shape; ``gsd2``, ``wsd2``: squared log spreads, None where not finite:
     no spread term then). A ``kid`` of -1 has zeros (rows the caller does not predict)."""
     t = kp.table
@@ -309,46 +320,10 @@ def side_sums(
         for q, factor in (("e", pue), ("c", pue * g), ("w", pue * water)):
             ok = known & np.isfinite(factor) & (kid >= 0)
             out[f"t{q}"] = np.where(ok, mu * factor, 0.0)
-            out[f"s{q}"] = np.where(ok, np.nan_to_num(r_of(q, re, rc, rw), nan=0.0) * factor, 0.0)
+            r = {"e": re, "c": rc, "w": rw}[q]
+            out[f"s{q}"] = np.where(ok, np.nan_to_num(r, nan=0.0) * factor, 0.0)
             out[f"k{q}"] = np.where(ok, n, 0.0)
     return out
-
-
-def r_of(
-    q: str, re: NDArray[np.float64], rc: NDArray[np.float64], rw: NDArray[np.float64]
-) -> NDArray[np.float64]:
-    return {"e": re, "c": rc, "w": rw}[q]
-
-
-def register_keys(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    m: IntensityModel,
-    keys: list[tuple[Any, Any, Any]],
-    interval: str,
-) -> list[list[str]]:
-    """Register :func:`key_table` as the temporary table ``name`` and the grid of each key
-    as ``{name}_slots`` (slot = kid * 288 + month * 24 + hour -> g, gsd, gcode)."""
-    kp = key_params(m, keys, interval)
-    t = kp.table
-    if not len(t):
-        t = pd.DataFrame({"kid": pd.Series(dtype=np.int64)})
-    nk = len(keys)
-    slots = pd.DataFrame(
-        {
-            "g": kp.g[:, :UNTIMED].ravel(),
-            "gsd": kp.gsd[:, :UNTIMED].ravel(),
-            "gcode": kp.gcode[:, :UNTIMED].ravel(),
-            "slot": np.arange(nk * UNTIMED, dtype=np.int64),
-        }
-    )
-    if interval == "mean" and len(kp.table):
-        t = t.assign(gsd0=kp.gsd[:, UNTIMED])
-    for table, frame in ((name, t), (f"{name}_slots", slots)):
-        con.register(f"{table}_df", frame)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_df")
-        con.unregister(f"{table}_df")
-    return kp.codes
 
 
 def _fin(x: str) -> str:
@@ -361,64 +336,6 @@ def _nzs(x: str) -> str:
         f"(CASE WHEN {x} IS NULL OR isnan({x}) THEN 0.0{_D} WHEN {x} = 'inf'{_D} THEN 1.7976931348623157e308{_D} "
         f"WHEN {x} = '-inf'{_D} THEN -1.7976931348623157e308{_D} ELSE {x} END)"
     )
-
-
-KEY_COLUMNS = (
-    *("a0", "b0", "a_nan", "b_nan", "va", "vb", "cv", "pue", "extra", "prior", "sd_in", "sd_out"),
-    *("water", "wsd2", "g0", "gsd0", "gcode0"),
-)
-
-
-def side_layers(k: str, g: str, known: str, p: str) -> list[list[str]]:
-    """Select expressions of one side's prediction for a row, as successive layers (each
-    layer's names are columns of the next): ``{p}_v{q}`` (NaN or NULL where unknown) and
-    ``{p}_s{q}`` (the log spread of its 90% bound, ``ln(high / value) / z`` = sd, 0 where
-    unknown) for q in e (energy), c (carbon), w (water), with ``{p}_unknown`` (a side of
-    the tokens without a coefficient) and ``{p}_gcode`` (:data:`.predict.GRID_CODES`).
-
-    ``k``: alias of the joined key table row (:func:`register_keys`, whose interval the
-    spreads follow), ``g``: of its joined ``_slots`` row at the row's month and hour (NULL
-    without a time); the row has ``xin``/``xout`` (thousands of tokens); ``known``: it has
-    a time."""
-    c = {name: f"{p}_k{name}" for name in KEY_COLUMNS}  # the key's parameters
-    first = [f"{k}.{name} AS {c[name]}" for name in KEY_COLUMNS]
-    first += [
-        f"CASE WHEN {known} THEN {g}.g ELSE {k}.g0 END AS {p}_g",
-        f"CASE WHEN {known} THEN {g}.gsd ELSE {k}.gsd0 END AS {p}_gsd",
-        f"CASE WHEN {known} THEN {g}.gcode ELSE {k}.gcode0 END AS {p}_gcode",
-    ]
-    second = [
-        f"coalesce((xout > 0 AND {c['b_nan']}) OR (xin > 0 AND {c['a_nan']}), false) AS {p}_unknown",
-        f"{c['a0']} * xin + {c['b0']} * xout AS {p}_mu",
-        f"xin * xin * {c['va']} + xout * xout * {c['vb']} + 2 * xin * xout * {c['cv']} AS {p}_var",
-    ]
-    share = f"(CASE WHEN {p}_mu > 0 THEN {c['a0']} * xin / {p}_mu ELSE 0.0{_D} END)"
-    part_in = _nzs(f"{share} * {c['sd_in']}")
-    part_out = _nzs(f"(1.0{_D} - {share}) * {c['sd_out']}")
-    prior_sd = f"({part_in} + {part_out})"
-    rel_sd = f"(sqrt(greatest({p}_var, 0.0{_D})) / {p}_mu)"
-    coef = f"(CASE WHEN {c['prior']} THEN {prior_sd} ELSE ln(1.0{_D} + {Z90!r}{_D} * {rel_sd}) / {Z90!r}{_D} END)"
-    third = [
-        f"{coef} AS {p}_coef",
-        f"CASE WHEN {p}_unknown THEN 'nan'{_D} ELSE {p}_mu * {c['pue']} END AS {p}_e",
-    ]
-    rel2 = f"({p}_coef * {p}_coef + {c['extra']})"
-    fourth = [f"CASE WHEN {_fin(rel2)} THEN {rel2} ELSE 0.0{_D} END AS {p}_rel2"]
-    sds = {
-        "e": f"sqrt({p}_rel2)",
-        "c": f"sqrt({p}_rel2 + {p}_gsd * {p}_gsd)",
-        "w": f"sqrt({p}_rel2 + {c['wsd2']})",
-    }
-    vals = {"e": f"{p}_e", "c": f"{p}_e * {p}_g", "w": f"{p}_e * {c['water']}"}
-    fifth = [f"{vals[q]} AS {p}_v{q}" for q in ("e", "c", "w")]
-    fifth += [f"{sds[q]} AS {p}_sd{q}" for q in ("e", "c", "w")]
-    # ln(high / value) / z of a bound high = value * exp(z * sd) is sd itself (to the last
-    # bits): taken directly, 0 where the value is unknown
-    sixth = [
-        f"CASE WHEN {_fin(f'{p}_v{q}')} AND {_fin(f'{p}_sd{q}')} THEN {p}_sd{q} ELSE 0.0{_D} END AS {p}_s{q}"
-        for q in ("e", "c", "w")
-    ]
-    return [first, second, third, fourth, fifth, sixth]
 
 
 def layered(source: str, keep: str, layers: list[list[str]]) -> str:

@@ -1,18 +1,20 @@
 """A scenario over a store, summed in DuckDB: the rows never reach pandas.
 
 One scan lists the store's distinct (model, provider_id, location) keys as written. Each
-key's scenario key (moved to the target site or not), whether its requests shift to the
-cleanest hour, and the prediction parameters of every key on either side are decided in
-Python (:mod:`.sql_predict`), then one ``GROUP BY`` over the rows computes both sides'
-predictions per row and sums them by (base key, scenario key, changed, warning codes):
-the :class:`.scenario_totals.Groups` a frame gives, with the same rules past that point.
+key's scenario key (moved to the target site or not), the slot its requests shift to (the
+cleanest hour of their month at the scenario location) and the prediction parameters of
+every key on either side are decided in Python (:mod:`.sql_predict`), then one ``GROUP BY``
+over the rows computes both sides' energies and spread terms per row and sums them by
+(raw key and slot, changed, flags); each side's factors (PUE, grid, water) are applied to
+those sums and they are gathered by (base key, scenario key, changed, warning codes): the
+:class:`.scenario_totals.Groups` a frame gives, with the same rules past that point.
 Reported totals and billed euros (exact ``DECIMAL`` sums) come from the same scan.
 
 Rows that a prediction spreads over a model's traffic mix (a measured model without
-provider or location) are read as a frame (only those rows and columns) and take the frame
-path; their groups join the others'. Keys are numbered in the order a frame of the store
-(``store.to_pandas()``: captured_at, record_id) would number them, so each key draws the
-same simulated errors as on the frame.
+provider or location) take a second ``GROUP BY`` (:func:`.sql_predict.mix_layers`) that
+reads only them; their groups join the others'. Keys are numbered in the order a frame of
+the store (``store.to_pandas()``: captured_at, record_id) would number them, so each key
+draws the same simulated errors as on the frame.
 """
 
 from __future__ import annotations
@@ -57,7 +59,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from melious_impact.model.fit import IntensityModel
 
 _D = "::DOUBLE"
-MIX_CHUNK_ROWS = 100_000  # traffic-mix rows predicted at a time (each expands to a row per cell)
 _Q = {"energy_kwh": "e", "carbon_g_co2": "c", "water_liters": "w"}
 _BITS = {"e": 4, "c": 2, "w": 1}  # a traffic-mix row's base side knows each quantity
 _DAY_US = 86_400_000_000
@@ -83,11 +84,11 @@ def store_groups(
     models: list[str] | None,
     start: DateLike | None,
     end: DateLike | None,
-    prepare: Any,
+    prepare: Any = None,
 ) -> Groups:
     """The groups of :func:`melious_impact.model.scenario.scenario` over a store's rows in
-    ``[start, end)``. ``prepare(frame)``: the frame path (base, scenario, groups) for the
-    rows spread over a traffic mix."""
+    ``[start, end)``. ``prepare``: unused (every row, traffic-mix rows included, is summed
+    in DuckDB)."""
     span = period(start, end)
 
     def usable(t: str) -> str:
@@ -175,17 +176,6 @@ def store_groups(
         return _merge(sql_groups, everything, labels, codes, err, mix_parts, other_cost, exact_firsts)
     finally:
         con.close()
-
-
-_MIX_COLUMNS = (
-    "model",
-    "provider_id",
-    "location",
-    "input_tokens",
-    "output_tokens",
-    "captured_at",
-    "record_id",
-)
 
 
 def _register_sides(

@@ -401,7 +401,7 @@ def _run_langfuse(rounds: int, per_round: dict[str, int]) -> dict[str, Any]:
 
         original_stream_iter = openai.Stream.__iter__  # Langfuse replaces it for every stream
         from langfuse import Langfuse
-        from langfuse.openai import OpenAI as LangfuseOpenAI
+        from langfuse.openai import OpenAI as LangfuseOpenAI  # type: ignore[attr-defined]
 
         langfuse = Langfuse()  # from the environment, as a user configures it
         transport = CannedTransport(model=PEER_MODEL)
@@ -495,7 +495,7 @@ def _collector(conn: Any) -> None:
 
         def _read_body(self) -> bytes:
             if self.headers.get("transfer-encoding", "").lower() == "chunked":
-                parts = []
+                parts: list[bytes] = []
                 while True:
                     size = int(self.rfile.readline().split(b";")[0], 16)
                     if size == 0:
@@ -684,18 +684,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{'':<20}{'':<16}{'chat':>8}{'embeddings':>12}{'stream':>8}")
             print_peer_rows("melious-impact", results)
             for peer in PEERS:
-                res = peer_results(peer, rounds, args.quick)
-                if res is None:
+                peer_res = peer_results(peer, rounds, args.quick)
+                if peer_res is None:
                     continue
-                results[f"peer_{peer}"] = res
-                print_peer_rows(f"{peer} {res['version']}", res)
-                if "collector" in res:
-                    col = res["collector"]
-                    calls = sum(res[c]["instrumented_calls"] for c in ("chat", "embeddings", "stream"))
+                results[f"peer_{peer}"] = peer_res
+                print_peer_rows(f"{peer} {peer_res['version']}", peer_res)
+                if "collector" in peer_res:
+                    col = peer_res["collector"]
+                    calls = sum(peer_res[c]["instrumented_calls"] for c in ("chat", "embeddings", "stream"))
                     print(
                         f"{'':<20}(exported to the loopback collector: {col['requests']} requests, "
                         f"{col['bytes'] / 1e6:.2f} MB, {col['spans']:,} spans for "
-                        f"{calls + res['check_calls']:,} instrumented calls; all-in: caller's-thread "
+                        f"{calls + peer_res['check_calls']:,} instrumented calls; all-in: caller's-thread "
                         "ratio + every other thread's CPU and the final flush per call / bare)"
                     )
         if args.json:

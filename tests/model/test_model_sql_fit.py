@@ -254,18 +254,3 @@ def test_anomalies_store_rows_sharing_instants_with_hits(messy: pd.DataFrame, tm
     at_hits = back["captured_at"].isin(set(ref["captured_at"]))
     assert 0 < len(ref) < at_hits.sum()  # instants of hits hold rows that are not hits
     assert_same_anomalies(m.anomalies(store, threshold=3.0), ref)
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    values=st.lists(
-        st.tuples(st.floats(1.0, 3.0, allow_nan=False), st.integers(1, 4)), min_size=1, max_size=12
-    )
-)
-def test_site_median_from_counts_is_the_median_of_the_rows(values: list[tuple[float, int]]) -> None:
-    from melious_impact.model.sql_fit import _median_of_counts
-
-    # values may repeat (groups of one site each hold their own histogram)
-    rows = [v for v, c in values for _ in range(c)]
-    got = _median_of_counts([v for v, _ in values], [c for _, c in values])
-    assert got == pd.Series(rows).median()

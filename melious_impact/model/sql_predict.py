@@ -390,12 +390,15 @@ def register_mix(
     raw: list[tuple[int, list[tuple[int, float]]]],
     min_share: float,
     extra: dict[str, NDArray[Any]] | None = None,
+    sslot: NDArray[np.int64] | None = None,
 ) -> int:
     """The temporary table ``name``: per raw key of traffic-mix rows (hash as in
     :func:`register_rows`) and grid slot, ``mid`` (its position in ``raw``), ``lost`` (no cell to spread over) and for each of
     its cells ``i`` (``kid`` into ``kp``, share) :data:`_MIX_PARAMS` as ``{param}_{i}``
     (cells past a key's own count have share 0), and ``extra`` columns (as in
-    :func:`register_rows`). Returns the largest cell count."""
+    :func:`register_rows`). ``sslot`` (raw keys x slots): another slot of each row (where a
+    scenario shifts it), whose grid intensity and spread per cell are ``sg_{i}``,
+    ``sgsd_{i}``. Returns the largest cell count."""
     width = max((len(c) for _, c in raw), default=0)
     nr = len(raw)
     t = kp.table
@@ -426,6 +429,10 @@ def register_mix(
                 else:
                     v = np.repeat(np.where(has, base.astype(np.float64), 0.0), SLOTS)
             cols[f"{p}_{i}"] = v
+        if sslot is not None:
+            for p, arr in (("sg", kp.g), ("sgsd", kp.gsd)):
+                v = arr[at[:, None], sslot] if len(arr) else np.zeros((nr, SLOTS))
+                cols[f"{p}_{i}"] = np.where(has[:, None], v, 0.0).ravel()
     for c, x in (extra or {}).items():
         cols[c] = x.ravel() if x.ndim == 2 else np.repeat(x, SLOTS)
     import pyarrow as pa
@@ -437,14 +444,16 @@ def register_mix(
     return width
 
 
-def mix_layers(k: str, width: int) -> list[list[str]]:
+def mix_layers(k: str, width: int, shifted: bool = False) -> list[list[str]]:
     """Select expressions of a traffic-mix row's prediction (:func:`.predict._predict_mix`
     with ``interval='mean'``: the share-weighted mean over the cells, its 90% bound the
     largest bound of the cells with a big share), given ``xin``/``xout`` and ``k``, the
     alias of its joined :func:`register_mix` row: per quantity q (e, c, w) ``m_t{q}``
     (its value, 0 where unknown), ``m_s{q}`` (value x log spread of the bound) and
-    ``m_k{q}`` (1 where known)."""
+    ``m_k{q}`` (1 where known); ``shifted``: also q = s, carbon at the row's other slot
+    (:func:`register_mix` with ``sslot``)."""
     nan = f"'nan'{_D}"
+    qs = ("e", "c", "w", "s") if shifted else ("e", "c", "w")
     first: list[str] = []
     for i in range(width):
         a0, b0 = f"{k}.a0_{i}", f"{k}.b0_{i}"
@@ -457,6 +466,7 @@ def mix_layers(k: str, width: int) -> list[list[str]]:
             f"CASE WHEN {unknown} THEN {nan} ELSE {mu} * {k}.pue_{i} END AS e_{i}",
             *(f"{k}.{p}_{i} AS k{p}_{i}" for p in ("a0", "prior", "sd_in", "sd_out", "extra")),
             *(f"{k}.{p}_{i} AS k{p}_{i}" for p in ("g", "gsd", "water", "wsd2", "share", "big")),
+            *(f"{k}.{p}_{i} AS k{p}_{i}" for p in (("sg", "sgsd") if shifted else ())),
         ]
     first.append(f"CASE WHEN {k}.lost THEN {nan} ELSE 0.0{_D} END AS base")
     second: list[str] = []
@@ -468,10 +478,15 @@ def mix_layers(k: str, width: int) -> list[list[str]]:
         coef = f"(CASE WHEN kprior_{i} THEN {prior_sd} ELSE ln(1.0{_D} + {Z90!r}{_D} * {rel_sd}) / {Z90!r}{_D} END)"
         second.append(f"{coef} * {coef} + kextra_{i} AS rel2_{i}")
     third = [f"CASE WHEN {_fin(f'rel2_{i}')} THEN rel2_{i} ELSE 0.0{_D} END AS r2_{i}" for i in range(width)]
-    vals = {"e": "e_{i}", "c": "e_{i} * kg_{i}", "w": "e_{i} * kwater_{i}"}
-    sds = {"e": "r2_{i}", "c": "r2_{i} + kgsd_{i} * kgsd_{i}", "w": "r2_{i} + kwsd2_{i}"}
+    vals = {"e": "e_{i}", "c": "e_{i} * kg_{i}", "w": "e_{i} * kwater_{i}", "s": "e_{i} * ksg_{i}"}
+    sds = {
+        "e": "r2_{i}",
+        "c": "r2_{i} + kgsd_{i} * kgsd_{i}",
+        "w": "r2_{i} + kwsd2_{i}",
+        "s": "r2_{i} + ksgsd_{i} * ksgsd_{i}",
+    }
     fourth: list[str] = []
-    for q in ("e", "c", "w"):
+    for q in qs:
         terms = [f"kshare_{i} * ({vals[q].format(i=i)})" for i in range(width)]
         mean = " + ".join(["base", *terms])
         bounds = [
@@ -484,11 +499,11 @@ def mix_layers(k: str, width: int) -> list[list[str]]:
         )
         fourth += [f"{mean} AS m_v{q}", f"{high} AS m_h{q}"]
     fifth: list[str] = []
-    for q in ("e", "c", "w"):
+    for q in qs:
         v, h = f"m_v{q}", f"m_h{q}"
         fifth.append(f"greatest(CASE WHEN {_fin(h)} THEN {h} ELSE {v} END, {v}) AS m_hi{q}")
     sixth: list[str] = []
-    for q in ("e", "c", "w"):
+    for q in qs:
         v, ratio = f"m_v{q}", f"(m_hi{q} / m_v{q})"
         known = _fin(v)
         s = f"(CASE WHEN {_fin(ratio)} AND {ratio} > 0 THEN ln({ratio}) / {Z90!r}{_D} ELSE 0.0{_D} END)"

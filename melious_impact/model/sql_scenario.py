@@ -60,7 +60,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _D = "::DOUBLE"
 _Q = {"energy_kwh": "e", "carbon_g_co2": "c", "water_liters": "w"}
-_BITS = {"e": 4, "c": 2, "w": 1}  # a traffic-mix row's base side knows each quantity
+#: a traffic-mix row knows each quantity (s: carbon at its scenario's slot)
+_BITS = {"s": 8, "e": 4, "c": 2, "w": 1}
 _DAY_US = 86_400_000_000
 _HOUR_US = 3_600_000_000
 Key = tuple[Any, Any, Any]
@@ -256,7 +257,7 @@ def _mix_groups(
         if arr.dtype == object:  # squared spreads: NaN where not finite (no spread term)
             arr = np.array([np.nan if x is None else x for x in arr], dtype=np.float64)
         extra[c] = arr.reshape(len(mixed), SLOTS)
-    width = register_mix(con, "_pm", cells_kp, raw, MIX_MIN_SHARE, extra)
+    width = register_mix(con, "_pm", cells_kp, raw, MIX_MIN_SHARE, extra, sslot)
     rows = (
         f"SELECT hash(q.model, q.provider_id, q.location) AS h, {slot_sql('q.captured_at')} AS slot, "
         "epoch_us(q.captured_at) AS us, q.record_id AS rid, CAST(q.input_tokens AS DOUBLE) AS tin, "
@@ -266,13 +267,13 @@ def _mix_groups(
         "k.mid, k.ks, k.sslot, r.us, r.rid, r.tin, r.tout, r.tin / 1000.0::DOUBLE AS xin, "
         f"r.tout / 1000.0::DOUBLE AS xout, {_changed_sql('k')} AS changed"
     )
-    lm, ls = mix_layers("k", width), row_layers("k", "ps", "s_")
+    lm, ls = mix_layers("k", width, shifted=True), row_layers("k", "ps", "s_")
     empty: list[str] = []
     layers = [[*x, *y] for x, y in itertools.zip_longest(lm, ls, fillvalue=empty)]
     outer = layered(f"({rows}) r JOIN _pm k ON k.h = r.h AND k.slot = r.slot", keep, layers)
     bflags = " + ".join(f"CAST(m_k{c} AS INTEGER) * {bit}" for c, bit in _BITS.items())
     aggs = ["count(*)::DOUBLE AS n", "sum(tin) AS tin", "sum(tout) AS tout"]
-    aggs += [f"sum(m_{x}{c}) AS m_{x}{c}" for c in _Q.values() for x in ("t", "s")]
+    aggs += [f"sum(m_{x}{c}) AS m_{x}{c}" for c in ("e", "c", "w", "s") for x in ("t", "s")]
     aggs += [f"sum(ps_{x}) AS ps_{x}" for x in ("mu", "re", "rc", "rw")]
     aggs.append("min(struct_pack(z := us IS NULL, u := us, r := rid)) AS f")
     sql = (
@@ -305,12 +306,14 @@ def _mix_groups(
     sums: dict[str, NDArray[np.float64]] = {}
     unknown = np.zeros(len(r), dtype=bool)
     for q, c in _Q.items():
+        # a row left at its key is the same mix on both sides, carbon at its (shifted) slot
+        same = "s" if c == "c" else c
         fb = (bf & _BITS[c]) > 0
-        fs = np.where(moved, side[f"k{c}"] > 0, fb)
+        fs = np.where(moved, side[f"k{c}"] > 0, (bf & _BITS[same]) > 0)
         tb = pd.to_numeric(r[f"m_t{c}"]).to_numpy(dtype=np.float64)
         sb = pd.to_numeric(r[f"m_s{c}"]).to_numpy(dtype=np.float64)
-        ts = np.where(moved, side[f"t{c}"], tb)
-        ss = np.where(moved, side[f"s{c}"], sb)
+        ts = np.where(moved, side[f"t{c}"], pd.to_numeric(r[f"m_t{same}"]).to_numpy(dtype=np.float64))
+        ss = np.where(moved, side[f"s{c}"], pd.to_numeric(r[f"m_s{same}"]).to_numpy(dtype=np.float64))
         both = fb & fs
         unknown |= ~both
         for name, v in (

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_model_predict_store import odd_requests
 from test_model_sql_fit import messy_requests
 
 import melious_impact as mi
@@ -164,5 +165,38 @@ def test_property_store_same_as_frame(
         return
     store = mi.ImpactStore(tmp_path_factory.mktemp("p") / "s")
     store.append(df)
+    store.flush()
+    assert_same_scenario(mi.scenario(store, m, **spec), mi.scenario(store.to_pandas(), m, **spec))
+
+
+@settings(
+    max_examples=5,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    n=st.integers(20, 800),
+    seed=st.integers(0, 10_000),
+    spec=st.sampled_from(
+        [
+            {"location": "FR", "shift_to_clean_hours": True},
+            {"location": "DE", "models": ["gpt-oss-20b", "mystery-13b"]},
+            {"provider_id": "scaleway", "location": "atlantis"},
+            {"shift_to_clean_hours": True},
+        ]
+    ),
+)
+def test_odd_keys_store_same_as_frame(
+    tmp_path_factory: pytest.TempPathFactory, n: int, seed: int, spec: dict[str, Any]
+) -> None:
+    """Stores of odd keys (unknown and missing models, rows without time, tokens, provider or
+    location, traffic mixes that match no cell): the store's table is the frame's, the
+    traffic-mix rows moved, left or shifted."""
+    try:
+        m = mi.fit_intensity(messy_requests(1500, seed + 1))
+    except mi.ModelError:
+        return
+    store = mi.ImpactStore(tmp_path_factory.mktemp("o") / "s")
+    store.append(odd_requests(n, seed))
     store.flush()
     assert_same_scenario(mi.scenario(store, m, **spec), mi.scenario(store.to_pandas(), m, **spec))

@@ -4,7 +4,7 @@ Builds a store of N generated requests (a year of a company's traffic: several t
 models, providers and locations, growing over the year, some rows without impact or
 billing) straight into the store's Parquet layout with DuckDB (``requests/date=.../*.parquet``,
 the schema of :mod:`melious_impact.records`), not through the SDK. Then runs each operation
-in a fresh Python process and reads that process's peak RSS (``os.wait4``), interleaving
+in a fresh Python process and reads that process's peak RSS (its ``VmHWM``), interleaving
 the repeats so the shared machine's load hits every case alike.
 
 Each operation is paired with its *floor*: the SQL that computes the aggregates the
@@ -175,6 +175,8 @@ def build_store(root: Path, rows: int) -> float:
     con.execute("SET preserve_insertion_order=false")
     con.execute("SET enable_progress_bar=false")
     con.execute("SET memory_limit='1GB'")
+    # what spills goes beside the store, not into a .tmp of the caller's folder
+    con.execute("SET temp_directory=?", [str(root.parent / f".spill-{root.name}")])
     # in chunks: one COPY holds a buffer per open partition, so its memory grows with rows
     for start in range(0, rows, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, rows)
@@ -186,7 +188,17 @@ def build_store(root: Path, rows: int) -> float:
 # -- operations and their floors ---------------------------------------------------------
 
 _PRELUDE = """
-import time, resource, json, sys
+import time, json, sys
+
+
+def peak_mb():
+    # This process image's own high-water mark. Not getrusage's ru_maxrss: on Linux a child
+    # started with vfork and exec inherits its parent's peak there (a parent that generated
+    # a store would make every case look as big as the generation).
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) for line in f if line.startswith('VmHWM:')) / 1024
+
+
 import melious_impact as mi
 root, out = sys.argv[1], sys.argv[2]
 store = mi.ImpactStore(root)
@@ -355,8 +367,7 @@ def run_case(code: str, root: Path, out: Path, timeout: float) -> tuple[float, f
 def _with_peak(code: str) -> str:
     return code.replace(
         "print(json.dumps({'seconds': time.perf_counter() - t0}))",
-        "print(json.dumps({'seconds': time.perf_counter() - t0, "
-        "'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))",
+        "print(json.dumps({'seconds': time.perf_counter() - t0, 'peak_mb': peak_mb()}))",
     )
 
 

@@ -1,9 +1,10 @@
 """Daily totals per group from request rows, in the user's time zone, computed in DuckDB.
 
 A day is a calendar day in ``tz`` (``captured_at`` is stored in UTC). Every metric is
-additive: ``requests`` counts rows, the others sum the column. Days inside a group's
-history that have no rows are real zeros (no requests, no spend); days before a group's
-first row are not part of its history (the team did not exist yet).
+additive: ``requests`` counts rows (a pre-summed row with ``n_requests`` counts that many),
+the others sum the column. Days inside a group's history that have no rows are real zeros
+(no requests, no spend); days before a group's first row are not part of its history (the
+team did not exist yet).
 
 The sums are one ``GROUP BY`` day x group in DuckDB, whatever holds the rows: over a store
 only the needed columns are read and rows outside the requested period are skipped by the
@@ -193,6 +194,10 @@ def _frame_view(
         else:
             raise ValueError(f"request rows have no {m!r} column")
     summed = "n_requests" in df.columns  # pre-summed rows: their counts are n_<metric> columns
+    if summed and "requests" in metrics:  # a pre-summed row stands for n_requests requests
+        arrays["requests"] = pa.Array.from_pandas(
+            pd.to_numeric(df["n_requests"], errors="coerce").fillna(0).astype(float)
+        )
     if counts:
         if summed:
             arrays["_n"] = pa.Array.from_pandas(
@@ -212,7 +217,7 @@ def _frame_view(
                 )
     con.register("_frame", pa.table(arrays))
     cols = ["ts", *(_ident(g) for g in groups)]
-    cols += [m for m in metrics if m not in ("requests", "cost_eur")]
+    cols += [m for m in metrics if m != "cost_eur" and m in arrays]
     if "cost_eur" in metrics:
         cols.append(f"{cost} AS cost_eur")
     if counts:
@@ -309,9 +314,11 @@ def _bucketed_sums(
     bucket is the day itself, so every sum is the one-pass sum of the same rows.
     """
     inner, outer = [], []
+    # rows of a store or frame count once each; pre-summed rows carry their count as `requests`
+    summed = "requests" in con.sql("SELECT * FROM _rows LIMIT 0").columns
     for m in metrics:
         if m == "requests":
-            inner.append("count(*) AS requests")
+            inner.append("sum(requests) AS requests" if summed else "count(*) AS requests")
             outer.append("CAST(sum(requests) AS DOUBLE) AS requests")
         elif m == "cost_eur":
             inner.append("sum(cost_eur) AS cost_eur")

@@ -464,11 +464,11 @@ def budgets_section(history: pd.DataFrame, budgets: Any, page_units: dict[str, s
     return guarded("budgets", "Budgets", build)
 
 
-def budget_metrics(budgets: Any) -> tuple[Any, set[str]]:
-    """Budgets loaded (a file is read once) and the metrics they name (a ``market`` table of
-    market-based factors is not a team: :func:`market_from_budgets` reads it)."""
+def budget_spec(budgets: Any) -> Any:
+    """Budgets loaded (a file is read once); a ``market`` table of market-based factors is
+    not a team: :func:`market_from_budgets` reads it."""
     if budgets is None:
-        return None, set()
+        return None
     if isinstance(budgets, str | Path):
         from melious_impact.forecasting.budgets import (
             load_budgets,  # here: a missing part fails this section only
@@ -479,7 +479,7 @@ def budget_metrics(budgets: Any) -> tuple[Any, set[str]]:
         from melious_impact.forecasting.budgets import split_market
 
         spec, _ = split_market(budgets)
-    return spec, {str(metric) for per_team in spec.values() for metric in per_team}
+    return spec
 
 
 def market_from_budgets(budgets: Any, market_factors: Any) -> Any:
@@ -539,13 +539,12 @@ def run_all(
     else:
         workload = history_rows(rows_source, start=lo, end=hi, con=raw)
     try:
-        spec, metrics = budget_metrics(budgets)
+        spec = budget_spec(budgets)
     except Exception as exc:  # a bad budget file fails the budget section only
-        spec, metrics = exc, set()
-    # Forecasts sum rows per day: pre-summed daily rows give the same series, unless a
-    # request count is wanted (a pre-summed row would count once).
-    needs_rows = "requests" in metrics or forecast_metric == "requests"
-    daily = history_rows(rows_source, end=hi, con=raw) if needs_rows else daily_rows(history_con)
+        spec = exc
+    # Forecasts sum rows per day: pre-summed daily rows give the same series (request
+    # counts too: each daily row carries how many requests it stands for).
+    daily = daily_rows(history_con)
     if n_period:
         grid = grid_section(model, facts, lo, hi)
     else:

@@ -20,7 +20,6 @@ from melious_impact.reporting._html import RENDER_MODES, chart_slot, prefetch_bu
 from melious_impact.reporting._sections import Section, guarded
 from melious_impact.reporting._tables import table
 from melious_impact.reporting.report import BREAKDOWN_COLUMNS
-from melious_impact.reporting.rows import history_rows
 
 #: The report's breakdown columns, keyed by team, without the token counts.
 TEAM_COLUMNS = [
@@ -90,11 +89,12 @@ def dashboard(
     teams = [str(r[0]) for r in con.sql("SELECT DISTINCT team FROM facts ORDER BY 1").fetchall()]
     files = team_files(teams)
     try:
-        spec, metrics = _model_sections.budget_metrics(budgets)
+        spec = _model_sections.budget_spec(budgets)
     except Exception as exc:  # a bad budget file fails the budget parts only
-        spec, metrics = exc, set()
-    # Forecasts and budgets sum rows per day: pre-summed daily rows give the same answer.
-    daily = history_rows(data, end=hi) if "requests" in metrics else daily_rows(connect(facts, end=hi))
+        spec = exc
+    # Forecasts and budgets sum rows per day: pre-summed daily rows give the same answer
+    # (request counts too: each daily row carries how many requests it stands for).
+    daily = daily_rows(connect(facts, end=hi))
     status = _budget_status(daily, spec)
     fc = _forecast(daily)
     common = {

@@ -223,7 +223,7 @@ def test_a_frame_with_its_own_costs_and_pre_summed_rows() -> None:
     assert t["cost_eur"].tolist() == [Decimal("0.1"), Decimal("0.000000000000000003")]
     assert t["n_requests"].tolist() == [15.0, 2.0]
     assert t["n_cost_eur"].tolist() == [9.0, 2.0]
-    assert t["requests"].tolist() == [2.0, 1.0]  # rows, as before: pre-summed rows are rows
+    assert t["requests"].tolist() == [15.0, 2.0]  # each pre-summed row stands for n_requests
     st_ = mi.budget_status(df, {"a": {"cost_eur": 1}}, as_of="2025-01-02")
     assert st_["spent_exact"].iloc[0] == Decimal("0.100000000000000003")
     assert st_["spent_covered_percent"].iloc[0] == 64.7  # 11 of 17, rounded down

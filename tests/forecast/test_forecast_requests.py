@@ -143,3 +143,30 @@ def test_an_end_reads_the_history_as_it_stood_then(requests_store: Any, tz: str)
         b = mi.budget_status(before, budgets, as_of=as_of, tz=tz)
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
     assert a["as_of"].iloc[0] == pd.Timestamp("2026-02-20")
+
+
+def test_daily_rows_of_a_report_count_the_requests_they_stand_for(requests_store: Any) -> None:
+    """Reports and dashboards hand forecasts and budgets one pre-summed row per (UTC day,
+    team), never the requests: each stands for ``n_requests`` of them, also when the metric
+    is the request count itself (a summed row counted once would be a wrong number that
+    looks right)."""
+    from melious_impact.charts.source import Cube, connect
+    from melious_impact.reporting._aggregate import daily_rows
+
+    frame = requests_store.to_pandas()
+    lo, hi = datetime(2026, 1, 20, tzinfo=UTC), datetime(2026, 3, 20, 7, tzinfo=UTC)
+    daily = daily_rows(connect(Cube(requests_store, lo, hi), end=hi))
+    assert len(daily) < len(frame) / 5  # summed, not the rows
+    before = frame[frame["captured_at"] < pd.Timestamp(hi)].reset_index(drop=True)
+    got = daily_totals(daily, ["requests", "input_tokens"], by="team")
+    want = daily_totals(before, ["requests", "input_tokens"], by="team")
+    pd.testing.assert_frame_equal(got, want)
+    kw = {"metric": "requests", "by": "team", "horizon_days": 14}
+    pd.testing.assert_frame_equal(
+        mi.forecast(daily, **kw), mi.forecast(before, **kw), check_exact=False, rtol=1e-9
+    )
+    budgets = {"search": {"requests": 300}, "late": {"requests": 50, "output_tokens": 9000}}
+    for as_of in ("2026-02-14", "2026-03-19"):
+        a = mi.budget_status(daily, budgets, as_of=as_of)
+        b = mi.budget_status(before, budgets, as_of=as_of)
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)

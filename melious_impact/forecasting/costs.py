@@ -390,7 +390,9 @@ def cost_totals(
     the group columns, ``cost_eur`` (exact ``Decimal``: the ``DECIMAL(38, 18)`` sum of
     :func:`melious_impact.billing.cost_eur_sql`, the rule of :func:`add_cost_eur`),
     ``requests`` and ``unbilled_requests`` (rows without a usable amount, which add nothing),
-    ordered by the groups.
+    ordered by the groups. A frame of pre-summed rows (with ``n_requests``, and ``n_cost_eur``
+    for the requests that carry a cost, as :func:`melious_impact.forecasting.daily.daily_totals`
+    gives with ``counts=True``) counts the requests each row stands for.
     """
 
     from melious_impact.forecasting.daily import rows_view
@@ -398,25 +400,39 @@ def cost_totals(
 
     groups = [by] if isinstance(by, str) else list(by or ())
     cols = [*groups, "cost_eur", "requests", "unbilled_requests"]
+    summed = False
     if not is_store(data):
         from melious_impact.frames import as_frame
 
         data = as_frame(data)
+        # a pre-summed row stands for n_requests requests: counting rows would undercount
+        summed = "n_requests" in data.columns
+        if summed and "n_cost_eur" not in data.columns:
+            raise ValueError(
+                "pre-summed rows (an n_requests column) need n_cost_eur, the requests among "
+                "them that carry a cost, to count the unbilled ones"
+            )
     elif start is not None or end is not None:
         data = _InPeriod(data, start, end)
     keys = ", ".join('"' + g.replace('"', '""') + '"' for g in groups)
+    counted = (
+        "CAST(coalesce(sum(_n), 0) AS BIGINT) AS requests, "
+        "CAST(coalesce(sum(_n) - sum(_n_cost_eur), 0) AS BIGINT) AS unbilled_requests"
+        if summed
+        else "count(*) AS requests, count(*) - count(cost_eur) AS unbilled_requests"
+    )
     with rows_view(
         data,
         groups=groups,
         metrics=["cost_eur"],
+        counts=summed,
         eur_per_energy_unit=eur_per_energy_unit,
         start=start,
         end=end,
     ) as con:
         sql = (
             f"SELECT {keys + ', ' if keys else ''}coalesce(sum(cost_eur), CAST(0 AS DECIMAL(38, 18))) AS cost_eur, "
-            "count(*) AS requests, count(*) - count(cost_eur) AS unbilled_requests FROM _rows"
-            + (f" GROUP BY {keys} ORDER BY {keys}" if keys else "")
+            f"{counted} FROM _rows" + (f" GROUP BY {keys} ORDER BY {keys}" if keys else "")
         )
         table = con.sql(sql).to_arrow_table()
     out = table.to_pandas()

@@ -10,6 +10,7 @@ summer-time changes of 2026, teams that start late or stop early, empty team nam
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -170,3 +171,28 @@ def test_daily_rows_of_a_report_count_the_requests_they_stand_for(requests_store
         a = mi.budget_status(daily, budgets, as_of=as_of)
         b = mi.budget_status(before, budgets, as_of=as_of)
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+
+
+def test_cost_totals_of_pre_summed_rows_count_the_requests_they_stand_for(requests_store: Any) -> None:
+    """Exact cost totals from one row per (day, team) with its counts equal those of the rows;
+    pre-summed rows that do not say how many of their requests carry a cost are refused."""
+    from melious_impact.forecasting.costs import cost_totals
+
+    frame = requests_store.to_pandas()
+    rng = np.random.default_rng(5)
+    billed = rng.random(len(frame)) < 0.8  # a fifth of the requests without a usable amount
+    frame["billing_paid_with"] = np.where(billed, "credits", None)
+    frame["billing_credits"] = [
+        Decimal(int(v)) / Decimal(10**9) if b else None
+        for v, b in zip(rng.integers(1, 10**6, len(frame)), billed, strict=True)
+    ]
+    daily = daily_totals(frame, ["cost_eur"], by="team", counts=True)
+    assert len(daily) < len(frame) / 5 and {"n_requests", "n_cost_eur"} <= set(daily.columns)
+    daily["captured_at"] = pd.to_datetime(daily["date"]).dt.tz_localize("UTC")
+    want = cost_totals(frame, "team")
+    got = cost_totals(daily, "team")
+    pd.testing.assert_frame_equal(got, want)
+    assert int(got["requests"].sum()) == len(frame)
+    assert int(got["unbilled_requests"].sum()) == int((~billed).sum())
+    with pytest.raises(ValueError, match="n_cost_eur"):
+        cost_totals(daily.drop(columns="n_cost_eur"), "team")

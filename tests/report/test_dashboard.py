@@ -67,3 +67,15 @@ def test_team_names_are_sanitized(tmp_path: Path) -> None:
 def test_empty_data(tmp_path: Path, sim: pd.DataFrame) -> None:
     index = mi.dashboard(sim.iloc[0:0], tmp_path / "d")
     assert "No team has requests" in index.read_text(encoding="utf-8")
+
+
+def test_a_request_count_budget_counts_requests_not_days(store: mi.ImpactStore, tmp_path: Path) -> None:
+    """The team pages get one summed row per day and team: a budget of request counts still
+    counts the requests (the rows' own budget status gives the same figure)."""
+    budgets = {"search": {"requests": 100_000}}
+    out = mi.dashboard(store, tmp_path / "d", budgets=budgets)
+    values = parse_page(out.parent / "team-search.html")
+    want = mi.budget_status(store, budgets)
+    spent = float(want.loc[want["team"] == "search", "spent"].iloc[0])
+    assert spent > 100  # many requests, over far fewer days
+    assert num(values.cells[("budget-table", "search", "spent")]) == pytest.approx(spent, rel=1e-9)

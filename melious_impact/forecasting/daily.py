@@ -135,6 +135,10 @@ def _store_view(
     )
 
 
+#: The ``_rows`` column of pre-summed rows' request counts (``n_requests``), for ``requests``.
+_SUMMED_REQUESTS = "_n_summed"
+
+
 def _money_array(values: Any) -> pa.Array:
     """Exact decimals as the store holds them (18 places; ``None`` for missing)."""
     from melious_impact.records import quantize_money
@@ -195,7 +199,7 @@ def _frame_view(
             raise ValueError(f"request rows have no {m!r} column")
     summed = "n_requests" in df.columns  # pre-summed rows: their counts are n_<metric> columns
     if summed and "requests" in metrics:  # a pre-summed row stands for n_requests requests
-        arrays["requests"] = pa.Array.from_pandas(
+        arrays[_SUMMED_REQUESTS] = pa.Array.from_pandas(
             pd.to_numeric(df["n_requests"], errors="coerce").fillna(0).astype(float)
         )
     if counts:
@@ -217,7 +221,9 @@ def _frame_view(
                 )
     con.register("_frame", pa.table(arrays))
     cols = ["ts", *(_ident(g) for g in groups)]
-    cols += [m for m in metrics if m != "cost_eur" and m in arrays]
+    cols += [m for m in metrics if m not in ("requests", "cost_eur")]
+    if _SUMMED_REQUESTS in arrays:
+        cols.append(_SUMMED_REQUESTS)
     if "cost_eur" in metrics:
         cols.append(f"{cost} AS cost_eur")
     if counts:
@@ -314,11 +320,11 @@ def _bucketed_sums(
     bucket is the day itself, so every sum is the one-pass sum of the same rows.
     """
     inner, outer = [], []
-    # rows of a store or frame count once each; pre-summed rows carry their count as `requests`
-    summed = "requests" in con.sql("SELECT * FROM _rows LIMIT 0").columns
+    # rows of a store or frame count once each; pre-summed rows carry their request counts
+    summed = _SUMMED_REQUESTS in con.sql("SELECT * FROM _rows LIMIT 0").columns
     for m in metrics:
         if m == "requests":
-            inner.append("sum(requests) AS requests" if summed else "count(*) AS requests")
+            inner.append(f"sum({_SUMMED_REQUESTS}) AS requests" if summed else "count(*) AS requests")
             outer.append("CAST(sum(requests) AS DOUBLE) AS requests")
         elif m == "cost_eur":
             inner.append("sum(cost_eur) AS cost_eur")

@@ -135,10 +135,6 @@ def _store_view(
     )
 
 
-#: The ``_rows`` column of pre-summed rows' request counts (``n_requests``), for ``requests``.
-_SUMMED_REQUESTS = "_n_summed"
-
-
 def _money_array(values: Any) -> pa.Array:
     """Exact decimals as the store holds them (18 places; ``None`` for missing)."""
     from melious_impact.records import quantize_money
@@ -198,17 +194,13 @@ def _frame_view(
         else:
             raise ValueError(f"request rows have no {m!r} column")
     summed = "n_requests" in df.columns  # pre-summed rows: their counts are n_<metric> columns
-    if summed and "requests" in metrics:  # a pre-summed row stands for n_requests requests
-        arrays[_SUMMED_REQUESTS] = pa.Array.from_pandas(
+    if summed:  # a pre-summed row stands for n_requests requests, in every count
+        arrays["_n"] = pa.Array.from_pandas(
             pd.to_numeric(df["n_requests"], errors="coerce").fillna(0).astype(float)
         )
+    elif counts:
+        arrays["_n"] = pa.array(np.ones(len(df)))
     if counts:
-        if summed:
-            arrays["_n"] = pa.Array.from_pandas(
-                pd.to_numeric(df["n_requests"], errors="coerce").fillna(0).astype(float)
-            )
-        else:
-            arrays["_n"] = pa.array(np.ones(len(df)))
         for m in metrics:
             if m not in COUNTED_METRICS:
                 continue
@@ -222,12 +214,11 @@ def _frame_view(
     con.register("_frame", pa.table(arrays))
     cols = ["ts", *(_ident(g) for g in groups)]
     cols += [m for m in metrics if m not in ("requests", "cost_eur")]
-    if _SUMMED_REQUESTS in arrays:
-        cols.append(_SUMMED_REQUESTS)
     if "cost_eur" in metrics:
         cols.append(f"{cost} AS cost_eur")
-    if counts:
+    if "_n" in arrays:
         cols.append("_n")
+    if counts:
         for m in metrics:
             if m in COUNTED_METRICS:
                 value = cost if m == "cost_eur" else m
@@ -253,8 +244,9 @@ def rows_view(
 
     Columns: ``ts`` (captured_at, UTC; rows without one are left out), each of ``groups``
     (text, :data:`UNTAGGED` for empty values), each of ``metrics`` but ``requests``
-    (DOUBLE; ``cost_eur`` as ``DECIMAL(38, 18)`` by the cost rule) and with ``counts``:
-    ``_n`` (requests a row stands for) and ``_n_<metric>`` (requests carrying each metric of
+    (DOUBLE; ``cost_eur`` as ``DECIMAL(38, 18)`` by the cost rule), ``_n`` (requests a row
+    stands for) with ``counts`` or for a frame of pre-summed rows (its ``n_requests``), and
+    with ``counts`` ``_n_<metric>`` (requests carrying each metric of
     :data:`COUNTED_METRICS`; NULL when not known). ``data``: a store or a frame.
     """
     rate = check_rate(eur_per_energy_unit)
@@ -320,11 +312,11 @@ def _bucketed_sums(
     bucket is the day itself, so every sum is the one-pass sum of the same rows.
     """
     inner, outer = [], []
-    # rows of a store or frame count once each; pre-summed rows carry their request counts
-    summed = _SUMMED_REQUESTS in con.sql("SELECT * FROM _rows LIMIT 0").columns
+    # a row counts as the requests it stands for (``_n``: pre-summed rows), else once
+    stands_for = "_n" in con.sql("SELECT * FROM _rows LIMIT 0").columns
     for m in metrics:
         if m == "requests":
-            inner.append(f"sum({_SUMMED_REQUESTS}) AS requests" if summed else "count(*) AS requests")
+            inner.append("sum(_n) AS requests" if stands_for else "count(*) AS requests")
             outer.append("CAST(sum(requests) AS DOUBLE) AS requests")
         elif m == "cost_eur":
             inner.append("sum(cost_eur) AS cost_eur")

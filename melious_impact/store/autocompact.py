@@ -7,6 +7,9 @@ and segments it recovered); when one of them holds ``max_files`` live files or m
 thread merges them with :func:`~melious_impact.store.compaction.compact_partition`, with
 all its guarantees (one atomic commit, readers and writers go on, each row seen once).
 
+Replaced files a reader still holds (:mod:`.leases`) are deleted by the same thread once the
+reader lets go: it looks again every ``SWEEP_RETRY_S`` while any wait.
+
 Bound: a partition holds fewer than ``max_files`` live files plus those written while a
 compaction of it runs (one per flush; a compaction of a few thousand rows takes tens of
 milliseconds). Compactions of one store do not overlap on one host (the same ``flock`` as
@@ -27,6 +30,7 @@ from melious_impact.store.backend import Backend
 from melious_impact.store.catalog import Catalog
 from melious_impact.store.compaction import compact_lock, compact_partition
 from melious_impact.store.health import Health
+from melious_impact.store.leases import SWEEP_RETRY_S
 
 #: Live files in a partition that start a background compaction of it.
 DEFAULT_AUTO_COMPACT_FILES = 16
@@ -59,6 +63,7 @@ class AutoCompactor:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._touched: set[str] = set()
+        self._sweep: set[str] = set()  # partitions with replaced files a reader held back
         self._wake = threading.Event()
         self._stopped = False
         self._thread: threading.Thread | None = None
@@ -85,27 +90,46 @@ class AutoCompactor:
         self._wake.set()
 
     def run_once(self) -> int:
-        """Compact the touched partitions that reached the bound; returns how many."""
+        """Compact the touched partitions that reached the bound, and delete the replaced
+        files readers held back before (:mod:`.leases`); returns how many were compacted."""
         with self._lock:
-            todo, self._touched = sorted(self._touched), set()
+            touched, self._touched = self._touched, set()
+            sweep, self._sweep = self._sweep, set()
         done = 0
-        for partition in todo:
+        for partition in sorted(touched | sweep):
             try:
-                live, _ = self._catalog.files_in(partition, validate=False)
-                if len(live) < self.max_files:
+                live, replaced = self._catalog.files_in(partition, validate=False)
+                due = len(live) >= self.max_files
+                if not due and not (partition in sweep and replaced):
                     continue
                 with compact_lock(self._lock_root) as acquired:
                     if not acquired:  # another compaction runs: look again later
                         with self._lock:
-                            self._touched.add(partition)
+                            (self._touched if partition in touched else self._sweep).add(partition)
                         continue
-                    compact_partition(self._backend, self._catalog, partition, journal_dir=self._journal_dir)
-                done += 1
+                    res = compact_partition(
+                        self._backend,
+                        self._catalog,
+                        partition,
+                        min_files=2 if due else self.max_files,
+                        journal_dir=self._journal_dir,
+                        lock_root=self._lock_root,
+                    )
+                if res["files_waiting"]:
+                    with self._lock:
+                        self._sweep.add(partition)
+                done += int(due)
             except Exception as exc:  # never raise from the background; retried on the next write
                 self._health.problem("compacting in the background", exc)
         with self._lock:
             self.runs += done
         return done
+
+    @property
+    def sweeping(self) -> bool:
+        """Whether replaced files wait for readers to let go (the thread looks again soon)."""
+        with self._lock:
+            return bool(self._sweep)
 
     def stop(self) -> None:
         """Stop the thread, after the compactions already asked for."""
@@ -120,8 +144,9 @@ class AutoCompactor:
 
 
 def _run(ref: weakref.ref[AutoCompactor], wake: threading.Event) -> None:
+    timeout: float | None = None
     while True:
-        wake.wait()
+        wake.wait(timeout)
         wake.clear()
         compactor = ref()
         if compactor is None:
@@ -130,6 +155,7 @@ def _run(ref: weakref.ref[AutoCompactor], wake: threading.Event) -> None:
         if compactor._stopped:  # what it was told before the stop (during that run too) is done
             compactor.run_once()
             return
+        timeout = SWEEP_RETRY_S if compactor.sweeping else None
         del compactor
 
 

@@ -6,10 +6,11 @@ files, writes their rows (deduplicated on ``dedup_key``) into ``compact-<uuid>.p
 whose footer lists the names it replaces, and commits that file with one atomic rename (or
 PUT). A listing taken before the commit sees the old files only; one taken after sees the
 compacted file and ignores the files it names (:mod:`.catalog`), even if they still exist.
-Only then are the old files deleted (at once, or after ``grace_s`` seconds for long-lived
-``connect()`` snapshots). Files written by writers meanwhile are not in the list and stay
-live. ``sql()``/``to_pandas()`` re-list and retry if a file they listed is deleted before
-they read it, so they neither miss rows nor fail.
+Only then are the old files deleted: at once (or after ``grace_s`` seconds) when no reader
+of this host holds a lease on the store (:mod:`.leases`: every read takes one before it
+lists), else by a later pass. Files written by writers meanwhile are not in the list and
+stay live. A reader that holds no lease (on another host of a shared bucket) re-lists and
+retries if a file it listed is deleted before it reads it, so it neither misses rows nor fails.
 
 Compactions of one store must not overlap: an ``flock`` ensures it on one host (in the
 store folder, or in the local spool folder of an object store; a second compaction returns
@@ -42,6 +43,7 @@ from melious_impact.store.catalog import COMPACT_PREFIX, REPLACES_KEY, Catalog
 from melious_impact.store.convert import conform
 from melious_impact.store.health import Health
 from melious_impact.store.journal import list_segments
+from melious_impact.store.leases import MAX_DEFER_S, no_readers
 
 #: A transform of one partition's rows: the new rows, or None when nothing changes.
 Rewrite = Callable[[pa.Table], "pa.Table | None"]
@@ -103,9 +105,12 @@ def compact_partition(
     grace_s: float = 0.0,
     journal_dir: Path | None = None,
     rewrite: Rewrite | None = None,
+    lock_root: Path | None = None,
 ) -> dict[str, int]:
     """Merge one partition's live files (see the module doc); with ``rewrite``, write
     the partition anew when the transform changes its rows (whatever ``min_files``).
+    Returns counts: files_merged, rows, files_deleted and files_waiting (replaced files left
+    for a later pass: younger than ``grace_s``, or held by a reader's lease in ``lock_root``).
 
     A file whose journal segment is still in ``journal_dir`` is left out: its writer has
     not deleted the segment yet, or died before it did, and recovery will then rewrite
@@ -114,11 +119,10 @@ def compact_partition(
     rewrite would be live again beside its merged copy. The journal is listed after the
     files, so a segment gone by then is never rewritten.
     """
-    out = {"files_merged": 0, "files_deleted": 0, "rows": 0}
+    out = {"files_merged": 0, "files_deleted": 0, "files_waiting": 0, "rows": 0}
     live, replaced = catalog.files_in(partition)
     unfinished = _unfinished(journal_dir)
     live = [f for f in live if f.name not in unfinished]
-    now_ns = time.time_ns()
     merged: pa.Table | None = None
     if rewrite is not None:
         if live:
@@ -139,14 +143,45 @@ def compact_partition(
         out["files_merged"] = len(live)
         out["rows"] = merged.num_rows
         replaced = replaced + live
-    # Delete what compacted files replace, once their replacement is old enough.
-    compacted = {f.name: f for f in backend.list_files(partition) if f.name.startswith(COMPACT_PREFIX)}
-    for f in replaced:
-        owners = [c for c in compacted.values() if f.name in catalog.replaces(c)]
-        if owners and (grace_s <= 0 or any(now_ns - c.mtime_ns >= grace_s * 1e9 for c in owners)):
-            backend.delete(f)
-            out["files_deleted"] += 1
+    deleted, waiting = _delete_replaced(backend, catalog, partition, replaced, grace_s, lock_root)
+    out["files_deleted"], out["files_waiting"] = deleted, waiting
     return out
+
+
+def _delete_replaced(
+    backend: Backend,
+    catalog: Catalog,
+    partition: str,
+    replaced: list[DataFile],
+    grace_s: float,
+    lock_root: Path | None,
+) -> tuple[int, int]:
+    """Delete what compacted files replace, once their replacement is ``grace_s`` old and no
+    reader holds a lease (:mod:`.leases`; or the replacement is older than ``MAX_DEFER_S``).
+    Returns (deleted, left for a later pass)."""
+    compacted = [f for f in backend.list_files(partition) if f.name.startswith(COMPACT_PREFIX)]
+    now_ns = time.time_ns()
+    due: list[tuple[DataFile, float]] = []
+    waiting = 0
+    for f in replaced:
+        ages = [(now_ns - c.mtime_ns) / 1e9 for c in compacted if f.name in catalog.replaces(c)]
+        if not ages:
+            continue
+        if grace_s <= 0 or max(ages) >= grace_s:
+            due.append((f, max(ages)))
+        else:
+            waiting += 1
+    if not due:
+        return 0, waiting
+    deleted = 0
+    with no_readers(lock_root) as free:
+        for f, age in due:
+            if free or age >= MAX_DEFER_S:
+                backend.delete(f)
+                deleted += 1
+            else:
+                waiting += 1
+    return deleted, waiting
 
 
 def compact(
@@ -170,6 +205,7 @@ def compact(
         "partitions": 0,
         "files_merged": 0,
         "files_deleted": 0,
+        "files_waiting": 0,
         "rows": 0,
         "skipped_locked": 0,
     }
@@ -187,10 +223,11 @@ def compact(
                 grace_s=grace_s,
                 journal_dir=journal_dir,
                 rewrite=rewrite,
+                lock_root=local_root,
             )
             if res["files_merged"] or res["files_deleted"]:
                 totals["partitions"] += 1
-            for k in ("files_merged", "files_deleted", "rows"):
+            for k in ("files_merged", "files_deleted", "files_waiting", "rows"):
                 totals[k] += res[k]
             if progress is not None:
                 progress(done, len(partitions))

@@ -15,10 +15,11 @@ import atexit
 import contextlib
 import hashlib
 import os
+import random
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -37,6 +38,7 @@ from melious_impact.store.bulk import append_table
 from melious_impact.store.catalog import Catalog
 from melious_impact.store.convert import conform, fill_record_ids, table_from_dicts
 from melious_impact.store.health import Health
+from melious_impact.store.leases import ReadLease, read_lease
 from melious_impact.store.paths import default_store_path
 from melious_impact.store.query import define_requests, new_connection, quote_ident, to_pandas
 from melious_impact.store.recovery import RecoveryReport, recover
@@ -51,7 +53,10 @@ from melious_impact.store.writer import (
 __all__ = ["ImpactStore", "RowWriter", "default_store_path"]
 
 T = TypeVar("T")
-_QUERY_ATTEMPTS = 10
+#: A read whose listed files keep vanishing (compactions on another host) lists again for
+#: at least this many attempts and at least this many seconds, pausing a little longer each time.
+_MIN_ATTEMPTS = 10
+_RETRY_WINDOW_S = 30.0
 #: Seconds readers wait before converting dead writers' segments again after a failure.
 _RECOVER_RETRY_S = 30.0
 # Errors from the data files (a file deleted by compaction or retention after our listing,
@@ -69,6 +74,24 @@ _QUERY_ERRORS: tuple[type[BaseException], ...] = (
     duckdb.SyntaxException,
     duckdb.InterruptException,
 )
+
+
+def _attempts() -> Iterator[bool]:
+    """Paces a read's attempts; yields before each whether another may follow it.
+
+    Pauses grow from 5 ms to 0.25 s with jitter, so a reader does not fall into step with a
+    compactor that works at the same pace as its queries."""
+    deadline = time.monotonic() + _RETRY_WINDOW_S
+    pause = 0.005
+    attempt = 1
+    while True:
+        more = attempt < _MIN_ATTEMPTS or time.monotonic() < deadline
+        yield more
+        if not more:
+            return
+        time.sleep(pause * random.uniform(0.5, 1.5))
+        pause = min(pause * 2, 0.25)
+        attempt += 1
 
 
 class ImpactStore:
@@ -274,28 +297,30 @@ class ImpactStore:
         last: date | None = None,
     ) -> T:
         self._before_read()
-        for attempt in range(_QUERY_ATTEMPTS):
-            files = self._catalog.snapshot(first, last)
-            con = new_connection()
-            try:
-                define_requests(
-                    con, files, self._backend, self._catalog.signature, self._catalog.may_have_dedup_keys
-                )
-                return fn(con)
-            except _QUERY_ERRORS:
-                raise
-            except _FILE_ERRORS:
-                if attempt == _QUERY_ATTEMPTS - 1:
+        for more in _attempts():
+            with read_lease(self._lock_root):
+                files = self._catalog.snapshot(first, last)
+                con = new_connection()
+                try:
+                    define_requests(
+                        con, files, self._backend, self._catalog.signature, self._catalog.may_have_dedup_keys
+                    )
+                    return fn(con)
+                except _QUERY_ERRORS:
                     raise
-                # A file vanished (compaction, retention): the next listing is consistent
-                # again. Same files as before: one is damaged; set it aside and retry.
-                again = self._catalog.snapshot(first, last)
-                unchanged = {f.relpath for f in again} == {f.relpath for f in files}
-                if unchanged and not self._catalog.deep_check(files):
-                    raise
-                time.sleep(0.005 * attempt)  # let a compaction in progress finish its deletes
-            finally:
-                con.close()
+                except _FILE_ERRORS:
+                    if not more:
+                        raise
+                    # A file vanished (compaction on another host, retention): the next
+                    # listing is consistent again. Same files as before: one is damaged; set
+                    # it aside and retry.
+                    again = self._catalog.snapshot(first, last)
+                    unchanged = {f.relpath for f in again} == {f.relpath for f in files}
+                    if unchanged and not self._catalog.deep_check(files):
+                        raise
+                    self._health.add("read_retries")
+                finally:
+                    con.close()
         raise AssertionError("unreachable")  # pragma: no cover
 
     def connect(
@@ -310,13 +335,17 @@ class ImpactStore:
         Rows that dead processes left in their journals are converted first, as for every
         read.
 
-        The view is a snapshot: call ``connect()`` again to see rows flushed later. Files
-        merged away by a compaction disappear when it ends; a long-lived connection may then
-        fail with a missing file: reconnect (``sql()`` and ``to_pandas()`` do that for you).
+        The view is a snapshot: call ``connect()`` again to see rows flushed later. The
+        connection holds a read lease (:mod:`melious_impact.store.leases`) until it is
+        dropped (garbage-collected: DuckDB offers no hook on ``close()``, so ``del con`` or
+        leave its scope): compactions of this host keep the files it may read until then,
+        or at most ``MAX_DEFER_S`` (5 min); a connection kept longer may then fail with a
+        missing file (reconnect; ``sql()`` and ``to_pandas()`` take a fresh snapshot each time).
         """
         span = period(start, end)
         self._before_read()
-        for attempt in range(_QUERY_ATTEMPTS):
+        for more in _attempts():
+            lease = ReadLease(self._lock_root)
             con = new_connection()
             try:
                 define_requests(
@@ -327,12 +356,17 @@ class ImpactStore:
                     self._catalog.may_have_dedup_keys,
                     span.sql_literal("captured_at"),
                 )
-                return con
             except _FILE_ERRORS:  # a file vanished between listing and binding: list again
                 con.close()
-                if attempt == _QUERY_ATTEMPTS - 1:
+                lease.release()
+                if not more:
                     raise
-                time.sleep(0.005 * attempt)
+                self._health.add("read_retries")
+                continue
+            # The lease lives as long as the connection: released when it is dropped (or
+            # the interpreter exits), so its files stay while it can read them.
+            weakref.finalize(con, lease.release)
+            return con
         raise AssertionError("unreachable")  # pragma: no cover
 
     def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:

@@ -135,6 +135,12 @@ def main() -> None:
         store.flush()
         print(json.dumps(store.stats), flush=True)
         store.close()
+    elif mode == "hold-connection":  # a reader in another process: connect, count, wait for a line
+        store = ImpactStore(root, auto_compact_files=None)
+        con = store.connect()
+        print(con.sql("SELECT count(*) FROM requests").fetchall()[0][0], flush=True)
+        sys.stdin.readline()
+        print(con.sql("SELECT count(*) FROM requests").fetchall()[0][0], flush=True)
     else:
         raise SystemExit(f"unknown mode {mode}")
 

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import gc
+import os
+import subprocess
+import sys
 import threading
 import time
 from datetime import date
 from pathlib import Path
 
+import pytest
 from store_support import make_row
 
+from melious_impact.store import leases
 from melious_impact.store.impact_store import ImpactStore
+
+CHILD = Path(__file__).resolve().parent / "child.py"
+
+
+def _files(root: Path) -> int:
+    return len(list(root.glob("requests/*/*.parquet")))
 
 
 def test_compaction_merges_and_keeps_every_row_once(tmp_path: Path) -> None:
@@ -39,6 +51,7 @@ def test_reader_never_sees_replaced_files_during_grace(tmp_path: Path) -> None:
     assert len(s) == 30  # ...but dead for every new listing
     assert con.sql("SELECT count(*) FROM requests").fetchall() == [(30,)]  # old snapshot works
     con.close()
+    del con  # its read lease ends when the connection is dropped
     assert s.compact(grace_s=0)["files_deleted"] == 3
 
 
@@ -155,3 +168,139 @@ def test_dead_writers_file_is_not_compacted_before_its_segment_is_recovered(tmp_
         assert all(f.name.startswith("compact-") for f in Path(reopened.root).glob("requests/*/*.parquet"))
     finally:
         reopened.close()
+
+
+def test_readers_outlast_back_to_back_compactions(tmp_path: Path) -> None:
+    # A compactor that never pauses (each pass rewrites the partition and deletes the file
+    # the last pass wrote) makes a reader's listing stale again and again; every read must
+    # still succeed with every row once, however many times it has to list again.
+    root = tmp_path / "s"
+    for k in range(4):
+        ImpactStore(root).append([make_row(i, f"b{k}", day=k % 2) for i in range(25)])
+    compactor, reader = ImpactStore(root, auto_compact_files=None), ImpactStore(root, auto_compact_files=None)
+    stop = threading.Event()
+    passes = 0
+
+    def churn() -> None:
+        nonlocal passes
+        while not stop.is_set():
+            compactor.compact(min_files=1)
+            passes += 1
+
+    t = threading.Thread(target=churn)
+    t.start()
+    try:
+        counts = [
+            reader.sql("SELECT count(*) AS n, count(DISTINCT request_id) AS d FROM requests")
+            for _ in range(40)
+        ]
+    finally:
+        stop.set()
+        t.join()
+    assert passes > 40
+    assert all(int(c["n"].iloc[0]) == int(c["d"].iloc[0]) == 100 for c in counts)
+
+
+def _three_files(root: Path) -> ImpactStore:
+    s = ImpactStore(root, auto_compact_files=None)
+    for k in range(3):
+        s.append([make_row(i, f"l{k}") for i in range(10)])
+    return s
+
+
+def test_a_connection_keeps_its_files_until_it_is_dropped(tmp_path: Path) -> None:
+    s = _three_files(tmp_path / "s")
+    con = s.connect()
+    res = s.compact()
+    assert res["files_merged"] == 3 and res["files_deleted"] == 0 and res["files_waiting"] == 3
+    assert len(s) == 30  # new listings see the compacted file only
+    assert con.sql("SELECT count(*) FROM requests").fetchall() == [(30,)]  # the old snapshot still reads
+    del con
+    gc.collect()
+    res = s.compact()
+    assert res["files_merged"] == 0 and res["files_deleted"] == 3 and res["files_waiting"] == 0
+    assert _files(tmp_path / "s") == 1 and len(s) == 30
+
+
+def test_a_reader_in_another_process_holds_back_deletion(tmp_path: Path) -> None:
+    root = tmp_path / "s"
+    s = _three_files(root)
+    env = {**os.environ, "PYTHONPATH": str(CHILD.parent)}
+    with subprocess.Popen(
+        [sys.executable, str(CHILD), "hold-connection", str(root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as child:
+        try:
+            assert child.stdout is not None and child.stdin is not None
+            assert child.stdout.readline().strip() == "30"
+            res = s.compact()
+            assert res["files_deleted"] == 0 and res["files_waiting"] == 3
+            child.stdin.write("\n")
+            child.stdin.flush()
+            assert child.stdout.readline().strip() == "30"  # its snapshot read the replaced files
+            assert child.wait(30) == 0
+        finally:
+            child.kill()
+    assert s.compact()["files_deleted"] == 3 and _files(root) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_forked_child_does_not_inherit_the_lease(tmp_path: Path) -> None:
+    s = _three_files(tmp_path / "s")
+    con = s.connect()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child outlives the parent's connection
+        os.close(w)
+        os.read(r, 1)
+        os._exit(0)
+    os.close(r)
+    try:
+        del con
+        gc.collect()
+        assert s.compact()["files_deleted"] == 3
+    finally:
+        os.write(w, b"x")
+        os.close(w)
+        os.waitpid(pid, 0)
+
+
+def test_a_lease_held_too_long_stops_holding_files_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = _three_files(tmp_path / "s")
+    con = s.connect()
+    monkeypatch.setattr("melious_impact.store.compaction.MAX_DEFER_S", 0.0)
+    assert s.compact()["files_deleted"] == 3  # the connection may now fail: it was warned
+    del con
+
+
+def test_the_background_compactor_deletes_held_files_once_the_reader_lets_go(tmp_path: Path) -> None:
+    root = tmp_path / "s"
+    s = ImpactStore(root, auto_compact_files=2, flush_interval_s=3600)
+    s.append([make_row(0, "a")])
+    con = s.connect()
+    s.append([make_row(1, "a")])  # reaches the bound: compacted in the background
+    deadline = time.monotonic() + 10
+    while s._compactor is not None and s._compactor.runs == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(s) == 2 and _files(root) == 3  # the compacted file and the two it replaced
+    del con
+    gc.collect()
+    deadline = time.monotonic() + 5 * leases.SWEEP_RETRY_S + 5
+    while _files(root) > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _files(root) == 1 and len(s) == 2
+    s.close()
+
+
+def test_reads_go_on_where_no_lease_can_be_taken(tmp_path: Path) -> None:
+    s = _three_files(tmp_path / "s")
+    (tmp_path / "s" / "_locks").write_text("not a folder")  # no lease file can be made there
+    assert len(s) == 30
+    con = s.connect()
+    assert con.sql("SELECT count(*) FROM requests").fetchall() == [(30,)]
+    del con

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -162,3 +163,37 @@ def test_object_storage_does_not_compact_by_default(s3, tmp_path: Path) -> None:
     finally:
         store.close()
         local.close()
+
+
+def test_a_reader_on_another_host_outlasts_back_to_back_compactions(
+    s3: dict[str, Any], tmp_path: Path
+) -> None:
+    # The compacting host cannot see this reader's lease (another spool: another host), so
+    # files it listed vanish under it again and again; it lists again until a read holds.
+    host = _store(s3, "churn", tmp_path / "host-a", auto_compact_files=None)
+    for k in range(3):
+        host.append([make_row(i, f"c{k}", day=k % 2) for i in range(20)])
+    reader = _store(s3, "churn", tmp_path / "host-b", auto_compact_files=None)
+    stop = threading.Event()
+    passes = 0
+
+    def churn() -> None:
+        nonlocal passes
+        while not stop.is_set():
+            host.compact(min_files=1)
+            passes += 1
+
+    t = threading.Thread(target=churn)
+    t.start()
+    reads = []
+    deadline = time.monotonic() + 60
+    try:  # read until the churn made some reads list again
+        while (passes < 20 or not reader.stats.get("read_retries")) and time.monotonic() < deadline:
+            reads.append(reader.sql("SELECT count(*) AS n, count(DISTINCT request_id) AS d FROM requests"))
+    finally:
+        stop.set()
+        t.join()
+    retries = reader.stats.get("read_retries", 0)
+    print(f"other-host churn: passes={passes} reads={len(reads)} read_retries={retries}")
+    assert passes >= 20 and retries >= 1
+    assert all(int(r["n"].iloc[0]) == int(r["d"].iloc[0]) == 60 for r in reads)

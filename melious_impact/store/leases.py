@@ -3,9 +3,8 @@
 A reader lists a partition, then DuckDB opens the files it listed, some of them seconds later
 (a long scan opens files as it goes). A compaction that commits in between makes those files
 dead for every *new* listing, but this reader still needs them. So each read holds a shared
-``flock`` on ``<lock root>/_locks/readers.lock`` from before its listing until it ends
-(``sql()`` and friends: the query; ``connect()``: until the connection is closed or
-dropped), and a compaction deletes only while it holds the same lock exclusively, taken
+``flock`` on the lock root (the store folder itself) from before its listing until it ends
+(``sql()`` and friends: the query; ``connect()``: until the connection is dropped), and a compaction deletes only while it holds the same lock exclusively, taken
 without waiting. When a reader holds it, the replaced files stay (dead, so invisible to new
 listings) and are deleted by a later pass: the background compactor looks again every
 :data:`SWEEP_RETRY_S`, any compaction of the partition does too.
@@ -17,8 +16,8 @@ a connection may then fail with a missing file (``connect()`` again).
 
 Leases work between the threads and processes of one host (the lock root is the store folder,
 or the local spool of an object store); readers on other hosts of a shared bucket hold none,
-and re-list and retry instead. A reader that cannot take a lease (a read-only folder) reads
-without one, and retries the same way.
+and re-list and retry instead. A reader that cannot take a lease (a folder it may
+not open, a filesystem without ``flock``) reads without one, and retries the same way.
 """
 
 from __future__ import annotations
@@ -32,11 +31,8 @@ import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
-from melious_impact.store import paths
-
 logger = logging.getLogger("melious_impact")
 
-LEASE_FILE = "readers.lock"
 #: Seconds after which replaced files are deleted even while a reader holds a lease.
 MAX_DEFER_S = 300.0
 #: Seconds between the background compactor's attempts to delete files a reader held back.
@@ -44,15 +40,16 @@ SWEEP_RETRY_S = 1.0
 
 
 def _open(lock_root: Path) -> int:
-    lock_dir = paths.ensure_private_dir(lock_root / paths.LOCKS_DIR)
-    return os.open(lock_dir / LEASE_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, paths.FILE_MODE)
+    # The lock is on the folder itself: taking a lease writes nothing, so a read-only store
+    # (or one shipped as package data) is read the same way.
+    return os.open(lock_root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
 class ReadLease:
     """A shared lease, held from creation until :meth:`release` (idempotent, thread-safe).
 
     Blocks only while a compaction deletes files (a few unlinks). ``held`` is False when the
-    lease could not be taken (the folder is read-only, say): the read goes on without one."""
+    lease could not be taken: the read goes on without one."""
 
     def __init__(self, lock_root: Path) -> None:
         self._lock = threading.Lock()
@@ -122,6 +119,9 @@ def no_readers(lock_root: Path | None) -> Iterator[bool]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             yield False
+            return
+        except OSError:  # no flock here (some network filesystems): readers re-list instead
+            yield True
             return
         yield True
     finally:

@@ -24,7 +24,6 @@ guarantees; a partition it leaves unchanged is not touched.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import time
@@ -43,7 +42,7 @@ from melious_impact.store.catalog import COMPACT_PREFIX, REPLACES_KEY, Catalog
 from melious_impact.store.convert import conform
 from melious_impact.store.health import Health
 from melious_impact.store.journal import list_segments
-from melious_impact.store.leases import MAX_DEFER_S, no_readers
+from melious_impact.store.leases import MAX_DEFER_S, no_readers, try_exclusive
 
 #: A transform of one partition's rows: the new rows, or None when nothing changes.
 Rewrite = Callable[[pa.Table], "pa.Table | None"]
@@ -62,12 +61,7 @@ def compact_lock(local_root: Path | None) -> Iterator[bool]:
     lock_dir = paths.ensure_private_dir(local_root / paths.LOCKS_DIR)
     fd = os.open(lock_dir / "compact.lock", os.O_RDWR | os.O_CREAT, paths.FILE_MODE)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
+        yield try_exclusive(fd)
     finally:
         os.close(fd)
 

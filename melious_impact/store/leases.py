@@ -116,13 +116,19 @@ def no_readers(lock_root: Path | None) -> Iterator[bool]:
         return
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
+            free = try_exclusive(fd)
         except OSError:  # no flock here (some network filesystems): readers re-list instead
-            yield True
-            return
-        yield True
+            free = True
+        yield free
     finally:
         os.close(fd)
+
+
+def try_exclusive(fd: int) -> bool:
+    """Take an exclusive ``flock`` on ``fd`` without waiting; False when another holds one
+    (released when ``fd`` is closed)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True

@@ -3,9 +3,12 @@ test folders have no __init__.py, so basenames must not collide across folders).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -86,3 +89,29 @@ def pool_task(args: tuple[str, int, str]) -> int:
 
 
 _WORKER_STORES: dict[str, Any] = {}
+
+
+class Churn:
+    """Passes made so far by :func:`back_to_back_compactions`."""
+
+    passes = 0
+
+
+@contextlib.contextmanager
+def back_to_back_compactions(store: Any) -> Iterator[Churn]:
+    """A thread compacting ``store`` without pause while the block runs: each pass rewrites
+    every partition (``min_files=1``) and deletes what the last one wrote."""
+    churn, stop = Churn(), threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            store.compact(min_files=1)
+            churn.passes += 1
+
+    t = threading.Thread(target=run)
+    t.start()
+    try:
+        yield churn
+    finally:
+        stop.set()
+        t.join()

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from store_support import make_row
+from store_support import back_to_back_compactions, make_row
 
 from melious_impact.store import leases
 from melious_impact.store.impact_store import ImpactStore
@@ -178,26 +178,12 @@ def test_readers_outlast_back_to_back_compactions(tmp_path: Path) -> None:
     for k in range(4):
         ImpactStore(root).append([make_row(i, f"b{k}", day=k % 2) for i in range(25)])
     compactor, reader = ImpactStore(root, auto_compact_files=None), ImpactStore(root, auto_compact_files=None)
-    stop = threading.Event()
-    passes = 0
-
-    def churn() -> None:
-        nonlocal passes
-        while not stop.is_set():
-            compactor.compact(min_files=1)
-            passes += 1
-
-    t = threading.Thread(target=churn)
-    t.start()
-    try:
+    with back_to_back_compactions(compactor) as churn:
         counts = [
             reader.sql("SELECT count(*) AS n, count(DISTINCT request_id) AS d FROM requests")
             for _ in range(40)
         ]
-    finally:
-        stop.set()
-        t.join()
-    assert passes > 40
+    assert churn.passes > 40
     assert all(int(c["n"].iloc[0]) == int(c["d"].iloc[0]) == 100 for c in counts)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 import pytest
-from store_support import child, make_row
+from store_support import back_to_back_compactions, child, make_row
 
 from melious_impact.store.impact_store import ImpactStore
 from melious_impact.store.remote import s3_kwargs
@@ -174,26 +174,12 @@ def test_a_reader_on_another_host_outlasts_back_to_back_compactions(
     for k in range(3):
         host.append([make_row(i, f"c{k}", day=k % 2) for i in range(20)])
     reader = _store(s3, "churn", tmp_path / "host-b", auto_compact_files=None)
-    stop = threading.Event()
-    passes = 0
-
-    def churn() -> None:
-        nonlocal passes
-        while not stop.is_set():
-            host.compact(min_files=1)
-            passes += 1
-
-    t = threading.Thread(target=churn)
-    t.start()
     reads = []
     deadline = time.monotonic() + 60
-    try:  # read until the churn made some reads list again
-        while (passes < 20 or not reader.stats.get("read_retries")) and time.monotonic() < deadline:
+    with back_to_back_compactions(host) as churn:  # read until the churn made some reads list again
+        while (churn.passes < 20 or not reader.stats.get("read_retries")) and time.monotonic() < deadline:
             reads.append(reader.sql("SELECT count(*) AS n, count(DISTINCT request_id) AS d FROM requests"))
-    finally:
-        stop.set()
-        t.join()
     retries = reader.stats.get("read_retries", 0)
-    print(f"other-host churn: passes={passes} reads={len(reads)} read_retries={retries}")
-    assert passes >= 20 and retries >= 1
+    print(f"other-host churn: passes={churn.passes} reads={len(reads)} read_retries={retries}")
+    assert churn.passes >= 20 and retries >= 1
     assert all(int(r["n"].iloc[0]) == int(r["d"].iloc[0]) == 60 for r in reads)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 
@@ -43,4 +44,27 @@ def collect_leftover_connections() -> Iterator[None]:
     yield
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
+#: Default HTTP clients LangChain keeps for the life of the process, one per base URL
+#: (``functools.lru_cache``), by module.
+_LIBRARY_CLIENT_CACHES = {
+    "langchain_openai.chat_models._client_utils": ("_cached_sync_httpx_client", "_cached_async_httpx_client"),
+    "langchain_anthropic._client_utils": ("_get_default_httpx_client", "_get_default_async_httpx_client"),
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drop_library_client_caches() -> Iterator[None]:
+    """Let go of the HTTP clients libraries cache for the whole process, once the tests are
+    done: their pooled loopback sockets close then, not in a ResourceWarning at exit."""
+    yield
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        for module, names in _LIBRARY_CLIENT_CACHES.items():
+            for name in names:
+                cache_clear = getattr(getattr(sys.modules.get(module), name, None), "cache_clear", None)
+                if cache_clear is not None:
+                    cache_clear()
         gc.collect()

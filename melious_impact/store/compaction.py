@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import time
 import uuid
@@ -42,7 +43,9 @@ from melious_impact.store.catalog import COMPACT_PREFIX, REPLACES_KEY, Catalog
 from melious_impact.store.convert import conform
 from melious_impact.store.health import Health
 from melious_impact.store.journal import list_segments
-from melious_impact.store.leases import MAX_DEFER_S, no_readers, try_exclusive
+from melious_impact.store.leases import MAX_DEFER_S, RETAIN_WAIT_S, no_readers, readers_gone, try_exclusive
+
+logger = logging.getLogger("melious_impact")
 
 #: A transform of one partition's rows: the new rows, or None when nothing changes.
 Rewrite = Callable[[pa.Table], "pa.Table | None"]
@@ -228,14 +231,31 @@ def compact(
     return totals
 
 
-def retain(backend: Backend, catalog: Catalog, max_age_days: int, *, today: date | None = None) -> list[str]:
-    """Remove partitions dated before ``today - max_age_days`` (UTC)."""
+def retain(
+    backend: Backend,
+    catalog: Catalog,
+    max_age_days: int,
+    *,
+    today: date | None = None,
+    lock_root: Path | None = None,
+) -> list[str]:
+    """Remove partitions dated before ``today - max_age_days`` (UTC), once no reader of this
+    host holds a lease in ``lock_root`` (waiting up to ``RETAIN_WAIT_S``, see :mod:`.leases`)."""
     if max_age_days < 0:
         raise ValueError("max_age_days must be >= 0")
     today = today or datetime.now(UTC).date()
     cutoff = today - timedelta(days=max_age_days)
-    dropped = []
-    for partition in catalog.partitions(end=cutoff - timedelta(days=1)):
-        backend.remove_partition(partition)
-        dropped.append(partition)
-    return dropped
+    old = catalog.partitions(end=cutoff - timedelta(days=1))
+    if not old:
+        return []
+    with readers_gone(lock_root, RETAIN_WAIT_S) as free:
+        if not free:
+            logger.warning(
+                "melious_impact store: readers held the store for %.0f s; dropping %d old day(s) "
+                "anyway (a reader still on them may fail and should read again)",
+                RETAIN_WAIT_S,
+                len(old),
+            )
+        for partition in old:
+            backend.remove_partition(partition)
+    return old

@@ -478,10 +478,13 @@ class ImpactStore:
         return totals
 
     def retain(self, max_age_days: int, *, today: date | None = None) -> list[str]:
-        """Delete partitions older than ``max_age_days`` (by UTC date); returns their names."""
+        """Delete partitions older than ``max_age_days`` (by UTC date); returns their names.
+
+        Waits (up to 30 s) for a moment when no reader of this host holds the store, so a
+        read in progress keeps the days it reads (:mod:`melious_impact.store.leases`)."""
         from melious_impact.store.compaction import retain
 
-        return retain(self._backend, self._catalog, max_age_days, today=today)
+        return retain(self._backend, self._catalog, max_age_days, today=today, lock_root=self._lock_root)
 
     def import_file(self, path: str | os.PathLike[str], format: str | None = None) -> int:
         """Import Parquet, CSV or JSONL rows; returns rows stored (the same file twice: 0)."""

@@ -9,6 +9,9 @@ without waiting. When a reader holds it, the replaced files stay (dead, so invis
 listings) and are deleted by a later pass: the background compactor looks again every
 :data:`SWEEP_RETRY_S`, any compaction of the partition does too.
 
+Retention drops whole days the same way: it waits up to :data:`RETAIN_WAIT_S` for a moment
+when no reader holds a lease, then drops them anyway (with a warning).
+
 A reader that holds its lease for very long (a connection kept open for hours in a notebook)
 must not pin every replaced copy of a busy partition on disk: once a replacement is
 :data:`MAX_DEFER_S` old, the files it replaced are deleted whatever the leases say, and such
@@ -27,6 +30,7 @@ import fcntl
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +41,8 @@ logger = logging.getLogger("melious_impact")
 MAX_DEFER_S = 300.0
 #: Seconds between the background compactor's attempts to delete files a reader held back.
 SWEEP_RETRY_S = 1.0
+#: Seconds retention waits for a moment without readers before it drops old days anyway.
+RETAIN_WAIT_S = 30.0
 
 
 def _open(lock_root: Path) -> int:
@@ -122,6 +128,19 @@ def no_readers(lock_root: Path | None) -> Iterator[bool]:
         yield free
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def readers_gone(lock_root: Path | None, wait_s: float) -> Iterator[bool]:
+    """:func:`no_readers`, waiting up to ``wait_s`` for the readers to let go (polling every
+    50 ms, so readers are never queued behind it). Yields False when they held on throughout."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        with no_readers(lock_root) as free:
+            if free or time.monotonic() >= deadline:
+                yield free
+                return
+        time.sleep(0.05)
 
 
 def try_exclusive(fd: int) -> bool:

@@ -295,3 +295,39 @@ def test_reading_writes_nothing_into_the_store(tmp_path: Path) -> None:
     assert con.sql("SELECT count(*) FROM requests").fetchall() == [(30,)]
     del con
     assert sorted((p.relative_to(root), p.stat().st_mtime_ns) for p in root.rglob("*")) == before
+
+
+def _ten_days(root: Path) -> ImpactStore:
+    s = ImpactStore(root, auto_compact_files=None)
+    for d in range(10):  # 2026-03-01 .. 2026-03-10
+        s.append([make_row(i, f"r{d}", day=d) for i in range(3)])
+    return s
+
+
+def test_retention_waits_for_a_reader_to_let_go(tmp_path: Path) -> None:
+    s = _ten_days(tmp_path / "s")
+    con = s.connect()
+    dropped: list[list[str]] = []
+    t = threading.Thread(target=lambda: dropped.append(s.retain(5, today=date(2026, 3, 10))))
+    t.start()
+    time.sleep(0.5)
+    assert not dropped and len(list((tmp_path / "s" / "requests").iterdir())) == 10
+    assert con.sql("SELECT count(*) FROM requests").fetchall() == [(30,)]  # the old days still read
+    del con
+    gc.collect()
+    t.join(10)
+    assert dropped == [[f"date=2026-03-0{d}" for d in range(1, 5)]] and len(s) == 18
+
+
+def test_retention_drops_anyway_after_its_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    s = _ten_days(tmp_path / "s")
+    con = s.connect()
+    monkeypatch.setattr("melious_impact.store.compaction.RETAIN_WAIT_S", 0.2)
+    t0 = time.monotonic()
+    assert len(s.retain(5, today=date(2026, 3, 10))) == 4
+    assert 0.2 <= time.monotonic() - t0 < 5
+    assert "readers held the store" in caplog.text
+    del con
+    assert len(s) == 18

@@ -193,7 +193,8 @@ def compact(
     rewrite: Rewrite | None = None,
     progress: Progress | None = None,
 ) -> dict[str, int]:
-    """Compact every partition; returns totals (partitions, files_merged, files_deleted, rows).
+    """Compact every partition; returns totals (partitions, files_merged, files_deleted,
+    files_waiting, rows, skipped_locked).
 
     ``journal_dir``: this store's journal, whose unrecovered segments hold their files back.
     ``rewrite``: see :func:`compact_partition`. ``progress``: see :data:`Progress`.

@@ -346,8 +346,9 @@ class ImpactStore:
         self._before_read()
         for more in _attempts():
             lease = ReadLease(self._lock_root)
-            con = new_connection()
+            con: duckdb.DuckDBPyConnection | None = None
             try:
+                con = new_connection()
                 define_requests(
                     con,
                     self._catalog.snapshot(span.first_day, span.last_day),
@@ -356,10 +357,12 @@ class ImpactStore:
                     self._catalog.may_have_dedup_keys,
                     span.sql_literal("captured_at"),
                 )
-            except _FILE_ERRORS:  # a file vanished between listing and binding: list again
-                con.close()
+            except BaseException as exc:  # nothing is handed out: let go of what was taken
+                if con is not None:
+                    con.close()
                 lease.release()
-                if not more:
+                # a file vanished between listing and binding: list again
+                if not isinstance(exc, _FILE_ERRORS) or not more:
                     raise
                 self._health.add("read_retries")
                 continue

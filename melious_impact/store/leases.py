@@ -1,13 +1,14 @@
 """Read leases: a compaction deletes the files it replaced only when no reader may still read them.
 
-A reader lists a partition, then DuckDB opens the files it listed, some of them seconds later
-(a long scan opens files as it goes). A compaction that commits in between makes those files
-dead for every *new* listing, but this reader still needs them. So each read holds a shared
-``flock`` on the lock root (the store folder itself) from before its listing until it ends
-(``sql()`` and friends: the query; ``connect()``: until the connection is dropped), and a compaction deletes only while it holds the same lock exclusively, taken
-without waiting. When a reader holds it, the replaced files stay (dead, so invisible to new
-listings) and are deleted by a later pass: the background compactor looks again every
-:data:`SWEEP_RETRY_S`, any compaction of the partition does too.
+A reader lists a partition, then DuckDB opens the files it listed, some of them seconds
+later (a long scan opens files as it goes). A compaction that commits in between makes those
+files dead for every *new* listing, but this reader still needs them. So each read holds a
+shared ``flock`` on the lock root (the store folder itself) from before its listing until it
+ends (``sql()`` and friends: the query; ``connect()``: until the connection is dropped), and
+a compaction deletes only while it holds the same lock exclusively, taken without waiting.
+When a reader holds it, the replaced files stay (dead, so invisible to new listings) and are
+deleted by a later pass: the background compactor looks again every :data:`SWEEP_RETRY_S`,
+any compaction of the partition does too.
 
 Retention drops whole days the same way: it waits up to :data:`RETAIN_WAIT_S` for a moment
 when no reader holds a lease, then drops them anyway (with a warning).
@@ -54,8 +55,8 @@ def _open(lock_root: Path) -> int:
 class ReadLease:
     """A shared lease, held from creation until :meth:`release` (idempotent, thread-safe).
 
-    Blocks only while a compaction deletes files (a few unlinks). ``held`` is False when the
-    lease could not be taken: the read goes on without one."""
+    Blocks only while a compaction deletes files (a few unlinks). When the lease cannot be
+    taken the read goes on without one."""
 
     def __init__(self, lock_root: Path) -> None:
         self._lock = threading.Lock()
@@ -73,10 +74,6 @@ class ReadLease:
             return
         self._fd = fd
         _HELD.add(self)
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
 
     def release(self) -> None:
         with self._lock:

@@ -331,3 +331,16 @@ def test_retention_drops_anyway_after_its_wait(
     assert "readers held the store" in caplog.text
     del con
     assert len(s) == 18
+
+
+def test_a_connect_that_fails_holds_no_lease(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = _three_files(tmp_path / "s")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("not a file error")
+
+    monkeypatch.setattr("melious_impact.store.impact_store.define_requests", broken)
+    with pytest.raises(RuntimeError, match="not a file error"):
+        s.connect()
+    monkeypatch.undo()
+    assert s.compact()["files_deleted"] == 3  # nothing left holding the files back

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from melious_impact.model.frames import KeyCodes, dense_codes, floats, reported_mask
 from melious_impact.model.priors import Z90, Priors
+from melious_impact.model.tdist import t_quantile
 from melious_impact.model.wls import GroupFit, fit_groups
 
 Array = NDArray[np.float64]
@@ -97,11 +98,7 @@ def cell_codes(
 
 
 def _t90(dof: NDArray[np.int64]) -> Array:
-    # the Student t quantile scipy.stats.t.ppf computes, without importing scipy.stats
-    # (seconds of import for one function)
-    from scipy.special import stdtrit
-
-    return np.asarray(stdtrit(np.maximum(dof, 1).astype(np.float64), 0.95), dtype=np.float64)
+    return t_quantile(np.maximum(dof, 1), 0.95)
 
 
 def between_cell_log_sd(cell: Array, cell_var: Array, model: Array, measured: NDArray[np.bool_]) -> float:

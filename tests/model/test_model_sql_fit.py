@@ -136,6 +136,29 @@ def test_generated_store_same_as_row_level(messy: pd.DataFrame, tmp_path: Path) 
     assert_same_model(mi.fit_intensity(store), fit_intensity_rows(back))
 
 
+def test_cells_sharing_a_key_hash_are_joined_on_their_keys(
+    messy: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows reach their cell through a hash of its key; when two cells share a hash (here
+    forced: a hash of the location alone) the join falls back to the keys themselves."""
+    from melious_impact.model import sql_fit
+
+    store = mi.ImpactStore(tmp_path / "s")
+    store.append(messy)
+    store.flush()
+    ref = fit_intensity_rows(store.to_pandas())
+    conditions: list[str] = []
+    match = sql_fit._key_match
+    monkeypatch.setattr(
+        sql_fit, "_key_match", lambda unique: conditions.append(match(unique)) or match(unique)
+    )
+    assert_same_model(mi.fit_intensity(store), ref)
+    monkeypatch.setattr(sql_fit, "_key_hash", lambda alias="": f"hash({alias}location)")
+    assert_same_model(mi.fit_intensity(store), ref)
+    assert_same_model(mi.fit_intensity(messy), fit_intensity_rows(messy))
+    assert "hash(" in conditions[0] and all("hash(" not in c for c in conditions[1:]), conditions
+
+
 def test_period_prunes_like_a_filtered_frame(messy: pd.DataFrame, tmp_path: Path) -> None:
     store = mi.ImpactStore(tmp_path / "s")
     store.append(messy)

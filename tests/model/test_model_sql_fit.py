@@ -149,9 +149,12 @@ def test_cells_sharing_a_key_hash_are_joined_on_their_keys(
     ref = fit_intensity_rows(store.to_pandas())
     conditions: list[str] = []
     match = sql_fit._key_match
-    monkeypatch.setattr(
-        sql_fit, "_key_match", lambda unique: conditions.append(match(unique)) or match(unique)
-    )
+
+    def recorded_match(unique: bool) -> str:
+        conditions.append(match(unique))
+        return conditions[-1]
+
+    monkeypatch.setattr(sql_fit, "_key_match", recorded_match)
     assert_same_model(mi.fit_intensity(store), ref)
     monkeypatch.setattr(sql_fit, "_key_hash", lambda alias="": f"hash({alias}location)")
     assert_same_model(mi.fit_intensity(store), ref)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gc
+import inspect
 import os
 import sys
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import hypothesis  # noqa: F401  # see below
 import pytest
@@ -67,4 +69,20 @@ def drop_library_client_caches() -> Iterator[None]:
                 cache_clear = getattr(getattr(sys.modules.get(module), name, None), "cache_clear", None)
                 if cache_clear is not None:
                     cache_clear()
+        litellm = sys.modules.get("litellm")
+        if litellm is not None:
+            _close_litellm_clients(litellm)
         gc.collect()
+
+
+def _close_litellm_clients(litellm: Any) -> None:
+    """LiteLLM keeps the SDK clients and HTTP handlers it builds in a cache of its own (and two
+    module-level handlers) for the life of the process: close the synchronous ones, whose
+    pooled loopback sockets would otherwise be found unclosed at exit; the asynchronous ones
+    belong to event loops the tests have already closed, and go with the garbage collector."""
+    cache = litellm.in_memory_llm_clients_cache
+    for client in [*cache.cache_dict.values(), getattr(litellm, "module_level_client", None)]:
+        close = getattr(client, "close", None)
+        if callable(close) and not inspect.iscoroutinefunction(close):
+            close()
+    cache.flush_cache()

@@ -40,7 +40,8 @@ from melious_impact.frames import as_frame, is_store
 from melious_impact.model.frames import floats, reported_mask, utc_times
 from melious_impact.periods import DateLike, period
 
-_KEYS = ("model", "provider_id", "location")
+#: The cell key columns of ``_src``.
+KEYS = ("model", "provider_id", "location")
 # month (0-11) and UTC hour of a row, from the instant's microseconds (no time-zone calendar)
 _SLOT = "month(make_timestamp(epoch_us(ts))) - 1 AS mo, hour(make_timestamp(epoch_us(ts))) AS hr"
 
@@ -93,7 +94,7 @@ def _frame_view(con: duckdb.DuckDBPyConnection, df: pd.DataFrame) -> Source:
     small = pd.DataFrame(
         {
             # categorical: DuckDB reads Arrow dictionaries as codes, not a string per row
-            **{k: _key_column(df, k).astype("category") for k in _KEYS},
+            **{k: _key_column(df, k).astype("category") for k in KEYS},
             "tin": floats(df, "input_tokens"),
             "tout": floats(df, "output_tokens"),
             "e": floats(df, "energy_kwh"),

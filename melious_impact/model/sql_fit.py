@@ -30,7 +30,7 @@ from melious_impact.model.grid import GridProfile, grid_from_slots
 from melious_impact.model.prices import ROWS_PER_CELL, prices_from_sample
 from melious_impact.model.priors import Priors
 from melious_impact.model.sites import empty_sites, sites_from_sums
-from melious_impact.model.source import Source
+from melious_impact.model.source import KEYS, Source
 from melious_impact.model.wls import GroupFit, finish_groups, solve
 
 Array = NDArray[np.float64]
@@ -44,12 +44,11 @@ USABLE = (
     "AND isfinite(tin) AND isfinite(tout) AND tin >= 0 AND tout >= 0 AND tin + tout > 0"
 )
 _D = "::DOUBLE"
-_KEYS = ("model", "provider_id", "location")
 
 
 def _key_hash(alias: str = "") -> str:
     """A cell's key as one number: joining on it costs less than on the three strings."""
-    return f"hash({', '.join(alias + k for k in _KEYS)})"
+    return f"hash({', '.join(alias + k for k in KEYS)})"
 
 
 def _key_match(hashes_unique: bool) -> str:
@@ -59,7 +58,7 @@ def _key_match(hashes_unique: bool) -> str:
     thousand cells: about one chance in 10^12)."""
     if hashes_unique:
         return f"{_key_hash('s.')} = k.h"
-    return " AND ".join(f"s.{k} = k.{k}" for k in _KEYS)
+    return " AND ".join(f"s.{k} = k.{k}" for k in KEYS)
 
 
 @dataclass(frozen=True)
@@ -208,7 +207,7 @@ def _cells(src: Source) -> tuple[pd.DataFrame, bool]:
         f"tin / 1000.0{_D} AS x1, tout / 1000.0{_D} AS x2, e / pue AS y FROM _src WHERE {USABLE})) "
         "GROUP BY ALL"
     )
-    keys = src.con.sql(f"SELECT *, {_key_hash()} AS h FROM ({q}) ORDER BY {', '.join(_KEYS)}").df()
+    keys = src.con.sql(f"SELECT *, {_key_hash()} AS h FROM ({q}) ORDER BY {', '.join(KEYS)}").df()
     ints = bool(
         len(keys) and keys["whole"].all() and keys["mx_in"].max() < 2**31 and keys["mx_out"].max() < 2**31
     )
@@ -373,9 +372,7 @@ def fit_in_duckdb(src: Source, priors: Priors, min_requests: int) -> SqlFit | No
     src.con.execute("DROP TABLE IF EXISTS _par")
     n_cell = keys["n"].to_numpy(dtype=np.int64)
     cells, mtable, tau_in, tau_out = cell_tables(
-        pd.DataFrame(
-            {k: keys[k].to_numpy(dtype=object) for k in ("model", "provider_id", "location")}
-        ).assign(model_code=model_of_cell),
+        pd.DataFrame({k: keys[k].to_numpy(dtype=object) for k in KEYS}).assign(model_code=model_of_cell),
         models,
         cell_fit,
         model_fit,
